@@ -1,0 +1,129 @@
+/*
+ * sandbox.h: the host side of the sandbox, as a library (libsandbox) used by
+ * the `sandbox-run` CLI and by `sandboxd`, and the map of its files.
+ *
+ * Theory of operation (host side; the guest side is in guest/):
+ *   sandbox_run() makes a fresh work dir holding runnable.tar and a
+ *   zero-filled output.tar of the output cap, then forks the UML kernel as
+ *   an unprivileged, confined host process (own pid/mount/net/ipc/uts
+ *   namespaces, rlimits, a cgroup when usable, no_new_privs, stdin
+ *   /dev/null) in its own process group. It reads the guest console from a
+ *   pipe into a timestamped, capped vm log and serves Scout's serial line
+ *   (Command Center) while it waits. The wall-clock timeout kills the whole
+ *   group and the pid namespace. After the guest is gone, output.tar is
+ *   read as hostile data and turned into the result JSON whose keys are
+ *   those of the notification (DESIGN section 4), without `token`.
+ *
+ * Thread-safety: sandbox_run() keeps no global state and installs no signal
+ * handler, so sandboxd calls it from a worker thread.
+ */
+#ifndef TMC_SANDBOX_H
+#define TMC_SANDBOX_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <jansson.h>
+
+/* The only statuses and reasons a result carries; documented in DESIGN 4
+ * and the README. "failed" always comes with a reason. */
+enum sandbox_status {
+	SANDBOX_FINISHED,	/* tmc-run exited 0 */
+	SANDBOX_FAILED,		/* see reason */
+	SANDBOX_TIMEOUT,	/* wall clock ran out; no exit_code */
+};
+
+enum sandbox_reason {
+	REASON_NONE,		/* with finished and timeout */
+	REASON_EXIT,		/* tmc-run exited non-zero (or by a signal) */
+	REASON_OOM,		/* the guest's OOM killer killed the task */
+	REASON_OUTPUT_LIMIT,	/* results did not fit the output cap */
+	REASON_CRASH,		/* the guest kernel or tmc-init died without a result */
+	REASON_INTERNAL,	/* the sandbox itself failed (host side) */
+};
+
+struct sandbox_images {
+	const char *kernel;	/* linux.uml */
+	const char *initrd;	/* initrd.img */
+	const char *rootfs;	/* rootfs.squashfs */
+	unsigned long lpj;	/* loops_per_jiffy for lpj=; 0 = let the guest calibrate */
+};
+
+struct sandbox_limits {
+	uint64_t memory;	/* guest mem=, bytes */
+	unsigned timeout_s;	/* wall clock, from launch to the guest's power-off */
+	uint64_t output_cap;	/* size of output.tar, bytes */
+	uint64_t file_cap;	/* each result file as read back, bytes */
+	uint64_t vm_log_cap;	/* console transcript, bytes */
+	uint64_t tmpfs;		/* guest ramdisk (overlay upper), bytes; 0 = mem/2 */
+	unsigned host_nproc;	/* RLIMIT_NPROC / pids.max for the UML process tree */
+};
+
+struct sandbox_config {
+	struct sandbox_images images;
+	struct sandbox_limits limits;
+	const char *work_root;	/* per-task work dirs are made below this */
+	uid_t run_uid;		/* host user UML runs as when started as root */
+	gid_t run_gid;
+	const char *policy;	/* Scout policy file; NULL = built-in default */
+	int scout;		/* 1: run tmc-run under the Carrier/Scout */
+	int keep_work_dir;	/* for debugging: leave the work dir behind */
+};
+
+/* sandbox.c */
+void sandbox_config_defaults(struct sandbox_config *cfg);
+int sandbox_images_find(struct sandbox_images *img, const char *dir, char *err, size_t errlen);
+/* Runs one task. runnable_tar is a clean ustar holding an executable tmc-run
+ * (see upload_tar.c / task_tar.c). On success returns 0 and *result holds
+ * the result object (also for failed/timeout tasks: those are results, not
+ * errors). Returns -1 with err filled only when no result could be made at
+ * all; callers then report status failed, reason internal. */
+int sandbox_run(const struct sandbox_config *cfg, const char *runnable_tar,
+    json_t **result, char *err, size_t errlen);
+const char *sandbox_status_name(enum sandbox_status s);
+const char *sandbox_reason_name(enum sandbox_reason r);
+
+/* task_tar.c: packs a trusted local directory (an exercise) as runnable.tar. */
+int task_tar_from_dir(const char *dir, const char *out_tar, char *err, size_t errlen);
+
+/* upload_tar.c: validates an untrusted upload and rewrites it as a clean
+ * ustar runnable.tar (rules in DESIGN 3.1). */
+struct upload_limits {
+	uint64_t max_entries;
+	uint64_t max_unpacked;	/* sum of entry sizes, bytes */
+	uint64_t max_entry;	/* one entry, bytes */
+};
+void upload_limits_defaults(struct upload_limits *lim);
+int upload_tar_normalize(const char *in_path, const char *out_tar,
+    const struct upload_limits *lim, char *err, size_t errlen);
+
+/* output_tar.c: reads the guest's output.tar as hostile data. */
+struct output_file {
+	char name[64];
+	char *data;		/* NUL-terminated, at most cap bytes, invalid UTF-8 replaced */
+	size_t len;
+	int truncated;		/* the entry was larger than the cap */
+};
+struct output_set {
+	struct output_file files[16];
+	size_t count;
+	int malformed;		/* garbage, links, unknown names, ... were skipped */
+	char note[256];		/* what was skipped, for the vm log / result */
+};
+int output_tar_read(const char *path, uint64_t file_cap, struct output_set *out,
+    char *err, size_t errlen);
+const struct output_file *output_set_get(const struct output_set *set, const char *name);
+void output_set_free(struct output_set *set);
+
+/* vmlog.c: the timestamped, capped console transcript. */
+struct vmlog;
+struct vmlog *vmlog_new(uint64_t cap, double t0);
+void vmlog_feed(struct vmlog *log, const char *buf, size_t len, double now);
+double vmlog_marker_time(const struct vmlog *log, const char *marker);
+const char *vmlog_text(struct vmlog *log);
+void vmlog_free(struct vmlog *log);
+
+/* utf8.c */
+char *utf8_sanitize(const char *in, size_t len, size_t *out_len);
+
+#endif
