@@ -139,7 +139,7 @@ int mkdir_p(const char *path, mode_t mode)
 
 /* Removes a tree without following symlinks (the tree may hold files a
  * task influenced). */
-static int rm_rf_at(int dirfd, const char *name)
+static int rm_rf_at(int parent_fd, const char *name)
 {
 	struct stat st;
 	int fd;
@@ -147,11 +147,11 @@ static int rm_rf_at(int dirfd, const char *name)
 	struct dirent *de;
 	int rc = 0;
 
-	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+	if (fstatat(parent_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return errno == ENOENT ? 0 : -1;
 	if (!S_ISDIR(st.st_mode))
-		return unlinkat(dirfd, name, 0) < 0 && errno != ENOENT ? -1 : 0;
-	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		return unlinkat(parent_fd, name, 0) < 0 && errno != ENOENT ? -1 : 0;
+	fd = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
 	dir = fdopendir(fd);
@@ -166,7 +166,7 @@ static int rm_rf_at(int dirfd, const char *name)
 			rc = -1;
 	}
 	closedir(dir);
-	if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+	if (unlinkat(parent_fd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
 		rc = -1;
 	return rc;
 }
