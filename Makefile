@@ -48,6 +48,7 @@ all: programs images
 
 include common/module.mk
 -include sandbox/module.mk
+-include sandbox/scout.mk
 -include server/module.mk
 -include images.mk
 -include tests/module.mk
