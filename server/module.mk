@@ -1,0 +1,7 @@
+# server/: sandboxd, the HTTP task service (see server/main.c), its unit
+# suites and the HTTP integration tests against the real daemon.
+SERVER_SRCS := server/config.c server/http.c server/intake.c server/runner.c \
+	server/notify.c server/spool.c server/status.c
+
+UNIT_TESTS += check_upload_tar
+check_upload_tar_SRCS := sandbox/upload_tar.c $(COMMON_SRCS)
