@@ -5,3 +5,6 @@ SERVER_SRCS := server/config.c server/http.c server/intake.c server/runner.c \
 
 UNIT_TESTS += check_upload_tar
 check_upload_tar_SRCS := sandbox/upload_tar.c $(COMMON_SRCS)
+
+UNIT_TESTS += check_intake
+check_intake_SRCS := server/intake.c $(COMMON_SRCS)

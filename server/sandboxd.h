@@ -1,0 +1,157 @@
+/*
+ * sandboxd.h: the map of sandboxd, the HTTP task service. Prototypes are
+ * grouped by file; everything not listed here is static. The theory of
+ * operation is at the top of main.c.
+ */
+#ifndef TMC_SANDBOXD_H
+#define TMC_SANDBOXD_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <jansson.h>
+
+#include "sandbox/sandbox.h"
+
+#define SANDBOXD_VERSION "0.1.0"
+
+enum notify_format {
+	NOTIFY_JSON,		/* application/json (default) */
+	NOTIFY_FORM,		/* application/x-www-form-urlencoded, legacy clients */
+};
+
+/* Everything an operator can set; flags and the config file share names. */
+struct config {
+	char *listen;		/* address to bind; loopback by default */
+	unsigned port;		/* 0: the OS picks (logged) */
+	int listen_fd;		/* an inherited, bound, listening socket; -1: none */
+	char *work_dir;		/* incoming/, tasks/, spool/ live below */
+	char *images_dir;
+	char *kernel, *initrd, *rootfs;	/* override images_dir */
+	uint64_t memory;
+	unsigned timeout_s;
+	uint64_t output_cap;
+	uint64_t upload_cap;	/* the `file` part, bytes */
+	struct upload_limits upload;
+	enum notify_format notify_format;
+	double notify_timeout;	/* one delivery attempt, seconds */
+	double retry_initial;	/* first backoff, seconds */
+	double retry_max;	/* backoff ceiling, seconds */
+	double retry_total;	/* give up after this long, seconds */
+	char *log_file;		/* NULL: stderr */
+	int verbosity;
+	char *user;		/* host user (name or uid) UML runs as */
+	char *group;
+	int scout;
+	char *policy;
+	unsigned max_connections;
+	double conn_timeout;	/* idle HTTP connection, seconds */
+	int keep_work_dir;
+	char *config_file;
+};
+
+/*
+ * A task from intake to result, shared by the HTTP thread (which answers
+ * the client) and the runner (which validates and runs it). Reference
+ * counted: both sides drop their reference when done with it.
+ */
+struct task {
+	atomic_int refs;
+	char id[48];
+	char token_hash[17];	/* logs carry this, never the token */
+	char *upload_path;	/* the raw `file` part */
+	char *tar_path;		/* the normalised runnable.tar */
+	char *notify;		/* NULL: nothing is posted */
+	char *token;		/* as given (valid UTF-8) */
+	unsigned timeout_s;	/* already capped by the instance's */
+	uint64_t memory;
+	int wait;		/* answer with the result instead of notifying */
+	double t_received;	/* mono_now() when the body was complete */
+	/* The answer to the HTTP client, filled by the runner, then answer()
+	 * is called exactly once; the HTTP side sends it. */
+	int resp_code;
+	char *resp_body;
+	void (*answer)(struct task *t);
+	void *answer_arg;
+};
+
+/* config.c */
+void config_defaults(struct config *cfg);
+int config_parse(struct config *cfg, int argc, char **argv, char *err, size_t errlen);
+int config_set(struct config *cfg, const char *key, const char *value, char *err, size_t errlen);
+int config_load_file(struct config *cfg, const char *path, char *err, size_t errlen);
+int config_parse_duration(const char *s, double max, double *out);
+void config_usage(int fd);
+void config_free(struct config *cfg);
+
+/* intake.c: the multipart/form-data parser; hostile bytes. */
+struct intake;
+struct intake *intake_new(const char *content_type, const char *file_path, uint64_t file_cap,
+    char *err, size_t errlen);
+int intake_feed(struct intake *in, const char *data, size_t len);
+int intake_finish(struct intake *in);
+int intake_error_code(const struct intake *in);
+const char *intake_error(const struct intake *in);
+const char *intake_field(const struct intake *in, const char *name, size_t *len);
+int intake_take_file(struct intake *in, uint64_t *size);
+void intake_free(struct intake *in);
+int intake_boundary(const char *content_type, char *out, size_t outlen);
+int intake_utf8_valid(const char *s, size_t len);
+
+/* runner.c: the one task slot and the worker thread. */
+int runner_claim(void);
+void runner_release(void);
+int runner_busy(void);
+int runner_start(const struct config *cfg, const struct sandbox_config *sb);
+void runner_submit(struct task *t);
+void runner_drain(void);
+void runner_stop(void);
+struct task *task_new(void);
+void task_ref(struct task *t);
+void task_unref(struct task *t);
+void task_token_hash(const char *token, size_t len, char out[17]);
+
+/* notify.c: delivery with libcurl, backoff, the delivery thread. */
+enum notify_outcome {
+	NOTIFY_DELIVERED,	/* 2xx */
+	NOTIFY_RETRY,		/* connection error, timeout, 5xx, 408, 429 */
+	NOTIFY_PERMANENT,	/* any other answer: retrying cannot help */
+};
+int notify_url_check(const char *url, char *err, size_t errlen);
+double notify_backoff(unsigned attempt, double initial, double max, double rand01);
+char *notify_encode_form(json_t *payload);
+enum notify_outcome notify_post(const char *url, enum notify_format fmt, json_t *payload,
+    double timeout, long *http_code, char *err, size_t errlen);
+int notify_start(const struct config *cfg);
+void notify_enqueue(const char *id);
+void notify_stop(void);
+
+/* spool.c: results on disk until a 2xx; running markers. */
+int spool_init(const char *work_dir, char *err, size_t errlen);
+int spool_mark_running(const char *id, const char *notify, const char *token, char *err, size_t errlen);
+int spool_put_result(const char *id, const char *notify, json_t *payload, char *err, size_t errlen);
+int spool_load(const char *id, char **notify, json_t **payload, char *err, size_t errlen);
+int spool_remove(const char *id);
+int spool_bury(const char *id);
+int spool_recover(char ***ids, size_t *count, char *err, size_t errlen);
+size_t spool_pending(void);
+void spool_fini(void);
+json_t *spool_internal_result(const char *token, const char *why);
+
+/* status.c: counters for status.json, the HTML page and /metrics. */
+void status_init(void);
+void status_task_done(const char *id, const char *status, const char *reason,
+    double run_s, double total_s);
+void status_task_rejected(void);
+void status_notify_attempt(int ok, int gave_up);
+void status_request(unsigned code);
+char *status_json(int busy);
+char *status_html(int busy);
+char *status_metrics(int busy);
+
+/* http.c */
+int http_start(const struct config *cfg);
+void http_stop(void);
+
+#endif
