@@ -1,0 +1,29 @@
+# images.mk: the guest's images and programs.
+#   build/linux.uml        kernel/ (cached by input hash in $(TMC_CACHE_DIR))
+#   build/initrd.img       initrd/ + the static guest programs
+#   build/rootfs.squashfs  rootfs/ profile $(PROFILE) (full or minimal), cached
+#   build/lpj              loops_per_jiffy measured once on this machine
+
+GUEST_PROGRAMS += tmc-init init
+
+$(B)/tmc-init: $(B)/static/sandbox/guest/tmc_init.o
+	$(CC) -static -o $@ $^
+$(B)/init: $(B)/static/initrd/init.o
+	$(CC) -static -o $@ $^
+
+$(B)/linux.uml: kernel/uml.config kernel/build.sh
+	@mkdir -p $(B)
+	kernel/build.sh $@ kernel/uml.config
+
+INITRD_CARRIER := $(if $(filter carrier,$(GUEST_PROGRAMS)),$(B)/carrier)
+$(B)/initrd.img: initrd/build.sh $(B)/init $(B)/tmc-init $(INITRD_CARRIER)
+	initrd/build.sh $@ $(B)/init $(B)/tmc-init $(INITRD_CARRIER)
+
+$(B)/rootfs-$(PROFILE).squashfs: rootfs/build.sh rootfs/packages-$(PROFILE).txt
+	@mkdir -p $(B)
+	rootfs/build.sh $@ rootfs/packages-$(PROFILE).txt
+$(B)/rootfs.squashfs: $(B)/rootfs-$(PROFILE).squashfs
+	ln -sf rootfs-$(PROFILE).squashfs $@
+
+$(B)/lpj: $(B)/linux.uml $(B)/initrd.img scripts/measure-lpj.sh
+	scripts/measure-lpj.sh $(B)/linux.uml $(B)/initrd.img > $@.tmp && mv $@.tmp $@

@@ -1,0 +1,689 @@
+/*
+ * tmc_init.c: /sbin/tmc-init, the guest's pid 1 after switch_root.
+ *
+ * Unpacks the task tar from /dev/ubdb into /task as the unprivileged user
+ * tmc (uid/gid 1000), runs ./tmc-run as tmc (directly, or under the Carrier
+ * and Scout when tmc.scout=1) with stdout/stderr captured and capped, kills
+ * whatever the task left behind, writes the result files as a ustar archive
+ * onto /dev/ubdc and powers the guest off with reboot(2).
+ *
+ * Contract with the host: sandbox/README.md ("Guest <-> host contract").
+ * Console markers give the host its timings; meta.txt carries the verdict.
+ *
+ * Threats handled here: everything under /task is the task's, so result
+ * files are opened with the task's fs credentials, without following links,
+ * without blocking on FIFOs, and read only up to what fits the result disk.
+ * Never: returns from main or waits without end. Every failure still
+ * produces a meta.txt with error= and a power-off.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/fs.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/fsuid.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/reboot.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define TASK_DIR "/task"
+#define TASK_UID 1000
+#define TASK_GID 1000
+#define META_RESERVE 4096
+#define TAR_BLOCK 512
+
+struct capture {
+	char *buf;
+	size_t len;
+	size_t cap;
+	int truncated;
+	int fd;
+};
+
+struct guest_config {
+	int scout;
+	int shell;
+	size_t stream_cap;
+	unsigned long nproc;
+};
+
+static int console_fd = -1;
+static char meta[META_RESERVE - TAR_BLOCK];
+static size_t meta_len;
+
+static void console(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void console(const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n > sizeof(line) - 2)
+		n = sizeof(line) - 2;
+	line[n++] = '\n';
+	if (write(console_fd >= 0 ? console_fd : 2, line, (size_t)n) < 0) {
+		/* Nowhere else to say it. */
+	}
+}
+
+static void meta_add(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void meta_add(const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (meta_len >= sizeof(meta) - 2)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(meta + meta_len, sizeof(meta) - meta_len - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	meta_len += (size_t)n < sizeof(meta) - meta_len - 1 ? (size_t)n : sizeof(meta) - meta_len - 2;
+	meta[meta_len++] = '\n';
+}
+
+static void __attribute__((noreturn)) power_off(void)
+{
+	console("tmc-init: poweroff");
+	sync();
+	reboot(RB_POWER_OFF);
+	/* reboot(2) does not return for pid 1; if it did, panic rather than hang. */
+	_exit(1);
+}
+
+static void read_cmdline(struct guest_config *cfg)
+{
+	char buf[4096];
+	ssize_t n;
+	int fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	for (char *save = NULL, *tok = strtok_r(buf, " \n", &save); tok != NULL;
+	    tok = strtok_r(NULL, " \n", &save)) {
+		char *end;
+		unsigned long long v;
+
+		if (strcmp(tok, "tmc.scout=1") == 0)
+			cfg->scout = 1;
+		else if (strcmp(tok, "tmc.shell=1") == 0)
+			cfg->shell = 1;
+		else if (strncmp(tok, "tmc.stream_cap=", 15) == 0) {
+			errno = 0;
+			v = strtoull(tok + 15, &end, 10);
+			if (errno == 0 && *end == '\0' && tok[15] != '\0' && v >= 1024 && v <= (64ULL << 20))
+				cfg->stream_cap = (size_t)v;
+		} else if (strncmp(tok, "tmc.nproc=", 10) == 0) {
+			errno = 0;
+			v = strtoull(tok + 10, &end, 10);
+			if (errno == 0 && *end == '\0' && tok[10] != '\0' && v >= 16 && v <= 65536)
+				cfg->nproc = (unsigned long)v;
+		}
+	}
+}
+
+static void write_proc(const char *path, const char *value)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	if (write(fd, value, strlen(value)) < 0)
+		console("tmc-init: write %s: %s", path, strerror(errno));
+	close(fd);
+}
+
+static unsigned long long oom_kills(void)
+{
+	char buf[8192];
+	ssize_t n;
+	char *p;
+	int fd = open("/proc/vmstat", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	p = strstr(buf, "\noom_kill ");
+	return p ? strtoull(p + 10, NULL, 10) : 0;
+}
+
+/* --- Unpacking the task ------------------------------------------------------
+ * /dev/ubdb holds a clean ustar made by the host (upload_tar.c or
+ * task_tar.c). It is still parsed with care, and written with the task's fs
+ * credentials so that nothing in it can touch what tmc could not. */
+
+static uint64_t tar_octal(const char *field, size_t len)
+{
+	uint64_t v = 0;
+
+	for (size_t i = 0; i < len && field[i] != '\0' && field[i] != ' '; i++) {
+		if (field[i] < '0' || field[i] > '7')
+			return UINT64_MAX;
+		v = v * 8 + (uint64_t)(field[i] - '0');
+	}
+	return v;
+}
+
+static int safe_relative(const char *name)
+{
+	if (name[0] == '/' || name[0] == '\0')
+		return 0;
+	for (const char *p = name; *p != '\0';) {
+		const char *slash = strchr(p, '/');
+		size_t len = slash ? (size_t)(slash - p) : strlen(p);
+		if (len == 2 && p[0] == '.' && p[1] == '.')
+			return 0;
+		p += len;
+		while (*p == '/')
+			p++;
+	}
+	return 1;
+}
+
+static int unpack_task(void)
+{
+	char hdr[TAR_BLOCK];
+	char data[65536];
+	int in = open("/dev/ubdb", O_RDONLY | O_CLOEXEC);
+	int task = -1;
+	int rc = -1;
+
+	if (in < 0) {
+		meta_add("error=open /dev/ubdb: %s", strerror(errno));
+		return -1;
+	}
+	task = open(TASK_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (task < 0) {
+		meta_add("error=open %s: %s", TASK_DIR, strerror(errno));
+		goto out;
+	}
+	setfsgid(TASK_GID);
+	setfsuid(TASK_UID);
+	for (;;) {
+		char name[257];
+		uint64_t size, mode;
+		ssize_t n = read(in, hdr, sizeof(hdr));
+
+		if (n != (ssize_t)sizeof(hdr)) {
+			meta_add("error=task tar: truncated header");
+			goto out;
+		}
+		if (hdr[0] == '\0') {
+			rc = 0;
+			goto out;
+		}
+		if (memcmp(hdr + 257, "ustar", 5) != 0) {
+			meta_add("error=task tar: not ustar");
+			goto out;
+		}
+		if (hdr[345] != '\0')
+			snprintf(name, sizeof(name), "%.155s/%.100s", hdr + 345, hdr);
+		else
+			snprintf(name, sizeof(name), "%.100s", hdr);
+		size = tar_octal(hdr + 124, 12);
+		mode = tar_octal(hdr + 100, 8);
+		if (size == UINT64_MAX || mode == UINT64_MAX || !safe_relative(name)) {
+			meta_add("error=task tar: bad entry");
+			goto out;
+		}
+		if (strcmp(name, ".") == 0 || strcmp(name, "./") == 0)
+			continue;
+		if (hdr[156] == '5') {
+			size_t len = strlen(name);
+			if (len > 0 && name[len - 1] == '/')
+				name[len - 1] = '\0';
+			if (mkdirat(task, name, 0755) < 0 && errno != EEXIST) {
+				meta_add("error=mkdir %s: %s", name, strerror(errno));
+				goto out;
+			}
+			continue;
+		}
+		if (hdr[156] != '0' && hdr[156] != '\0') {
+			meta_add("error=task tar: entry type %c not allowed", hdr[156]);
+			goto out;
+		}
+		{
+			int out_fd = openat(task, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			    (mode_t)(mode & 0755) | 0600);
+			uint64_t left = size;
+
+			if (out_fd < 0) {
+				meta_add("error=create %s: %s", name, strerror(errno));
+				goto out;
+			}
+			while (left > 0) {
+				size_t chunk = left < sizeof(data) ? (size_t)left : sizeof(data);
+				n = read(in, data, chunk);
+				if (n <= 0 || write(out_fd, data, (size_t)n) != n) {
+					close(out_fd);
+					meta_add("error=unpack %s: short read or write", name);
+					goto out;
+				}
+				left -= (uint64_t)n;
+			}
+			close(out_fd);
+			if (size % TAR_BLOCK != 0 &&
+			    lseek(in, (off_t)(TAR_BLOCK - size % TAR_BLOCK), SEEK_CUR) < 0) {
+				meta_add("error=task tar: seek");
+				goto out;
+			}
+		}
+	}
+out:
+	setfsuid(0);
+	setfsgid(0);
+	if (task >= 0)
+		close(task);
+	close(in);
+	return rc;
+}
+
+/* --- Running tmc-run ------------------------------------------------------- */
+
+static void limit(int resource, rlim_t value)
+{
+	struct rlimit rl = { value, value };
+
+	if (setrlimit(resource, &rl) < 0)
+		_exit(126);
+}
+
+/* Child side of the fork: never returns. */
+static void __attribute__((noreturn)) exec_task(const struct guest_config *cfg, int out_fd, int err_fd)
+{
+	static char *const envp[] = {
+		"PATH=/usr/local/bin:/usr/bin:/bin",
+		"HOME=" TASK_DIR,
+		"USER=tmc",
+		"LOGNAME=tmc",
+		"SHELL=/bin/sh",
+		"LANG=C.UTF-8",
+		"TMPDIR=/tmp",
+		NULL,
+	};
+	int null_fd = open("/dev/null", O_RDONLY);
+
+	if (null_fd < 0 || dup2(null_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0)
+		_exit(126);
+	setsid();
+	umask(022);
+	if (chdir(TASK_DIR) < 0)
+		_exit(126);
+	if (cfg->scout) {
+		char nproc[32];
+		snprintf(nproc, sizeof(nproc), "nproc=%lu", cfg->nproc);
+		execle("/sbin/carrier", "carrier", "--channel", "/dev/ttyS1",
+		    "--uid", "1000", "--gid", "1000", "--limits", nproc,
+		    "--", "./tmc-run", (char *)NULL, envp);
+		dprintf(2, "tmc-init: exec carrier: %s\n", strerror(errno));
+		_exit(126);
+	}
+	limit(RLIMIT_NPROC, cfg->nproc);
+	limit(RLIMIT_CORE, 0);
+	limit(RLIMIT_NOFILE, 1024);
+	if (setgroups(0, NULL) < 0 || setgid(TASK_GID) < 0 || setuid(TASK_UID) < 0)
+		_exit(126);
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		_exit(126);
+	execle("./tmc-run", "tmc-run", (char *)NULL, envp);
+	dprintf(2, "tmc-init: exec ./tmc-run: %s\n", strerror(errno));
+	_exit(126);
+}
+
+static void capture_read(struct capture *c)
+{
+	char sink[65536];
+	ssize_t n;
+
+	if (c->len < c->cap)
+		n = read(c->fd, c->buf + c->len, c->cap - c->len);
+	else
+		n = read(c->fd, sink, sizeof(sink));
+	if (n > 0) {
+		if (c->len < c->cap)
+			c->len += (size_t)n;
+		else
+			c->truncated = 1;
+		return;
+	}
+	if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
+		close(c->fd);
+		c->fd = -1;
+	}
+}
+
+/* Runs tmc-run; returns its wait status, or -1 if it could not be started. */
+static int run_task(const struct guest_config *cfg, struct capture *out, struct capture *err)
+{
+	int out_pipe[2], err_pipe[2];
+	int status = -1, have_status = 0;
+	pid_t child;
+
+	if (pipe2(out_pipe, O_CLOEXEC) < 0 || pipe2(err_pipe, O_CLOEXEC) < 0) {
+		meta_add("error=pipe: %s", strerror(errno));
+		return -1;
+	}
+	child = fork();
+	if (child < 0) {
+		meta_add("error=fork: %s", strerror(errno));
+		return -1;
+	}
+	if (child == 0)
+		exec_task(cfg, out_pipe[1], err_pipe[1]);
+	console("tmc-init: run");
+	close(out_pipe[1]);
+	close(err_pipe[1]);
+	out->fd = out_pipe[0];
+	err->fd = err_pipe[0];
+
+	/* pid 1 reaps every orphan; the streams stay open while any process
+	 * holds them, so after tmc-run exits the rest are killed to end them. */
+	while (out->fd >= 0 || err->fd >= 0 || !have_status) {
+		struct pollfd pfd[2] = { { out->fd, POLLIN, 0 }, { err->fd, POLLIN, 0 } };
+		int ws;
+		pid_t pid;
+
+		if (poll(pfd, 2, have_status ? 100 : 200) < 0 && errno != EINTR)
+			break;
+		if (pfd[0].revents)
+			capture_read(out);
+		if (pfd[1].revents)
+			capture_read(err);
+		while ((pid = waitpid(-1, &ws, WNOHANG)) > 0) {
+			if (pid == child) {
+				status = ws;
+				have_status = 1;
+				console("tmc-init: exit %d", WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws));
+				kill(-1, SIGKILL);
+			}
+		}
+		if (pid < 0 && errno == ECHILD && !have_status)
+			break;
+		if (have_status && pid < 0 && errno == ECHILD && (pfd[0].revents | pfd[1].revents) == 0) {
+			/* Nothing left alive can write: whatever is still buffered was read. */
+			if (out->fd >= 0)
+				capture_read(out);
+			if (err->fd >= 0)
+				capture_read(err);
+			break;
+		}
+	}
+	if (out->fd >= 0)
+		close(out->fd);
+	if (err->fd >= 0)
+		close(err->fd);
+	return have_status ? status : -1;
+}
+
+/* --- Writing the result tar ------------------------------------------------ */
+
+struct result_disk {
+	int fd;
+	uint64_t size;
+	uint64_t used;
+};
+
+static void tar_header(char *hdr, const char *name, uint64_t size)
+{
+	unsigned sum = 0;
+
+	memset(hdr, 0, TAR_BLOCK);
+	snprintf(hdr, 100, "%s", name);
+	snprintf(hdr + 100, 8, "%07o", 0644);
+	snprintf(hdr + 108, 8, "%07o", 0);
+	snprintf(hdr + 116, 8, "%07o", 0);
+	snprintf(hdr + 124, 12, "%011llo", (unsigned long long)size);
+	snprintf(hdr + 136, 12, "%011o", 0);
+	hdr[156] = '0';
+	memcpy(hdr + 257, "ustar", 6);
+	memcpy(hdr + 263, "00", 2);
+	memset(hdr + 148, ' ', 8);
+	for (int i = 0; i < TAR_BLOCK; i++)
+		sum += (unsigned char)hdr[i];
+	snprintf(hdr + 148, 8, "%06o", sum);
+	hdr[155] = ' ';
+}
+
+static int disk_write(struct result_disk *d, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = write(d->fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+		d->used += (uint64_t)n;
+	}
+	return 0;
+}
+
+/* Room for the data of one more entry, keeping space for meta.txt and the
+ * two end-of-archive blocks. */
+static uint64_t disk_room(const struct result_disk *d)
+{
+	uint64_t reserved = d->used + TAR_BLOCK + META_RESERVE + 2 * TAR_BLOCK;
+
+	return d->size > reserved ? (d->size - reserved) / TAR_BLOCK * TAR_BLOCK : 0;
+}
+
+static int add_entry(struct result_disk *d, const char *name, const char *data, size_t len)
+{
+	char hdr[TAR_BLOCK];
+	static const char zeros[TAR_BLOCK];
+	uint64_t room = disk_room(d);
+
+	if (len > room) {
+		meta_add("output_full=1");
+		meta_add("truncated=%s", name);
+		len = (size_t)room;
+	}
+	tar_header(hdr, name, len);
+	if (disk_write(d, hdr, sizeof(hdr)) < 0 || disk_write(d, data, len) < 0)
+		return -1;
+	if (len % TAR_BLOCK != 0 && disk_write(d, zeros, TAR_BLOCK - len % TAR_BLOCK) < 0)
+		return -1;
+	return 0;
+}
+
+/* Reads a result file the task wrote, as the task: no links followed, no
+ * FIFO or device opened for blocking reads, at most `cap` bytes. */
+static char *read_task_file(const char *name, size_t cap, size_t *len, int *truncated)
+{
+	char path[128];
+	struct stat st;
+	char *buf;
+	ssize_t n;
+	int fd;
+
+	*len = 0;
+	*truncated = 0;
+	snprintf(path, sizeof(path), TASK_DIR "/%s", name);
+	setfsgid(TASK_GID);
+	setfsuid(TASK_UID);
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	setfsuid(0);
+	setfsgid(0);
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return NULL;
+	}
+	buf = malloc(cap + 1);
+	if (buf == NULL) {
+		close(fd);
+		return NULL;
+	}
+	while (*len < cap && (n = read(fd, buf + *len, cap - *len)) > 0)
+		*len += (size_t)n;
+	if (*len == cap) {
+		char probe;
+		if (read(fd, &probe, 1) == 1)
+			*truncated = 1;
+	}
+	close(fd);
+	return buf;
+}
+
+static void write_results(const struct guest_config *cfg, struct capture *out, struct capture *err)
+{
+	static const char *const task_files[] = {
+		"output.txt", "test_output.txt", "valgrind.log", "validations.json", "exit_code.txt",
+	};
+	struct result_disk d = { .fd = -1 };
+	static const char zeros[2 * TAR_BLOCK];
+	char hdr[TAR_BLOCK];
+	struct capture *streams[2] = { out, err };
+	const char *stream_names[2] = { "stdout.txt", "stderr.txt" };
+	size_t file_cap = cfg->stream_cap > (8u << 20) ? cfg->stream_cap : (8u << 20);
+
+	d.fd = open("/dev/ubdc", O_WRONLY | O_CLOEXEC);
+	if (d.fd < 0) {
+		console("tmc-init: open /dev/ubdc: %s", strerror(errno));
+		return;
+	}
+	if (ioctl(d.fd, BLKGETSIZE64, &d.size) < 0 || d.size < 4 * META_RESERVE) {
+		console("tmc-init: /dev/ubdc too small or unsized");
+		close(d.fd);
+		return;
+	}
+
+	for (int i = 0; i < 2; i++) {
+		size_t len;
+		int truncated;
+		char *own = read_task_file(stream_names[i], cfg->stream_cap, &len, &truncated);
+
+		if (own != NULL) {
+			add_entry(&d, stream_names[i], own, len);
+			if (truncated)
+				meta_add("truncated=%s", stream_names[i]);
+			free(own);
+		} else {
+			add_entry(&d, stream_names[i], streams[i]->buf, streams[i]->len);
+			if (streams[i]->truncated)
+				meta_add("truncated=%s", stream_names[i]);
+		}
+	}
+	for (size_t i = 0; i < sizeof(task_files) / sizeof(task_files[0]); i++) {
+		size_t len;
+		int truncated;
+		uint64_t room = disk_room(&d);
+		size_t cap = room < file_cap ? (size_t)room + 1 : file_cap;
+		char *data = read_task_file(task_files[i], cap, &len, &truncated);
+
+		if (data == NULL)
+			continue;
+		add_entry(&d, task_files[i], data, len);
+		if (truncated)
+			meta_add("truncated=%s", task_files[i]);
+		free(data);
+	}
+
+	tar_header(hdr, "meta.txt", meta_len);
+	if (disk_write(&d, hdr, sizeof(hdr)) < 0 || disk_write(&d, meta, meta_len) < 0 ||
+	    (meta_len % TAR_BLOCK != 0 && disk_write(&d, zeros, TAR_BLOCK - meta_len % TAR_BLOCK) < 0) ||
+	    disk_write(&d, zeros, sizeof(zeros)) < 0 || fsync(d.fd) < 0)
+		console("tmc-init: writing /dev/ubdc: %s", strerror(errno));
+	close(d.fd);
+}
+
+static void __attribute__((noreturn)) operator_shell(void)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		static char *const envp[] = { "PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
+			"HOME=/root", "TERM=vt100", "LANG=C.UTF-8", NULL };
+		setsid();
+		int fd = open("/dev/console", O_RDWR);
+		if (fd >= 0) {
+			dup2(fd, 0);
+			dup2(fd, 1);
+			dup2(fd, 2);
+			ioctl(0, TIOCSCTTY, 1);
+		}
+		execle("/bin/bash", "bash", "-l", (char *)NULL, envp);
+		_exit(127);
+	}
+	while (pid > 0 && waitpid(-1, NULL, 0) != pid)
+		;
+	power_off();
+}
+
+int main(void)
+{
+	struct guest_config cfg = { .stream_cap = 2u << 20, .nproc = 256 };
+	struct capture out = { .fd = -1 }, err = { .fd = -1 };
+	struct timespec t0, t1;
+	unsigned long long oom_before;
+	int status;
+
+	console_fd = open("/dev/console", O_WRONLY | O_NOCTTY | O_CLOEXEC);
+	console("tmc-init: start");
+	meta_add("version=1");
+	/* pid 1 must outlive any memory pressure the task creates. */
+	write_proc("/proc/self/oom_score_adj", "-1000");
+	/* The task must not make links that fool root into reading other files. */
+	write_proc("/proc/sys/fs/protected_hardlinks", "1");
+	write_proc("/proc/sys/fs/protected_symlinks", "1");
+	read_cmdline(&cfg);
+	if (cfg.shell)
+		operator_shell();
+
+	out.cap = err.cap = cfg.stream_cap;
+	out.buf = malloc(cfg.stream_cap);
+	err.buf = malloc(cfg.stream_cap);
+	if (out.buf == NULL || err.buf == NULL) {
+		meta_add("error=out of memory for capture buffers");
+		out.cap = err.cap = 0;
+	} else if (unpack_task() == 0) {
+		oom_before = oom_kills();
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		status = run_task(&cfg, &out, &err);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		meta_add("run_ms=%lld", (long long)((t1.tv_sec - t0.tv_sec) * 1000 +
+		    (t1.tv_nsec - t0.tv_nsec) / 1000000));
+		if (status >= 0 && WIFEXITED(status)) {
+			meta_add("exit_code=%d", WEXITSTATUS(status));
+		} else if (status >= 0 && WIFSIGNALED(status)) {
+			meta_add("signal=%d", WTERMSIG(status));
+		}
+		if (oom_kills() > oom_before)
+			meta_add("oom=1");
+	}
+	write_results(&cfg, &out, &err);
+	power_off();
+}
