@@ -1,0 +1,5 @@
+public class Greeter {
+    public static String greet(String name) {
+        return "Hello, " + name + "!";
+    }
+}
