@@ -59,6 +59,21 @@ struct sandbox_limits {
 	unsigned host_nproc;	/* RLIMIT_NPROC / pids.max for the UML process tree */
 };
 
+/* The host end of the guest's serial line ssl1 (Scout's channel): the
+ * Command Center plugs in here. Without one (cfg->channel NULL) the line
+ * is kept open and whatever the guest writes is read and dropped, so the
+ * guest's requests go unanswered and fail closed. */
+struct sandbox_channel {
+	/* Called from sandbox_run()'s poll loop when from_guest is readable or
+	 * hung up. Both fds are non-blocking; every byte is hostile. Returns 0
+	 * to go on, -1 to stop serving (the line is then drained and ignored). */
+	int (*on_readable)(void *ctx, int from_guest, int to_guest);
+	/* Called once after the guest is gone, to add keys such as `files`
+	 * and `denied` to the result; may be NULL. */
+	int (*on_result)(void *ctx, json_t *result);
+	void *ctx;
+};
+
 struct sandbox_config {
 	struct sandbox_images images;
 	struct sandbox_limits limits;
@@ -68,11 +83,16 @@ struct sandbox_config {
 	const char *policy;	/* Scout policy file; NULL = built-in default */
 	int scout;		/* 1: run tmc-run under the Carrier/Scout */
 	int keep_work_dir;	/* for debugging: leave the work dir behind */
+	const struct sandbox_channel *channel;	/* NULL: ssl1 drained and ignored */
 };
 
 /* sandbox.c */
 void sandbox_config_defaults(struct sandbox_config *cfg);
+/* Fills img with absolute, allocated paths of DIR/linux.uml, initrd.img,
+ * rootfs.squashfs (those that exist) and lpj from DIR/lpj (0 when absent);
+ * -1 with err naming what is missing. Free with sandbox_images_free(). */
 int sandbox_images_find(struct sandbox_images *img, const char *dir, char *err, size_t errlen);
+void sandbox_images_free(struct sandbox_images *img);
 /* Runs one task. runnable_tar is a clean ustar holding an executable tmc-run
  * (see upload_tar.c / task_tar.c). On success returns 0 and *result holds
  * the result object (also for failed/timeout tasks: those are results, not
@@ -114,12 +134,32 @@ int output_tar_read(const char *path, uint64_t file_cap, struct output_set *out,
     char *err, size_t errlen);
 const struct output_file *output_set_get(const struct output_set *set, const char *name);
 void output_set_free(struct output_set *set);
+/* meta.txt of contract version 1, parsed strictly (see output_tar.c). */
+struct output_meta {
+	int version;		/* 1 */
+	int has_exit_code;
+	unsigned exit_code;	/* 0..255 */
+	int has_signal;
+	unsigned signal;	/* 1..64 */
+	int oom;
+	int output_full;
+	int has_run_ms;
+	uint64_t run_ms;
+	char error[256];	/* tmc-init's own failure, "" when none */
+	char truncated[8][32];	/* files the guest cut at their cap */
+	size_t ntruncated;
+};
+int output_tar_parse_meta(const char *text, size_t len, struct output_meta *meta,
+    char *err, size_t errlen);
 
 /* vmlog.c: the timestamped, capped console transcript. */
 struct vmlog;
 struct vmlog *vmlog_new(uint64_t cap, double t0);
 void vmlog_feed(struct vmlog *log, const char *buf, size_t len, double now);
+void vmlog_note(struct vmlog *log, const char *text, double now);
 double vmlog_marker_time(const struct vmlog *log, const char *marker);
+int vmlog_marker_arg(const struct vmlog *log, const char *marker, char *out, size_t outlen);
+int vmlog_truncated(const struct vmlog *log);
 const char *vmlog_text(struct vmlog *log);
 void vmlog_free(struct vmlog *log);
 

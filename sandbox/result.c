@@ -1,0 +1,221 @@
+/*
+ * result.c: the one place where a run's outcome becomes a status, a reason
+ * and the result object (the notification's keys, DESIGN section 4,
+ * without `token`). The mapping of meta.txt follows sandbox/README.md:
+ *   clock ran out                      -> timeout (no exit_code)
+ *   meta.txt missing or invalid        -> failed/crash (failed/oom when the
+ *                                         host cgroup's OOM killer fired)
+ *   error=                             -> failed/crash
+ *   output_full=1                      -> failed/output_limit
+ *   signal=n                           -> exit_code 128+n, failed/exit
+ *   exit_code=0                        -> finished
+ *   exit_code=n                        -> failed/exit
+ * with failed/oom instead of failed/exit whenever oom=1 (a task whose
+ * child was OOM-killed usually exits 137 rather than by a signal itself).
+ * Never: logs, trusts guest text (it is sanitized by output_tar.c).
+ */
+#include "sandbox/sandbox_host.h"
+#include "common/log.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+
+static const struct {
+	const char *file;
+	const char *key;
+} result_files[] = {
+	{ "output.txt", "output" },
+	{ "test_output.txt", "test_output" },
+	{ "stdout.txt", "stdout" },
+	{ "stderr.txt", "stderr" },
+	{ "valgrind.log", "valgrind" },
+	{ "validations.json", "validations" },
+};
+
+const char *sandbox_status_name(enum sandbox_status s)
+{
+	switch (s) {
+	case SANDBOX_FINISHED: return "finished";
+	case SANDBOX_FAILED: return "failed";
+	case SANDBOX_TIMEOUT: return "timeout";
+	}
+	return "failed";
+}
+
+const char *sandbox_reason_name(enum sandbox_reason r)
+{
+	switch (r) {
+	case REASON_NONE: return "";
+	case REASON_EXIT: return "exit";
+	case REASON_OOM: return "oom";
+	case REASON_OUTPUT_LIMIT: return "output_limit";
+	case REASON_CRASH: return "crash";
+	case REASON_INTERNAL: return "internal";
+	}
+	return "internal";
+}
+
+struct result_outcome {
+	enum sandbox_status status;
+	enum sandbox_reason reason;
+	int has_exit_code;
+	unsigned exit_code;
+};
+
+static void result_classify(const struct result_input *in, struct result_outcome *o,
+    struct output_meta *meta, int *meta_ok)
+{
+	const struct output_file *mf = in->out ? output_set_get(in->out, "meta.txt") : NULL;
+	char err[256], note[320];
+
+	memset(o, 0, sizeof(*o));
+	*meta_ok = 0;
+	if (mf != NULL) {
+		if (output_tar_parse_meta(mf->data, mf->len, meta, err, sizeof(err)) == 0)
+			*meta_ok = 1;
+		else if (!in->timed_out) {
+			snprintf(note, sizeof(note), "result: %s", err);
+			vmlog_note(in->log, note, in->log_now);
+		}
+	}
+	if (in->timed_out) {
+		o->status = SANDBOX_TIMEOUT;
+		return;
+	}
+	o->status = SANDBOX_FAILED;
+	if (!*meta_ok) {
+		if (mf == NULL)
+			vmlog_note(in->log, "result: no meta.txt in output.tar", in->log_now);
+		o->reason = in->host_oom_kills > 0 ? REASON_OOM : REASON_CRASH;
+		return;
+	}
+	if (meta->error[0] != '\0') {
+		snprintf(note, sizeof(note), "result: tmc-init failed: %s", meta->error);
+		vmlog_note(in->log, note, in->log_now);
+		o->reason = REASON_CRASH;
+		return;
+	}
+	if (meta->has_signal) {
+		o->has_exit_code = 1;
+		o->exit_code = 128 + meta->signal;
+	} else if (meta->has_exit_code) {
+		o->has_exit_code = 1;
+		o->exit_code = meta->exit_code;
+	}
+	if (meta->output_full) {
+		o->reason = REASON_OUTPUT_LIMIT;
+		return;
+	}
+	if (!o->has_exit_code) {
+		vmlog_note(in->log, "result: meta.txt has neither exit_code nor signal", in->log_now);
+		o->reason = REASON_CRASH;
+		return;
+	}
+	if (o->exit_code == 0 && !meta->has_signal) {
+		o->status = SANDBOX_FINISHED;
+		return;
+	}
+	o->reason = meta->oom ? REASON_OOM : REASON_EXIT;
+}
+
+static json_t *result_seconds(double s)
+{
+	if (s < 0)
+		return json_null();
+	return json_real(round(s * 1e6) / 1e6);
+}
+
+static int result_truncated_add(json_t *arr, const char *name)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(arr, i, v)
+		if (strcmp(json_string_value(v), name) == 0)
+			return 0;
+	return json_array_append_new(arr, json_string(name));
+}
+
+/* Builds the result object; NULL with err only when out of memory. */
+json_t *result_build(const struct result_input *in, char *err, size_t errlen)
+{
+	struct result_outcome o;
+	struct output_meta meta;
+	int meta_ok;
+	json_t *r, *t, *trunc;
+	double boot, end, run = -1;
+	char buf[64];
+	int bad = 0;
+
+	if (in->out != NULL && in->out->malformed) {
+		char note[320];
+
+		snprintf(note, sizeof(note), "output.tar: %s", in->out->note);
+		vmlog_note(in->log, note, in->log_now);
+	}
+	if (in->timed_out) {
+		snprintf(buf, sizeof(buf), "timeout after %u s: killed", in->timeout_s);
+		vmlog_note(in->log, buf, in->log_now);
+	} else if (WIFSIGNALED(in->exit_status)) {
+		snprintf(buf, sizeof(buf), "linux.uml killed by signal %d", WTERMSIG(in->exit_status));
+		vmlog_note(in->log, buf, in->log_now);
+	} else if (WIFEXITED(in->exit_status) && WEXITSTATUS(in->exit_status) != 0) {
+		snprintf(buf, sizeof(buf), "linux.uml exited with %d", WEXITSTATUS(in->exit_status));
+		vmlog_note(in->log, buf, in->log_now);
+	}
+	result_classify(in, &o, &meta, &meta_ok);
+
+	r = json_object();
+	t = json_object();
+	trunc = json_array();
+	if (r == NULL || t == NULL || trunc == NULL) {
+		json_decref(r);
+		json_decref(t);
+		json_decref(trunc);
+		errbuf_set(err, errlen, "result: out of memory");
+		return NULL;
+	}
+	bad |= json_object_set_new(r, "status", json_string(sandbox_status_name(o.status)));
+	if (o.has_exit_code) {
+		snprintf(buf, sizeof(buf), "%u", o.exit_code);
+		bad |= json_object_set_new(r, "exit_code", json_string(buf));
+	}
+	for (size_t i = 0; i < sizeof(result_files) / sizeof(result_files[0]); i++) {
+		const struct output_file *f = in->out ? output_set_get(in->out, result_files[i].file) : NULL;
+
+		bad |= json_object_set_new(r, result_files[i].key,
+		    json_stringn(f ? f->data : "", f ? f->len : 0));
+		if (f != NULL && f->truncated)
+			bad |= result_truncated_add(trunc, f->name);
+	}
+	if (meta_ok)
+		for (size_t i = 0; i < meta.ntruncated; i++)
+			bad |= result_truncated_add(trunc, meta.truncated[i]);
+
+	boot = vmlog_marker_time(in->log, "tmc-init: run");
+	end = vmlog_marker_time(in->log, "tmc-init: exit");
+	if (boot >= 0)
+		run = (end >= boot ? end : in->total) - boot;
+	bad |= json_object_set_new(t, "boot", result_seconds(boot));
+	bad |= json_object_set_new(t, "run", result_seconds(run));
+	bad |= json_object_set_new(t, "total", result_seconds(in->total));
+
+	bad |= json_object_set_new(r, "vm_log", json_string(vmlog_text(in->log)));
+	if (o.status == SANDBOX_FAILED)
+		bad |= json_object_set_new(r, "reason", json_string(sandbox_reason_name(o.reason)));
+	bad |= json_object_set_new(r, "time", t);
+	if (in->memory_peak >= 0)
+		bad |= json_object_set_new(r, "memory", json_integer(in->memory_peak));
+	if (json_array_size(trunc) > 0)
+		bad |= json_object_set_new(r, "truncated", trunc);
+	else
+		json_decref(trunc);
+	if (bad) {
+		json_decref(r);
+		errbuf_set(err, errlen, "result: out of memory");
+		return NULL;
+	}
+	return r;
+}

@@ -1,0 +1,529 @@
+/*
+ * sandbox.c: one task's run on the host, start to result (theory of
+ * operation in sandbox.h and sandbox/README.md).
+ * Owns: the work dir (runnable.tar copy, output.tar of the output cap, the
+ * guest RAM dir), the cgroup's life, the poll loop that feeds the vm log,
+ * serves the serial line and enforces the wall clock, the teardown that
+ * proves no UML process is left, and the hand-off to output_tar.c and
+ * result.c.
+ * Never: keeps global state or installs signal handlers (sandboxd calls it
+ * from a worker thread), reads guest data before the guest is dead, leaves
+ * the work dir or the cgroup behind (unless keep_work_dir).
+ */
+#define _GNU_SOURCE
+#include "sandbox/sandbox_host.h"
+#include "common/log.h"
+#include "common/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/magic.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MiB ((uint64_t)1024 * 1024)
+#define SANDBOX_CGROUP_SLACK (64 * MiB)	/* UML's own memory over mem= */
+#define SANDBOX_DRAIN_S 2.0			/* console tail after the exit */
+
+void sandbox_config_defaults(struct sandbox_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->limits.memory = 256 * MiB;
+	cfg->limits.timeout_s = 200;
+	cfg->limits.output_cap = 20 * MiB;
+	cfg->limits.file_cap = 4 * MiB;
+	cfg->limits.vm_log_cap = 1 * MiB;
+	cfg->limits.tmpfs = 0;
+	cfg->limits.host_nproc = 256;
+	cfg->work_root = "/tmp";
+	cfg->run_uid = 65534;
+	cfg->run_gid = 65534;
+	cfg->policy = NULL;
+	cfg->scout = 1;
+	cfg->keep_work_dir = 0;
+	cfg->channel = NULL;
+}
+
+static char *sandbox_image_path(const char *dir, const char *name)
+{
+	char path[PATH_MAX];
+
+	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path))
+		return NULL;
+	return realpath(path, NULL);
+}
+
+int sandbox_images_find(struct sandbox_images *img, const char *dir, char *err, size_t errlen)
+{
+	char path[PATH_MAX], buf[64];
+	const char *missing[3];
+	size_t nmissing = 0;
+	ssize_t n;
+	uint64_t lpj;
+	int fd;
+
+	memset(img, 0, sizeof(*img));
+	img->kernel = sandbox_image_path(dir, "linux.uml");
+	img->initrd = sandbox_image_path(dir, "initrd.img");
+	img->rootfs = sandbox_image_path(dir, "rootfs.squashfs");
+	if (img->kernel == NULL)
+		missing[nmissing++] = "linux.uml";
+	if (img->initrd == NULL)
+		missing[nmissing++] = "initrd.img";
+	if (img->rootfs == NULL)
+		missing[nmissing++] = "rootfs.squashfs";
+	if (snprintf(path, sizeof(path), "%s/lpj", dir) < (int)sizeof(path) &&
+	    (fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+		n = read_full(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n < 0)
+			n = 0;
+		buf[n] = '\0';
+		buf[strcspn(buf, "\n")] = '\0';
+		if (parse_u64(buf, 1, ULONG_MAX, &lpj) < 0)
+			return errbuf_set(err, errlen, "%s: not a number", path);
+		img->lpj = (unsigned long)lpj;
+	}
+	if (nmissing > 0)
+		return errbuf_set(err, errlen, "%s: missing %s%s%s%s%s", dir, missing[0],
+		    nmissing > 1 ? ", " : "", nmissing > 1 ? missing[1] : "",
+		    nmissing > 2 ? ", " : "", nmissing > 2 ? missing[2] : "");
+	return 0;
+}
+
+void sandbox_images_free(struct sandbox_images *img)
+{
+	free((char *)img->kernel);
+	free((char *)img->initrd);
+	free((char *)img->rootfs);
+	memset(img, 0, sizeof(*img));
+}
+
+/* Everything one run owns, released by sandbox_cleanup(). */
+struct sandbox_job {
+	const struct sandbox_config *cfg;
+	int privileged;
+	char kernel[PATH_MAX], initrd[PATH_MAX], rootfs[PATH_MAX];
+	char work[PATH_MAX];
+	char runnable[PATH_MAX + 32], output[PATH_MAX + 32];
+	char tmp[PATH_MAX + 32];
+	int tmp_own;		/* tmp is a /dev/shm dir of ours to remove */
+	int tmp_mount;
+	struct cgroup_set cg;
+	int console[2], ssl_in[2], ssl_out[2];
+	struct vmlog *log;
+	struct uml_proc proc;
+	int spawned;
+	double t0;
+};
+
+static void sandbox_close(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+static int sandbox_copy(const char *from, const char *to, uid_t uid, gid_t gid, int chown_it,
+    char *err, size_t errlen)
+{
+	char buf[65536];
+	int in, out, rc = 0;
+
+	in = open(from, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return errbuf_set(err, errlen, "open %s: %s", from, strerror(errno));
+	out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0440);
+	if (out < 0) {
+		close(in);
+		return errbuf_set(err, errlen, "create %s: %s", to, strerror(errno));
+	}
+	for (;;) {
+		ssize_t n = read(in, buf, sizeof(buf));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = errbuf_set(err, errlen, "read %s: %s", from, strerror(errno));
+			break;
+		}
+		if (n == 0)
+			break;
+		if (write_full(out, buf, (size_t)n) < 0) {
+			rc = errbuf_set(err, errlen, "write %s: %s", to, strerror(errno));
+			break;
+		}
+	}
+	if (rc == 0 && chown_it && fchown(out, uid, gid) < 0)
+		rc = errbuf_set(err, errlen, "chown %s: %s", to, strerror(errno));
+	close(in);
+	if (close(out) < 0 && rc == 0)
+		rc = errbuf_set(err, errlen, "close %s: %s", to, strerror(errno));
+	return rc;
+}
+
+static int sandbox_output_tar(struct sandbox_job *j, char *err, size_t errlen)
+{
+	const struct sandbox_config *cfg = j->cfg;
+	int fd = open(j->output, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+	if (fd < 0)
+		return errbuf_set(err, errlen, "create %s: %s", j->output, strerror(errno));
+	/* Sparse zeros: the guest sees a disk of exactly the output cap, and
+	 * the zero blocks after its tar end the archive when we read it. */
+	if (ftruncate(fd, (off_t)cfg->limits.output_cap) < 0 ||
+	    (j->privileged && fchown(fd, cfg->run_uid, cfg->run_gid) < 0)) {
+		int e = errno;
+
+		close(fd);
+		return errbuf_set(err, errlen, "prepare %s: %s", j->output, strerror(e));
+	}
+	close(fd);
+	return 0;
+}
+
+/* The dir UML maps guest RAM from: a private tmpfs mounted inside the
+ * UML's own mount namespace when we can (size-capped, gone with the
+ * namespace), else the work dir when it is on tmpfs, else /dev/shm. */
+static int sandbox_tmp_dir(struct sandbox_job *j, char *err, size_t errlen)
+{
+	struct statfs sf;
+
+	if (j->privileged) {
+		snprintf(j->tmp, sizeof(j->tmp), "%s/ram", j->work);
+		if (mkdir(j->tmp, 0700) < 0 || chown(j->tmp, j->cfg->run_uid, j->cfg->run_gid) < 0)
+			return errbuf_set(err, errlen, "mkdir %s: %s", j->tmp, strerror(errno));
+		j->tmp_mount = 1;
+		return 0;
+	}
+	if (statfs(j->work, &sf) == 0 && sf.f_type == TMPFS_MAGIC) {
+		snprintf(j->tmp, sizeof(j->tmp), "%s", j->work);
+		return 0;
+	}
+	snprintf(j->tmp, sizeof(j->tmp), "/dev/shm/tmc-sandbox-XXXXXX");
+	if (mkdtemp(j->tmp) == NULL)
+		return errbuf_set(err, errlen, "mkdtemp in /dev/shm: %s", strerror(errno));
+	j->tmp_own = 1;
+	return 0;
+}
+
+static int sandbox_prepare(struct sandbox_job *j, const char *runnable_tar, char *err,
+    size_t errlen)
+{
+	const struct sandbox_config *cfg = j->cfg;
+	const struct sandbox_images *img = &cfg->images;
+	const char *name;
+
+	if (img->kernel == NULL || img->initrd == NULL || img->rootfs == NULL)
+		return errbuf_set(err, errlen, "images: kernel, initrd and rootfs are all needed");
+	if (realpath(img->kernel, j->kernel) == NULL)
+		return errbuf_set(err, errlen, "kernel %s: %s", img->kernel, strerror(errno));
+	if (realpath(img->initrd, j->initrd) == NULL)
+		return errbuf_set(err, errlen, "initrd %s: %s", img->initrd, strerror(errno));
+	if (realpath(img->rootfs, j->rootfs) == NULL)
+		return errbuf_set(err, errlen, "rootfs %s: %s", img->rootfs, strerror(errno));
+	if (cfg->limits.memory < 32 * MiB || cfg->limits.output_cap < 64 * 1024 ||
+	    cfg->limits.timeout_s == 0 || cfg->limits.host_nproc == 0)
+		return errbuf_set(err, errlen, "limits: memory >= 32M, output cap >= 64K, "
+		    "timeout and nproc > 0");
+
+	if (mkdir_p(cfg->work_root, 0711) < 0)
+		return errbuf_set(err, errlen, "mkdir %s: %s", cfg->work_root, strerror(errno));
+	if (snprintf(j->work, sizeof(j->work), "%s/tmc-XXXXXX", cfg->work_root) >= (int)sizeof(j->work))
+		return errbuf_set(err, errlen, "work root path too long");
+	if (mkdtemp(j->work) == NULL) {
+		j->work[0] = '\0';
+		return errbuf_set(err, errlen, "mkdtemp in %s: %s", cfg->work_root, strerror(errno));
+	}
+	if (j->privileged && chown(j->work, cfg->run_uid, cfg->run_gid) < 0)
+		return errbuf_set(err, errlen, "chown %s: %s", j->work, strerror(errno));
+	snprintf(j->runnable, sizeof(j->runnable), "%s/runnable.tar", j->work);
+	snprintf(j->output, sizeof(j->output), "%s/output.tar", j->work);
+	if (sandbox_copy(runnable_tar, j->runnable, cfg->run_uid, cfg->run_gid, j->privileged,
+	    err, errlen) < 0)
+		return -1;
+	if (sandbox_output_tar(j, err, errlen) < 0)
+		return -1;
+	if (sandbox_tmp_dir(j, err, errlen) < 0)
+		return -1;
+	if (j->privileged) {
+		name = strrchr(j->work, '/') + 1;
+		if (cgroup_create(&j->cg, name, cfg->limits.host_nproc,
+		    cfg->limits.memory + SANDBOX_CGROUP_SLACK, err, errlen) < 0)
+			return -1;
+	}
+	if (pipe2(j->console, O_CLOEXEC) < 0 || pipe2(j->ssl_in, O_CLOEXEC) < 0 ||
+	    pipe2(j->ssl_out, O_CLOEXEC) < 0)
+		return errbuf_set(err, errlen, "pipe: %s", strerror(errno));
+	return 0;
+}
+
+static int sandbox_launch(struct sandbox_job *j, char *err, size_t errlen)
+{
+	const struct sandbox_config *cfg = j->cfg;
+	struct uml_launch l;
+	int host_ends[3];
+
+	memset(&l, 0, sizeof(l));
+	l.kernel = j->kernel;
+	l.initrd = j->initrd;
+	l.rootfs = j->rootfs;
+	l.runnable = j->runnable;
+	l.output = j->output;
+	l.work_dir = j->work;
+	l.tmp_dir = j->tmp;
+	l.tmp_mount = j->tmp_mount;
+	l.memory = cfg->limits.memory;
+	l.tmpfs = cfg->limits.tmpfs;
+	l.stream_cap = cfg->limits.file_cap;
+	l.output_cap = cfg->limits.output_cap;
+	l.lpj = cfg->images.lpj;
+	l.scout = cfg->scout;
+	l.host_nproc = cfg->limits.host_nproc;
+	l.privileged = j->privileged;
+	l.uid = cfg->run_uid;
+	l.gid = cfg->run_gid;
+	l.cgroup_fds = j->cg.procs_fd;
+	l.console_fd = j->console[1];
+	l.ssl_in_fd = j->ssl_in[0];
+	l.ssl_out_fd = j->ssl_out[1];
+
+	j->t0 = mono_now();
+	j->log = vmlog_new(cfg->limits.vm_log_cap, j->t0);
+	if (j->log == NULL)
+		return errbuf_set(err, errlen, "out of memory");
+	if (uml_spawn(&l, &j->proc, err, errlen) < 0)
+		return -1;
+	j->spawned = 1;
+	log_debug("%s: UML pid %d in %s", __func__, (int)j->proc.pid, j->work);
+	/* Only the child keeps the guest's ends. */
+	sandbox_close(&j->console[1]);
+	sandbox_close(&j->ssl_in[0]);
+	sandbox_close(&j->ssl_out[1]);
+	cgroup_close_fds(&j->cg);
+	host_ends[0] = j->console[0];
+	host_ends[1] = j->ssl_in[1];
+	host_ends[2] = j->ssl_out[0];
+	for (int i = 0; i < 3; i++)
+		if (fcntl(host_ends[i], F_SETFL, fcntl(host_ends[i], F_GETFL) | O_NONBLOCK) < 0)
+			return errbuf_set(err, errlen, "fcntl: %s", strerror(errno));
+	return 0;
+}
+
+/* Reads what is there on the console; returns 1 at EOF, 0 otherwise. */
+static int sandbox_read_console(struct sandbox_job *j)
+{
+	char buf[65536];
+
+	for (int rounds = 0; rounds < 16; rounds++) {
+		ssize_t n = read(j->console[0], buf, sizeof(buf));
+
+		if (n > 0) {
+			vmlog_feed(j->log, buf, (size_t)n, mono_now());
+			continue;
+		}
+		if (n == 0)
+			return 1;
+		if (errno == EINTR)
+			continue;
+		return errno == EAGAIN ? 0 : 1;
+	}
+	return 0;
+}
+
+/* Without a Command Center the guest's bytes are read and dropped, so the
+ * line never blocks the guest. Returns 1 at EOF. */
+static int sandbox_drain_channel(int fd)
+{
+	char buf[4096];
+
+	for (int rounds = 0; rounds < 16; rounds++) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+
+		if (n > 0)
+			continue;
+		if (n < 0 && errno == EINTR)
+			continue;
+		return n == 0 || errno != EAGAIN;
+	}
+	return 0;
+}
+
+/* Runs until the UML process exits or the wall clock runs out; returns 1
+ * on timeout. */
+static int sandbox_wait(struct sandbox_job *j)
+{
+	const struct sandbox_channel *ch = j->cfg->channel;
+	double deadline = j->t0 + (double)j->cfg->limits.timeout_s;
+	struct pollfd pfd[3];
+	int serving = ch != NULL && ch->on_readable != NULL;
+
+	pfd[0].fd = j->console[0];
+	pfd[1].fd = j->ssl_out[0];
+	pfd[2].fd = j->proc.pidfd;
+	for (;;) {
+		double left = deadline - mono_now();
+		int ms, n;
+
+		if (left <= 0)
+			return 1;
+		ms = left > 3600 ? 3600 * 1000 : (int)(left * 1000) + 1;
+		for (int i = 0; i < 3; i++) {
+			pfd[i].events = POLLIN;
+			pfd[i].revents = 0;
+		}
+		n = poll(pfd, 3, ms);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			log_warn("%s: poll", __func__);
+			return 0;	/* treated as an exit: the teardown kills */
+		}
+		if (pfd[0].revents != 0 && sandbox_read_console(j))
+			pfd[0].fd = -1;
+		if (pfd[1].revents != 0) {
+			if (serving && ch->on_readable(ch->ctx, j->ssl_out[0], j->ssl_in[1]) < 0) {
+				log_debug("%s: channel closed by the Command Center", __func__);
+				serving = 0;
+			}
+			if (!serving && sandbox_drain_channel(j->ssl_out[0]))
+				pfd[1].fd = -1;
+		}
+		if (pfd[2].revents != 0)
+			return 0;
+	}
+}
+
+/* Kills and reaps UML, then proves that nothing of it is left: the pid
+ * namespace, the process group and the cgroup must all be empty. */
+static void sandbox_teardown(struct sandbox_job *j, int *status)
+{
+	long left = 0;
+
+	uml_kill(&j->proc);
+	if (uml_reap(&j->proc, status) < 0)
+		log_warn("%s: waitpid %d", __func__, (int)j->proc.pid);
+	for (int tries = 0; tries < 100; tries++) {
+		long in_cg = cgroup_count_procs(&j->cg);
+
+		left = uml_survivors(&j->proc);
+		if (in_cg > left)
+			left = in_cg;
+		if (left == 0)
+			break;
+		/* Reparented helpers; cannot happen with a pid namespace. */
+		kill(-j->proc.pid, SIGKILL);
+		cgroup_kill_all(&j->cg);
+		nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
+	}
+	if (left != 0) {
+		log_warnx("%s: %ld UML processes of pgid %d survived SIGKILL", __func__, left,
+		    (int)j->proc.pid);
+		vmlog_note(j->log, "teardown: UML processes survived SIGKILL", mono_now());
+	}
+	j->spawned = 0;
+}
+
+/* The console tail: all writers are dead, so EOF comes at once; bounded
+ * anyway in case something else holds the pipe. */
+static void sandbox_drain_console(struct sandbox_job *j)
+{
+	double until = mono_now() + SANDBOX_DRAIN_S;
+	struct pollfd pfd = { j->console[0], POLLIN, 0 };
+
+	while (j->console[0] >= 0 && mono_now() < until) {
+		if (sandbox_read_console(j))
+			break;
+		if (poll(&pfd, 1, 100) < 0 && errno != EINTR)
+			break;
+	}
+}
+
+static void sandbox_cleanup(struct sandbox_job *j)
+{
+	if (j->spawned) {
+		uml_kill(&j->proc);
+		uml_reap(&j->proc, NULL);
+	}
+	sandbox_close(&j->console[0]);
+	sandbox_close(&j->console[1]);
+	sandbox_close(&j->ssl_in[0]);
+	sandbox_close(&j->ssl_in[1]);
+	sandbox_close(&j->ssl_out[0]);
+	sandbox_close(&j->ssl_out[1]);
+	if (j->cg.version != 0 && cgroup_destroy(&j->cg) < 0)
+		log_warnx("%s: cgroup %s stays behind", __func__, j->cg.dirs[0]);
+	if (j->tmp_own && rm_rf(j->tmp) < 0)
+		log_warn("%s: rm -rf %s", __func__, j->tmp);
+	if (j->work[0] != '\0') {
+		if (j->cfg->keep_work_dir)
+			log_info("%s: work dir kept: %s", __func__, j->work);
+		else if (rm_rf(j->work) < 0)
+			log_warn("%s: rm -rf %s", __func__, j->work);
+	}
+	vmlog_free(j->log);
+}
+
+int sandbox_run(const struct sandbox_config *cfg, const char *runnable_tar,
+    json_t **result, char *err, size_t errlen)
+{
+	struct sandbox_job j;
+	struct output_set out;
+	struct result_input in;
+	char oerr[256];
+	int status = 0, timed_out, have_out;
+	double t_end;
+
+	*result = NULL;
+	memset(&j, 0, sizeof(j));
+	j.cfg = cfg;
+	j.privileged = geteuid() == 0;
+	j.console[0] = j.console[1] = j.ssl_in[0] = j.ssl_in[1] = j.ssl_out[0] = j.ssl_out[1] = -1;
+	j.cg.procs_fd[0] = j.cg.procs_fd[1] = -1;
+	j.proc.pid = -1;
+	j.proc.pidfd = -1;
+
+	if (sandbox_prepare(&j, runnable_tar, err, errlen) < 0 ||
+	    sandbox_launch(&j, err, errlen) < 0) {
+		sandbox_cleanup(&j);
+		return -1;
+	}
+	timed_out = sandbox_wait(&j);
+	sandbox_teardown(&j, &status);
+	t_end = mono_now();
+	sandbox_drain_console(&j);
+	log_debug("%s: UML %d done after %.3f s%s", __func__, (int)j.proc.pid, t_end - j.t0,
+	    timed_out ? " (timeout)" : "");
+
+	/* The guest is gone: only now is output.tar read, as hostile data. */
+	have_out = output_tar_read(j.output, cfg->limits.file_cap, &out, oerr, sizeof(oerr)) == 0;
+	if (!have_out)
+		vmlog_note(j.log, oerr, t_end);
+
+	memset(&in, 0, sizeof(in));
+	in.timed_out = timed_out;
+	in.timeout_s = cfg->limits.timeout_s;
+	in.out = have_out ? &out : NULL;
+	in.log = j.log;
+	in.log_now = t_end;
+	in.total = t_end - j.t0;
+	in.memory_peak = cgroup_memory_peak(&j.cg);
+	in.host_oom_kills = cgroup_oom_kills(&j.cg);
+	in.exit_status = status;
+	*result = result_build(&in, err, errlen);
+	if (have_out)
+		output_set_free(&out);
+	if (*result != NULL && cfg->channel != NULL && cfg->channel->on_result != NULL &&
+	    cfg->channel->on_result(cfg->channel->ctx, *result) < 0)
+		log_warnx("%s: the Command Center could not add its record", __func__);
+	sandbox_cleanup(&j);
+	return *result != NULL ? 0 : -1;
+}

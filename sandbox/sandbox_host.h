@@ -1,0 +1,76 @@
+/*
+ * sandbox_host.h: the library's internal map (host side). Not for callers
+ * of libsandbox: they use sandbox.h.
+ */
+#ifndef TMC_SANDBOX_HOST_H
+#define TMC_SANDBOX_HOST_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "sandbox/sandbox.h"
+
+/* cgroup.c: a fresh pids+memory cgroup per run, when the host lets us. */
+struct cgroup_set {
+	int version;			/* 0: none usable, 1 or 2 */
+	char dirs[2][256];		/* v1: pids, memory; v2: dirs[0] only */
+	int procs_fd[2];		/* cgroup.procs to write "0" into, or -1 */
+};
+int cgroup_create(struct cgroup_set *cg, const char *name, unsigned nproc,
+    uint64_t mem_limit, char *err, size_t errlen);
+long cgroup_count_procs(const struct cgroup_set *cg);
+void cgroup_kill_all(const struct cgroup_set *cg);
+int64_t cgroup_memory_peak(const struct cgroup_set *cg);
+long cgroup_oom_kills(const struct cgroup_set *cg);
+void cgroup_close_fds(struct cgroup_set *cg);
+int cgroup_destroy(struct cgroup_set *cg);
+
+/* uml.c: the UML kernel process, from argv to reaping. */
+struct uml_launch {
+	const char *kernel, *initrd, *rootfs;	/* absolute paths */
+	const char *runnable, *output;		/* in work_dir */
+	const char *work_dir;			/* cwd and uml_dir= */
+	const char *tmp_dir;			/* TMPDIR: guest RAM lives here */
+	int tmp_mount;				/* mount a private tmpfs on tmp_dir */
+	uint64_t memory, tmpfs, stream_cap, output_cap;
+	unsigned long lpj;
+	int scout;
+	unsigned host_nproc;
+	int privileged;		/* started as root: namespaces and the uid drop */
+	uid_t uid;
+	gid_t gid;
+	const int *cgroup_fds;	/* 2 fds (-1 = none) the child joins */
+	int console_fd;		/* write end: UML's stdout, stderr and con0 */
+	int ssl_in_fd;		/* read end the guest's ttyS1 reads from */
+	int ssl_out_fd;		/* write end the guest's ttyS1 writes to */
+};
+struct uml_proc {
+	pid_t pid;		/* host pid; also the process group id */
+	int pidfd;
+	int namespaces;		/* pid 1 of its own pid namespace */
+};
+#define UML_FD_CONSOLE	3
+#define UML_FD_SSL_IN	4
+#define UML_FD_SSL_OUT	5
+char **uml_argv(const struct uml_launch *l, char *err, size_t errlen);
+void uml_argv_free(char **argv);
+int uml_spawn(const struct uml_launch *l, struct uml_proc *p, char *err, size_t errlen);
+void uml_kill(const struct uml_proc *p);
+int uml_reap(struct uml_proc *p, int *status);
+long uml_survivors(const struct uml_proc *p);
+
+/* result.c: turns what a run left behind into the result object. */
+struct result_input {
+	int timed_out;
+	unsigned timeout_s;
+	const struct output_set *out;	/* NULL when output.tar was unreadable */
+	struct vmlog *log;
+	double log_now;			/* host time stamped on notes */
+	double total;			/* seconds from launch to reaping */
+	int64_t memory_peak;		/* bytes, -1 when unknown */
+	long host_oom_kills;		/* the host cgroup's OOM killer, -1 unknown */
+	int exit_status;		/* UML's wait status */
+};
+json_t *result_build(const struct result_input *in, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,306 @@
+/*
+ * sandbox_run_main.c: `sandbox-run`, one task through the sandbox from the
+ * command line; prints the result object (DESIGN section 4) on stdout.
+ * TASK is an exercise directory (packed by task_tar.c: trusted, the
+ * operator's own) or a tar. A tar goes through upload_tar_normalize() when
+ * the library has it (the same checks as an HTTP upload); a build without
+ * it passes the tar through unchanged, which is only acceptable for tars
+ * the operator made.
+ * Exit status: 0 when a result was produced, whatever its status; 1 when
+ * the sandbox could not produce one; 2 for usage errors.
+ */
+#define _GNU_SOURCE
+#include "sandbox/sandbox.h"
+#include "common/log.h"
+#include "common/util.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <libgen.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Linked in only when sandbox/upload_tar.c is part of the build. */
+#pragma weak upload_tar_normalize
+#pragma weak upload_limits_defaults
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: sandbox-run [options] TASK\n"
+"Runs TASK (an exercise directory with ./tmc-run, or a task tar) in a UML\n"
+"guest and prints the result JSON on stdout. Exit 0 when a result was\n"
+"produced (whatever its status), 1 on an internal error, 2 on bad usage.\n"
+"\n"
+"images (default: the directory sandbox-run is in, i.e. build/):\n"
+"  --images DIR        find linux.uml, initrd.img, rootfs.squashfs, lpj in DIR\n"
+"  --kernel FILE       UML kernel (overrides DIR/linux.uml)\n"
+"  --initrd FILE       initrd (overrides DIR/initrd.img)\n"
+"  --rootfs FILE       root squashfs (overrides DIR/rootfs.squashfs)\n"
+"  --lpj N             loops_per_jiffy for lpj= (overrides DIR/lpj; 0 = calibrate)\n"
+"limits (SIZE is bytes or with a K, M or G suffix):\n"
+"  --memory SIZE       guest RAM, mem= (default 256M)\n"
+"  --timeout SECONDS   wall clock from launch to power-off (default 200)\n"
+"  --output-cap SIZE   size of output.tar, all result files together (default 20M)\n"
+"  --file-cap SIZE     each result file and captured stream (default 4M)\n"
+"  --vm-log-cap SIZE   console transcript (default 1M)\n"
+"  --tmpfs SIZE        guest ramdisk for writes (default: half the memory)\n"
+"  --nproc N           host processes of the UML tree (default 256)\n"
+"host:\n"
+"  --uid USER, --gid GROUP  user UML runs as when started as root (default nobody/nogroup)\n"
+"  --work-root DIR     per-task work dirs are made below DIR (default /tmp)\n"
+"  --keep              keep the work dir (its path is logged)\n"
+"task:\n"
+"  --no-scout          run tmc-run without Scout (tmc.scout=0)\n"
+"  --policy FILE       Scout policy file\n"
+"output:\n"
+"  --compact           one-line JSON (default: indented)\n"
+"  -v                  more log on stderr (repeat for debug)\n"
+"  -h, --help          this text\n"
+"TASK as a tar: checked and rewritten by the upload rules when this build\n"
+"has them (%s); otherwise used as it is, so only pass tars you made.\n",
+	    upload_tar_normalize != NULL ? "it has" : "it does not");
+}
+
+enum {
+	OPT_KERNEL = 256, OPT_INITRD, OPT_ROOTFS, OPT_IMAGES, OPT_LPJ, OPT_MEMORY, OPT_TIMEOUT,
+	OPT_OUTPUT_CAP, OPT_FILE_CAP, OPT_VM_LOG_CAP, OPT_TMPFS, OPT_NPROC, OPT_UID, OPT_GID,
+	OPT_WORK_ROOT, OPT_KEEP, OPT_NO_SCOUT, OPT_POLICY, OPT_COMPACT,
+};
+
+static const struct option options[] = {
+	{ "kernel", required_argument, NULL, OPT_KERNEL },
+	{ "initrd", required_argument, NULL, OPT_INITRD },
+	{ "rootfs", required_argument, NULL, OPT_ROOTFS },
+	{ "images", required_argument, NULL, OPT_IMAGES },
+	{ "lpj", required_argument, NULL, OPT_LPJ },
+	{ "memory", required_argument, NULL, OPT_MEMORY },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "output-cap", required_argument, NULL, OPT_OUTPUT_CAP },
+	{ "file-cap", required_argument, NULL, OPT_FILE_CAP },
+	{ "vm-log-cap", required_argument, NULL, OPT_VM_LOG_CAP },
+	{ "tmpfs", required_argument, NULL, OPT_TMPFS },
+	{ "nproc", required_argument, NULL, OPT_NPROC },
+	{ "uid", required_argument, NULL, OPT_UID },
+	{ "gid", required_argument, NULL, OPT_GID },
+	{ "work-root", required_argument, NULL, OPT_WORK_ROOT },
+	{ "keep", no_argument, NULL, OPT_KEEP },
+	{ "no-scout", no_argument, NULL, OPT_NO_SCOUT },
+	{ "policy", required_argument, NULL, OPT_POLICY },
+	{ "compact", no_argument, NULL, OPT_COMPACT },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static void bad_usage(const char *fmt, const char *arg) __attribute__((noreturn));
+static void bad_usage(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "sandbox-run: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\nTry sandbox-run --help.\n");
+	exit(2);
+}
+
+static uint64_t opt_size(const char *arg, const char *what)
+{
+	uint64_t v;
+
+	if (parse_size(arg, UINT64_MAX / 2, &v) < 0)
+		bad_usage("bad size for %s", what);
+	return v;
+}
+
+static uint64_t opt_num(const char *arg, uint64_t max, const char *what)
+{
+	uint64_t v;
+
+	if (parse_u64(arg, 0, max, &v) < 0)
+		bad_usage("bad number for %s", what);
+	return v;
+}
+
+static uid_t opt_uid(const char *arg)
+{
+	struct passwd *pw;
+	uint64_t v;
+
+	if (parse_u64(arg, 0, UINT32_MAX - 1, &v) == 0)
+		return (uid_t)v;
+	pw = getpwnam(arg);
+	if (pw == NULL)
+		bad_usage("unknown user %s", arg);
+	return pw->pw_uid;
+}
+
+static gid_t opt_gid(const char *arg)
+{
+	struct group *gr;
+	uint64_t v;
+
+	if (parse_u64(arg, 0, UINT32_MAX - 1, &v) == 0)
+		return (gid_t)v;
+	gr = getgrnam(arg);
+	if (gr == NULL)
+		bad_usage("unknown group %s", arg);
+	return gr->gr_gid;
+}
+
+/* The directory this program is in: build/ in a tree, where the images are. */
+static char *default_images_dir(void)
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	if (n <= 0)
+		return strdup(".");
+	exe[n] = '\0';
+	return strdup(dirname(exe));
+}
+
+/* Turns TASK into a runnable.tar at tmp_tar; *use gets the path to run. */
+static int prepare_task(const char *task, const char *tmp_tar, const char **use)
+{
+	char err[512];
+	struct stat st;
+
+	if (stat(task, &st) < 0) {
+		log_warn("%s", task);
+		return -1;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		if (task_tar_from_dir(task, tmp_tar, err, sizeof(err)) < 0) {
+			log_warnx("%s", err);
+			return -1;
+		}
+		*use = tmp_tar;
+		return 0;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		log_warnx("%s: neither a directory nor a file", task);
+		return -1;
+	}
+	if (upload_tar_normalize != NULL && upload_limits_defaults != NULL) {
+		struct upload_limits lim;
+
+		upload_limits_defaults(&lim);
+		if (upload_tar_normalize(task, tmp_tar, &lim, err, sizeof(err)) < 0) {
+			log_warnx("%s: %s", task, err);
+			return -1;
+		}
+		*use = tmp_tar;
+		return 0;
+	}
+	log_debug("%s: no upload_tar_normalize in this build: tar used as it is", task);
+	*use = task;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct sandbox_config cfg;
+	struct sandbox_images found;
+	const char *kernel = NULL, *initrd = NULL, *rootfs = NULL, *task, *use = NULL;
+	char *images_dir = NULL, find_err[512], err[512], tmp_tar[PATH_MAX];
+	int lpj_set = 0, compact = 0, verbosity = 1, c, tmp_fd, rc = 1;
+	unsigned long lpj = 0;
+	json_t *result = NULL;
+
+	sandbox_config_defaults(&cfg);
+	while ((c = getopt_long(argc, argv, "hv", options, NULL)) != -1) {
+		switch (c) {
+		case OPT_KERNEL: kernel = optarg; break;
+		case OPT_INITRD: initrd = optarg; break;
+		case OPT_ROOTFS: rootfs = optarg; break;
+		case OPT_IMAGES:
+			free(images_dir);
+			images_dir = strdup(optarg);
+			break;
+		case OPT_LPJ: lpj = (unsigned long)opt_num(optarg, ULONG_MAX, "--lpj"); lpj_set = 1; break;
+		case OPT_MEMORY: cfg.limits.memory = opt_size(optarg, "--memory"); break;
+		case OPT_TIMEOUT: cfg.limits.timeout_s = (unsigned)opt_num(optarg, 86400, "--timeout"); break;
+		case OPT_OUTPUT_CAP: cfg.limits.output_cap = opt_size(optarg, "--output-cap"); break;
+		case OPT_FILE_CAP: cfg.limits.file_cap = opt_size(optarg, "--file-cap"); break;
+		case OPT_VM_LOG_CAP: cfg.limits.vm_log_cap = opt_size(optarg, "--vm-log-cap"); break;
+		case OPT_TMPFS: cfg.limits.tmpfs = opt_size(optarg, "--tmpfs"); break;
+		case OPT_NPROC: cfg.limits.host_nproc = (unsigned)opt_num(optarg, 1 << 20, "--nproc"); break;
+		case OPT_UID: cfg.run_uid = opt_uid(optarg); break;
+		case OPT_GID: cfg.run_gid = opt_gid(optarg); break;
+		case OPT_WORK_ROOT: cfg.work_root = optarg; break;
+		case OPT_KEEP: cfg.keep_work_dir = 1; break;
+		case OPT_NO_SCOUT: cfg.scout = 0; break;
+		case OPT_POLICY: cfg.policy = optarg; break;
+		case OPT_COMPACT: compact = 1; break;
+		case 'v': verbosity++; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc - 1) {
+		usage(stderr);
+		return 2;
+	}
+	task = argv[optind];
+	log_init("sandbox-run", verbosity, 2);
+
+	if (images_dir == NULL)
+		images_dir = default_images_dir();
+	find_err[0] = '\0';
+	if (images_dir == NULL ||
+	    sandbox_images_find(&found, images_dir, find_err, sizeof(find_err)) < 0) {
+		if (images_dir == NULL)
+			memset(&found, 0, sizeof(found));
+		if (find_err[0] != '\0' && strstr(find_err, "not a number") != NULL) {
+			log_warnx("%s", find_err);
+			goto out;
+		}
+	}
+	cfg.images = found;
+	if (kernel != NULL)
+		cfg.images.kernel = kernel;
+	if (initrd != NULL)
+		cfg.images.initrd = initrd;
+	if (rootfs != NULL)
+		cfg.images.rootfs = rootfs;
+	if (lpj_set)
+		cfg.images.lpj = lpj;
+	if (cfg.images.kernel == NULL || cfg.images.initrd == NULL || cfg.images.rootfs == NULL) {
+		log_warnx("images: %s (build them with `make images` or pass --images/--kernel/"
+		    "--initrd/--rootfs)", find_err[0] ? find_err : "incomplete");
+		goto out;
+	}
+
+	snprintf(tmp_tar, sizeof(tmp_tar), "%s/sandbox-run-XXXXXX",
+	    getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	tmp_fd = mkstemp(tmp_tar);
+	if (tmp_fd < 0) {
+		log_warn("mkstemp %s", tmp_tar);
+		goto out;
+	}
+	close(tmp_fd);
+	if (prepare_task(task, tmp_tar, &use) == 0) {
+		if (sandbox_run(&cfg, use, &result, err, sizeof(err)) < 0) {
+			log_warnx("sandbox: %s", err);
+		} else {
+			size_t flags = JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10) |
+			    (compact ? JSON_COMPACT : JSON_INDENT(2));
+
+			if (json_dumpf(result, stdout, flags) == 0 && fputc('\n', stdout) != EOF &&
+			    fflush(stdout) == 0)
+				rc = 0;
+			else
+				log_warn("stdout");
+		}
+	}
+	unlink(tmp_tar);
+out:
+	json_decref(result);
+	sandbox_images_free(&found);
+	free(images_dir);
+	return rc;
+}

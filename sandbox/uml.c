@@ -1,0 +1,429 @@
+/*
+ * uml.c: the UML kernel as a confined host process.
+ * Owns: the kernel command line of the guest<->host contract (version 1,
+ * sandbox/README.md), and the launch sequence, in this order:
+ *   parent (runner thread): everything that allocates: argv, envp, paths;
+ *   clone3 with a pidfd, and when root new pid/mount/net/ipc/uts
+ *     namespaces, so that the UML process is pid 1 of its pid namespace and
+ *     killing it kills every UML helper;
+ *   child, before exec (raw syscalls only, no malloc, no locks: the runner
+ *     may be one thread of many): join the cgroup, own process group,
+ *     private mounts and a private size-capped tmpfs for the guest RAM file,
+ *     rlimits, cwd, then drop to run_uid/run_gid with no supplementary
+ *     groups, no_new_privs, parent-death SIGKILL, default signal state,
+ *     fds 0..5 laid out and every other fd closed, execve.
+ * A failing child step is reported over a close-on-exec pipe as (step,
+ * errno), so the parent tells "UML did not start" apart from "UML ran".
+ * Never: runs anything of the task's while privileged, leaves a stray
+ * process behind when uml_kill + uml_reap have returned.
+ */
+#define _GNU_SOURCE
+#include "sandbox/sandbox_host.h"
+#include "common/log.h"
+#include "common/util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/personality.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef CLONE_PIDFD
+#define CLONE_PIDFD 0x00001000
+#endif
+
+#define MiB ((uint64_t)1024 * 1024)
+
+/* The kernel's struct clone_args (linux/sched.h), version 0. */
+struct uml_clone_args {
+	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
+};
+
+static char *uml_strf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *uml_strf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	return n < 0 ? NULL : s;
+}
+
+void uml_argv_free(char **argv)
+{
+	if (argv == NULL)
+		return;
+	for (char **p = argv; *p != NULL; p++)
+		free(*p);
+	free(argv);
+}
+
+/* The kernel command line of contract version 1; NULL-terminated, every
+ * string allocated. Paths must not contain spaces or commas (UML splits
+ * its options on them). */
+char **uml_argv(const struct uml_launch *l, char *err, size_t errlen)
+{
+	const char *paths[] = { l->kernel, l->initrd, l->rootfs, l->runnable, l->output,
+		l->work_dir };
+	uint64_t mem_mib = (l->memory + MiB - 1) / MiB;
+	uint64_t tmpfs = l->tmpfs ? l->tmpfs : l->memory / 2;
+	char **argv;
+	size_t n = 0;
+
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
+		if (paths[i] == NULL || strpbrk(paths[i], " ,=\t\n") != NULL || paths[i][0] != '/') {
+			errbuf_set(err, errlen, "uml: unusable path for the kernel command line: %s",
+			    paths[i] ? paths[i] : "(none)");
+			return NULL;
+		}
+	argv = calloc(20, sizeof(*argv));
+	if (argv == NULL) {
+		errbuf_set(err, errlen, "uml: out of memory");
+		return NULL;
+	}
+	argv[n++] = uml_strf("%s", l->kernel);
+	argv[n++] = uml_strf("mem=%" PRIu64 "M", mem_mib);
+	argv[n++] = uml_strf("initrd=%s", l->initrd);
+	argv[n++] = uml_strf("ubdarc=%s", l->rootfs);
+	argv[n++] = uml_strf("ubdbr=%s", l->runnable);
+	argv[n++] = uml_strf("ubdc=%s", l->output);
+	argv[n++] = uml_strf("con=null");
+	argv[n++] = uml_strf("con0=null,fd:%d", UML_FD_CONSOLE);
+	argv[n++] = uml_strf("ssl=null");
+	argv[n++] = uml_strf("ssl1=fd:%d,fd:%d", UML_FD_SSL_IN, UML_FD_SSL_OUT);
+	if (l->lpj > 0)
+		argv[n++] = uml_strf("lpj=%lu", l->lpj);
+	argv[n++] = uml_strf("quiet");
+	argv[n++] = uml_strf("uml_dir=%s", l->work_dir);
+	argv[n++] = uml_strf("tmc.tmpfs=%" PRIu64, tmpfs);
+	argv[n++] = uml_strf("tmc.scout=%d", l->scout ? 1 : 0);
+	argv[n++] = uml_strf("tmc.stream_cap=%" PRIu64, l->stream_cap);
+	for (size_t i = 0; i < n; i++)
+		if (argv[i] == NULL) {
+			uml_argv_free(argv);
+			errbuf_set(err, errlen, "uml: out of memory");
+			return NULL;
+		}
+	return argv;
+}
+
+/* Steps of the child, for the error report. */
+enum uml_step {
+	STEP_CGROUP, STEP_PGID, STEP_MOUNT_PRIVATE, STEP_MOUNT_TMP, STEP_RLIMIT, STEP_CHDIR,
+	STEP_SETGROUPS, STEP_SETGID, STEP_SETUID, STEP_NO_NEW_PRIVS, STEP_PDEATHSIG,
+	STEP_SIGMASK, STEP_PERSONALITY, STEP_FDS, STEP_EXEC,
+};
+static const char *const uml_step_names[] = {
+	"join cgroup", "setpgid", "make mounts private", "mount tmpfs for guest RAM",
+	"setrlimit", "chdir to work dir", "setgroups", "setgid", "setuid",
+	"no_new_privs", "parent-death signal", "signal mask", "personality", "lay out fds",
+	"execve",
+};
+
+struct uml_child_error {
+	int step;
+	int err;
+};
+
+/* Everything the child needs, prepared before the clone. */
+struct uml_child {
+	const struct uml_launch *l;
+	char **argv;
+	char *envp[6];
+	char tmp_opts[128];
+	int devnull;
+	int errfd;
+	struct rlimit nproc, core, fsize, nofile;
+};
+
+static void __attribute__((noreturn)) uml_child_fail(const struct uml_child *c, int step)
+{
+	struct uml_child_error e = { step, errno };
+
+	if (write(c->errfd, &e, sizeof(e)) < 0) {
+		/* the parent then sees EOF and exit status 127 */
+	}
+	_exit(127);
+}
+
+/* Moves fd to a number >= 10 so that the final dup2s cannot clobber it. */
+static int uml_child_lift(int fd)
+{
+	return fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 10);
+}
+
+/* Runs in the clone3 child: raw syscalls and async-signal-safe calls only. */
+static void __attribute__((noreturn)) uml_child_run(struct uml_child *c)
+{
+	const struct uml_launch *l = c->l;
+	sigset_t none;
+	int nul, con, sin, sout, efd;
+
+	for (int i = 0; i < 2; i++)
+		if (l->cgroup_fds[i] >= 0 && write(l->cgroup_fds[i], "0", 1) != 1)
+			uml_child_fail(c, STEP_CGROUP);
+	if (setpgid(0, 0) < 0)
+		uml_child_fail(c, STEP_PGID);
+	if (l->privileged) {
+		/* Nothing UML mounts may show on the host, and the guest RAM
+		 * tmpfs goes away with the namespace. */
+		if (mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+			uml_child_fail(c, STEP_MOUNT_PRIVATE);
+		if (l->tmp_mount &&
+		    mount("tmpfs", l->tmp_dir, "tmpfs", MS_NOSUID | MS_NODEV, c->tmp_opts) < 0)
+			uml_child_fail(c, STEP_MOUNT_TMP);
+	}
+	/* RLIMIT_NPROC counts per user: a guest fork bomb (one host process
+	 * per guest address space) stops here or at pids.max. */
+	if (setrlimit(RLIMIT_NPROC, &c->nproc) < 0 || setrlimit(RLIMIT_CORE, &c->core) < 0 ||
+	    setrlimit(RLIMIT_FSIZE, &c->fsize) < 0 || setrlimit(RLIMIT_NOFILE, &c->nofile) < 0)
+		uml_child_fail(c, STEP_RLIMIT);
+	if (chdir(l->work_dir) < 0)
+		uml_child_fail(c, STEP_CHDIR);
+	if (l->privileged) {
+		/* Raw syscalls: glibc's set*id would try to signal the parent's
+		 * other threads, which do not exist in this process. */
+		if (syscall(SYS_setgroups, 0, NULL) < 0)
+			uml_child_fail(c, STEP_SETGROUPS);
+		if (syscall(SYS_setresgid, l->gid, l->gid, l->gid) < 0)
+			uml_child_fail(c, STEP_SETGID);
+		if (syscall(SYS_setresuid, l->uid, l->uid, l->uid) < 0)
+			uml_child_fail(c, STEP_SETUID);
+	}
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		uml_child_fail(c, STEP_NO_NEW_PRIVS);
+	/* After the uid change, which clears it. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		uml_child_fail(c, STEP_PDEATHSIG);
+	/* A daemon's worker thread may block or ignore signals; UML needs them. */
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			signal(sig, SIG_DFL);
+	sigemptyset(&none);
+	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
+		uml_child_fail(c, STEP_SIGMASK);
+
+	/* UML 6.12 adds the distance between the end of its image and the
+	 * (randomized, up to 1 GiB on x86_64) brk start to the guest's RAM as
+	 * an "exec-shield gap": with randomization the guest gets mem= plus
+	 * up to 1 GiB and mem= means nothing. The kernel image is non-PIE, so
+	 * this costs only the randomization of brk, stack and libraries. */
+	if (personality(ADDR_NO_RANDOMIZE) < 0)
+		uml_child_fail(c, STEP_PERSONALITY);
+
+	nul = uml_child_lift(c->devnull);
+	con = uml_child_lift(l->console_fd);
+	sin = uml_child_lift(l->ssl_in_fd);
+	sout = uml_child_lift(l->ssl_out_fd);
+	efd = uml_child_lift(c->errfd);
+	if (nul < 0 || con < 0 || sin < 0 || sout < 0 || efd < 0)
+		uml_child_fail(c, STEP_FDS);
+	c->errfd = efd;
+	if (dup2(nul, 0) < 0 || dup2(con, 1) < 0 || dup2(con, 2) < 0 ||
+	    dup2(con, UML_FD_CONSOLE) < 0 || dup2(sin, UML_FD_SSL_IN) < 0 ||
+	    dup2(sout, UML_FD_SSL_OUT) < 0 || dup3(efd, UML_FD_SSL_OUT + 1, O_CLOEXEC) < 0)
+		uml_child_fail(c, STEP_FDS);
+	c->errfd = UML_FD_SSL_OUT + 1;
+	if (syscall(SYS_close_range, UML_FD_SSL_OUT + 2, ~0U, 0) < 0)
+		uml_child_fail(c, STEP_FDS);
+	execve(l->kernel, c->argv, c->envp);
+	uml_child_fail(c, STEP_EXEC);
+}
+
+static int uml_child_prepare(const struct uml_launch *l, struct uml_child *c, char *err,
+    size_t errlen)
+{
+	/* The guest RAM file is mem-sized and UML extends it by writing its
+	 * last byte; output.tar is written in place; nothing else is big. */
+	rlim_t fsize = (rlim_t)(l->memory + l->output_cap + 64 * MiB);
+	int n;
+
+	memset(c, 0, sizeof(*c));
+	c->l = l;
+	c->devnull = c->errfd = -1;
+	c->nproc.rlim_cur = c->nproc.rlim_max = l->host_nproc;
+	c->core.rlim_cur = c->core.rlim_max = 0;
+	c->fsize.rlim_cur = c->fsize.rlim_max = fsize;
+	c->nofile.rlim_cur = c->nofile.rlim_max = 1024;
+	n = snprintf(c->tmp_opts, sizeof(c->tmp_opts), "size=%" PRIu64 ",mode=0700,uid=%u,gid=%u",
+	    l->memory + 32 * MiB, (unsigned)l->uid, (unsigned)l->gid);
+	if (n < 0 || (size_t)n >= sizeof(c->tmp_opts))
+		return errbuf_set(err, errlen, "uml: tmpfs options too long");
+	c->envp[0] = uml_strf("TMPDIR=%s", l->tmp_dir);
+	c->envp[1] = uml_strf("PATH=/usr/sbin:/usr/bin:/sbin:/bin");
+	c->envp[2] = uml_strf("HOME=%s", l->work_dir);
+	c->envp[3] = uml_strf("LC_ALL=C");
+	c->envp[4] = NULL;
+	for (int i = 0; i < 4; i++)
+		if (c->envp[i] == NULL)
+			return errbuf_set(err, errlen, "uml: out of memory");
+	c->argv = uml_argv(l, err, errlen);
+	if (c->argv == NULL)
+		return -1;
+	c->devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (c->devnull < 0)
+		return errbuf_set(err, errlen, "uml: open /dev/null: %s", strerror(errno));
+	return 0;
+}
+
+static void uml_child_release(struct uml_child *c)
+{
+	uml_argv_free(c->argv);
+	for (int i = 0; i < 4; i++)
+		free(c->envp[i]);
+	if (c->devnull >= 0)
+		close(c->devnull);
+}
+
+/* Starts UML. Returns 0 once the kernel has been exec'd (p filled), or -1
+ * with err when it could not be started (nothing is left running). */
+int uml_spawn(const struct uml_launch *l, struct uml_proc *p, char *err, size_t errlen)
+{
+	struct uml_clone_args args;
+	struct uml_child c;
+	struct uml_child_error ce;
+	int errpipe[2], pidfd = -1;
+	ssize_t n;
+	long pid;
+
+	memset(p, 0, sizeof(*p));
+	p->pid = -1;
+	p->pidfd = -1;
+	if (uml_child_prepare(l, &c, err, errlen) < 0) {
+		uml_child_release(&c);
+		return -1;
+	}
+	if (pipe2(errpipe, O_CLOEXEC) < 0) {
+		uml_child_release(&c);
+		return errbuf_set(err, errlen, "uml: pipe: %s", strerror(errno));
+	}
+	c.errfd = errpipe[1];
+
+	memset(&args, 0, sizeof(args));
+	args.flags = CLONE_PIDFD;
+	if (l->privileged)
+		args.flags |= CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS;
+	args.pidfd = (uint64_t)(uintptr_t)&pidfd;
+	args.exit_signal = SIGCHLD;
+	pid = syscall(SYS_clone3, &args, sizeof(args));
+	if (pid == 0)
+		uml_child_run(&c);
+	close(errpipe[1]);
+	if (pid < 0) {
+		int e = errno;
+
+		close(errpipe[0]);
+		uml_child_release(&c);
+		return errbuf_set(err, errlen, "uml: clone3: %s", strerror(e));
+	}
+	p->pid = (pid_t)pid;
+	p->pidfd = pidfd;
+	p->namespaces = l->privileged;
+	/* Also set from here: kill(-pid) must work even if the child has not
+	 * reached its own setpgid yet. EACCES after its exec is harmless. */
+	(void)setpgid(p->pid, p->pid);
+	n = read_full(errpipe[0], &ce, sizeof(ce));
+	close(errpipe[0]);
+	uml_child_release(&c);
+	if (n == 0)
+		return 0;
+	uml_kill(p);
+	uml_reap(p, NULL);
+	if (n == (ssize_t)sizeof(ce) && ce.step >= 0 &&
+	    ce.step < (int)(sizeof(uml_step_names) / sizeof(uml_step_names[0])))
+		return errbuf_set(err, errlen, "uml: child: %s: %s", uml_step_names[ce.step],
+		    strerror(ce.err));
+	return errbuf_set(err, errlen, "uml: child failed before exec");
+}
+
+/* SIGKILLs the pid-namespace init (which takes the namespace with it) and
+ * the process group. Safe to call more than once and after the exit. */
+void uml_kill(const struct uml_proc *p)
+{
+	if (p->pid <= 0)
+		return;
+	if (p->pidfd >= 0)
+		(void)syscall(SYS_pidfd_send_signal, p->pidfd, SIGKILL, NULL, 0);
+	(void)kill(-p->pid, SIGKILL);
+}
+
+/* Waits for the UML process (after uml_kill this is prompt) and closes the
+ * pidfd. Returns 0 and the wait status, or -1. */
+int uml_reap(struct uml_proc *p, int *status)
+{
+	int st = 0;
+	pid_t r;
+
+	if (p->pid <= 0)
+		return -1;
+	do
+		r = waitpid(p->pid, &st, 0);
+	while (r < 0 && errno == EINTR);
+	if (p->pidfd >= 0)
+		close(p->pidfd);
+	p->pidfd = -1;
+	if (r < 0)
+		return -1;
+	if (status != NULL)
+		*status = st;
+	/* The pid stays recorded as the process group id for uml_survivors(). */
+	return 0;
+}
+
+/* Counts host processes still in the UML process group (by /proc), for
+ * the "nothing survives" check. -1 when /proc cannot be read. */
+long uml_survivors(const struct uml_proc *p)
+{
+	DIR *d;
+	struct dirent *de;
+	long n = 0;
+
+	if (p->pid <= 0)
+		return 0;
+	d = opendir("/proc");
+	if (d == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL) {
+		char path[64], buf[512], *rp;
+		uint64_t pid;
+		long long pgrp;
+		ssize_t len;
+		int fd;
+
+		if (parse_u64(de->d_name, 1, INT32_MAX, &pid) < 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%" PRIu64 "/stat", pid);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		len = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (len <= 0)
+			continue;
+		buf[len] = '\0';
+		/* "pid (comm) state ppid pgrp ...": comm may hold anything. */
+		rp = strrchr(buf, ')');
+		if (rp == NULL || sscanf(rp + 1, " %*c %*d %lld", &pgrp) != 1)
+			continue;
+		if (pgrp == p->pid)
+			n++;
+	}
+	closedir(d);
+	return n;
+}
