@@ -1,0 +1,412 @@
+/*
+ * flight_deck.c: the Flight Deck takes off the task process and lands its
+ * whole tree (runs in the Carrier).
+ * Owns: the order of confinement in the child (rlimits, groups, gid, uid,
+ * no_new_privs, the Scout filter as the very last step before exec), the
+ * hand-over of the seccomp listener fd to the parent, the supervisor loop,
+ * the wait for the whole tree (child subreaper), the kill of what remains
+ * when the task's leader exits or the time runs out, and the exit status.
+ * Never: parses untrusted input before the filter is loaded; leaves the
+ * listener fd or any Carrier fd open in the task; keeps the Carrier's
+ * supplementary groups or file-system identity above the task's (the
+ * supervisor opens files as the task: fsuid/fsgid = the task's).
+ */
+#define _GNU_SOURCE
+#include "sandbox/scout.h"
+#include "common/log.h"
+#include "common/util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/fsuid.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define HANDOVER_TIMEOUT_MS 10000
+
+/* ---- child side: everything here runs between fork and exec ---------- */
+
+static void __attribute__((noreturn)) child_fail(int fd, const char *what)
+{
+	char msg[160];
+	int n = snprintf(msg, sizeof(msg), "carrier: %s: %s\n", what, strerror(errno));
+
+	if (n > 0 && write(fd, msg, (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1) < 0)
+		_exit(125);
+	_exit(125);
+}
+
+static void set_limit(int resource, int set, uint64_t v)
+{
+	struct rlimit rl;
+
+	if (!set)
+		return;
+	rl.rlim_cur = rl.rlim_max = (rlim_t)v;
+	if (setrlimit(resource, &rl) < 0)
+		child_fail(2, "setrlimit");
+}
+
+static int send_fd(int sock, int fd)
+{
+	char data = 'F';
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { .iov_base = &data, .iov_len = 1 };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *cm;
+
+	memset(cbuf, 0, sizeof(cbuf));
+	cm = CMSG_FIRSTHDR(&msg);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	return sendmsg(sock, &msg, MSG_NOSIGNAL) == 1 ? 0 : -1;
+}
+
+static void __attribute__((noreturn)) child_takeoff(const struct flight_deck_opts *o,
+    scmp_filter_ctx ctx, int sock, const sigset_t *oldmask, pid_t carrier)
+{
+	int nfd;
+
+	if (sigprocmask(SIG_SETMASK, oldmask, NULL) < 0)
+		child_fail(2, "sigprocmask");
+	signal(SIGPIPE, SIG_DFL);
+	/* The task must not outlive a dead Carrier (its supervisor). */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != carrier)
+		child_fail(2, "pdeathsig");
+	set_limit(RLIMIT_CORE, 1, 0);
+	set_limit(RLIMIT_NPROC, o->nproc.set, o->nproc.value);
+	set_limit(RLIMIT_FSIZE, o->fsize.set, o->fsize.value);
+	set_limit(RLIMIT_NOFILE, o->nofile.set, o->nofile.value);
+	set_limit(RLIMIT_AS, o->as.set, o->as.value);
+	set_limit(RLIMIT_CPU, o->cpu.set, o->cpu.value);
+	if (o->drop) {
+		if (setgroups(0, NULL) < 0)
+			child_fail(2, "setgroups");
+		if (setresgid(o->gid, o->gid, o->gid) < 0)
+			child_fail(2, "setresgid");
+		if (setresuid(o->uid, o->uid, o->uid) < 0)
+			child_fail(2, "setresuid");
+		if (getuid() != o->uid || geteuid() != o->uid || getegid() != o->gid)
+			child_fail(2, "privileges still held");
+	}
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		child_fail(2, "no_new_privs");
+	/* Last step: from here on every syscall is Scout's. */
+	if (seccomp_load(ctx) != 0) {
+		errno = EPERM;
+		child_fail(2, "seccomp_load");
+	}
+	nfd = seccomp_notify_fd(ctx);
+	if (nfd < 0 || send_fd(sock, nfd) < 0)
+		child_fail(2, "handing over the listener");
+	close(nfd);
+	close(sock);
+	/* execve is trapped: the parent serves it once it holds the fd. */
+	execvp(o->argv[0], o->argv);
+	{
+		int e = errno;
+		char msg[300];
+		int n = snprintf(msg, sizeof(msg), "carrier: %s: %s\n", o->argv[0], strerror(e));
+
+		if (n > 0 && write(2, msg, (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1) < 0)
+			_exit(127);
+		_exit(e == ENOENT ? 127 : 126);
+	}
+}
+
+/* ---- parent side ------------------------------------------------------- */
+
+static int recv_fd(int sock)
+{
+	char data;
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { .iov_base = &data, .iov_len = 1 };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *cm;
+	struct pollfd pfd = { .fd = sock, .events = POLLIN };
+	int fd;
+
+	if (poll(&pfd, 1, HANDOVER_TIMEOUT_MS) != 1)
+		return -1;
+	if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != 1)
+		return -1;
+	cm = CMSG_FIRSTHDR(&msg);
+	if (cm == NULL || cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS ||
+	    cm->cmsg_len != CMSG_LEN(sizeof(int)))
+		return -1;
+	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	return fd;
+}
+
+/* SIGKILLs every descendant of the Carrier, found through /proc (as the
+ * child subreaper, orphans of the tree stay below us). Returns how many. */
+static int kill_tree(void)
+{
+	pid_t self = getpid();
+	size_t cap = 256, n = 0;
+	pid_t (*pp)[2] = malloc(cap * sizeof(*pp));
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	int killed = 0, changed = 1;
+	char *mark;
+
+	if (pp == NULL || d == NULL) {
+		free(pp);
+		if (d != NULL)
+			closedir(d);
+		return 0;
+	}
+	while ((de = readdir(d)) != NULL) {
+		char path[300], buf[512], *rp;
+		int fd, ppid;
+		ssize_t r;
+
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		r = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (r <= 0)
+			continue;
+		buf[r] = '\0';
+		rp = strrchr(buf, ')');
+		if (rp == NULL || sscanf(rp + 1, " %*c %d", &ppid) != 1)
+			continue;
+		if (n == cap) {
+			void *np = realloc(pp, 2 * cap * sizeof(*pp));
+
+			if (np == NULL)
+				break;
+			pp = np;
+			cap *= 2;
+		}
+		pp[n][0] = (pid_t)strtol(de->d_name, NULL, 10);
+		pp[n][1] = (pid_t)ppid;
+		n++;
+	}
+	closedir(d);
+	mark = calloc(n + 1, 1);
+	while (mark != NULL && changed) {
+		changed = 0;
+		for (size_t i = 0; i < n; i++) {
+			if (mark[i])
+				continue;
+			if (pp[i][1] == self)
+				mark[i] = changed = 1;
+			else
+				for (size_t j = 0; j < n; j++)
+					if (mark[j] && pp[j][0] == pp[i][1]) {
+						mark[i] = changed = 1;
+						break;
+					}
+		}
+	}
+	for (size_t i = 0; mark != NULL && i < n; i++)
+		if (mark[i] && kill(pp[i][0], SIGKILL) == 0)
+			killed++;
+	free(mark);
+	free(pp);
+	return killed;
+}
+
+static int status_code(int st)
+{
+	if (WIFEXITED(st))
+		return WEXITSTATUS(st);
+	if (WIFSIGNALED(st))
+		return 128 + WTERMSIG(st);
+	return 125;
+}
+
+/* Kills and reaps everything left below the Carrier. */
+static void land_all(int sigfd)
+{
+	for (;;) {
+		struct pollfd pfd = { .fd = sigfd, .events = POLLIN };
+		struct signalfd_siginfo si;
+		pid_t w;
+		int st;
+
+		kill_tree();
+		while ((w = waitpid(-1, &st, WNOHANG)) > 0)
+			;
+		if (w < 0 && errno == ECHILD)
+			return;
+		if (poll(&pfd, 1, 100) > 0 && read(sigfd, &si, sizeof(si)) < 0 && errno != EAGAIN)
+			return;
+	}
+}
+
+/* The Carrier keeps its uid (to read /proc/TID/mem of a non-dumpable task
+ * and to kill the tree) but its file-system identity becomes the task's:
+ * no groups, fsuid/fsgid = the task's, so the kernel's permission checks
+ * apply to every open the supervisor performs for the task. */
+static int take_task_identity(const struct flight_deck_opts *o)
+{
+	if (setgroups(0, NULL) < 0)
+		return -1;
+	setfsgid(o->gid);
+	setfsuid(o->uid);
+	if ((uid_t)setfsuid((uid_t)-1) != o->uid || (gid_t)setfsgid((gid_t)-1) != o->gid) {
+		errno = EPERM;
+		return -1;
+	}
+	return 0;
+}
+
+int flight_deck_run(const struct flight_deck_opts *o, struct scout_supervisor *sup)
+{
+	char err[256];
+	scmp_filter_ctx ctx;
+	sigset_t mask, oldmask;
+	int sv[2], sigfd, nfd, status = 125, leader_done = 0;
+	pid_t pid, self = getpid();
+	double deadline = o->timeout_s > 0 ? mono_now() + o->timeout_s : 0;
+
+	/* Built before fork: the child only loads it. */
+	ctx = scout_filter_build(err, sizeof(err));
+	if (ctx == NULL) {
+		log_warnx("%s: %s", __func__, err);
+		return 125;
+	}
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) {
+		log_warn("%s: PR_SET_CHILD_SUBREAPER", __func__);
+		seccomp_release(ctx);
+		return 125;
+	}
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &mask, &oldmask) < 0 ||
+	    (sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
+		log_warn("%s: signalfd", __func__);
+		seccomp_release(ctx);
+		return 125;
+	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		log_warn("%s: socketpair", __func__);
+		seccomp_release(ctx);
+		close(sigfd);
+		return 125;
+	}
+	pid = fork();
+	if (pid < 0) {
+		log_warn("%s: fork", __func__);
+		seccomp_release(ctx);
+		close(sigfd);
+		close(sv[0]);
+		close(sv[1]);
+		return 125;
+	}
+	if (pid == 0) {
+		close(sv[0]);
+		close(sigfd);
+		child_takeoff(o, ctx, sv[1], &oldmask, self);
+	}
+	close(sv[1]);
+	seccomp_release(ctx);
+	nfd = recv_fd(sv[0]);
+	close(sv[0]);
+	if (nfd < 0) {
+		log_warnx("%s: the task did not hand over its Scout listener", __func__);
+		land_all(sigfd);
+		close(sigfd);
+		return 125;
+	}
+	/* From now on the Carrier opens files as the task would. */
+	if (o->drop && take_task_identity(o) < 0) {
+		log_warn("%s: taking the task's file-system identity", __func__);
+		close(nfd);
+		land_all(sigfd);
+		close(sigfd);
+		return 125;
+	}
+	while (!leader_done) {
+		struct pollfd pfd[2] = {
+			{ .fd = nfd, .events = POLLIN },
+			{ .fd = sigfd, .events = POLLIN },
+		};
+		int timeout = -1, n;
+
+		if (deadline > 0) {
+			double left = deadline - mono_now();
+
+			if (left <= 0) {
+				log_warnx("timeout: %u s; killing the task", o->timeout_s);
+				status = 128 + SIGKILL;
+				break;
+			}
+			timeout = (int)(left * 1000) + 1;
+		}
+		n = poll(pfd, 2, timeout);
+		if (n < 0 && errno != EINTR) {
+			log_warn("%s: poll", __func__);
+			break;
+		}
+		if (n <= 0)
+			continue;
+		if (pfd[0].revents & POLLIN) {
+			if (scout_supervisor_handle(sup, nfd) < 0) {
+				log_warn("%s: notification", __func__);
+				nfd = -1;
+			}
+		} else if (pfd[0].revents & (POLLHUP | POLLERR | POLLNVAL)) {
+			/* No confined task left: only reaping remains. */
+			close(nfd);
+			nfd = -1;
+		}
+		if (pfd[1].revents & POLLIN) {
+			struct signalfd_siginfo si;
+			pid_t w;
+			int st;
+
+			while (read(sigfd, &si, sizeof(si)) == sizeof(si)) {
+				if (si.ssi_signo != SIGCHLD) {
+					log_warnx("signal %u: killing the task", si.ssi_signo);
+					status = 128 + (int)si.ssi_signo;
+					leader_done = 1;
+				}
+			}
+			while ((w = waitpid(-1, &st, WNOHANG)) > 0) {
+				if (w == pid) {
+					status = status_code(st);
+					leader_done = 1;
+				}
+			}
+			if (w < 0 && errno == ECHILD)
+				leader_done = 1;
+		}
+	}
+	land_all(sigfd);
+	if (o->drop) {
+		setfsuid(geteuid());
+		setfsgid(getegid());
+	}
+	if (nfd >= 0)
+		close(nfd);
+	close(sigfd);
+	sigprocmask(SIG_SETMASK, &oldmask, NULL);
+	scout_supervisor_finish(sup);
+	return status;
+}
