@@ -8,3 +8,11 @@ check_upload_tar_SRCS := sandbox/upload_tar.c $(COMMON_SRCS)
 
 UNIT_TESTS += check_intake
 check_intake_SRCS := server/intake.c $(COMMON_SRCS)
+
+PROGRAMS += sandboxd
+$(B)/sandboxd: $(patsubst %.c,$(B)/obj/%.o,server/main.c $(SERVER_SRCS) $(SANDBOX_SRCS) $(COMMON_SRCS))
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread -lm
+
+# The same daemon with ASan/UBSan, for the leak run of the HTTP tests.
+$(B)/asan/sandboxd: $(patsubst %.c,$(B)/asan/%.o,server/main.c $(SERVER_SRCS) $(SANDBOX_SRCS) $(COMMON_SRCS))
+	$(CC) $(SAN) -o $@ $^ $(PKG_LIBS) -lpthread -lm

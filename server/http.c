@@ -1,0 +1,463 @@
+/*
+ * http.c: the HTTP face of sandboxd, on libmicrohttpd.
+ *
+ * Owns: routing, the answers of DESIGN 4 (200 ok, 500 busy, 400
+ * bad_request with the reason, 413, 404, 405), one log line per request,
+ * and the life of a POST: claim the slot when the headers are in (before
+ * any body is read), stream the body through intake.c, check the fields,
+ * then hand the task to the runner and suspend the connection until the
+ * runner gives its answer.
+ * Never: blocks (no task work, no archive parsing and no delivery happen on
+ * this thread; MHD runs it as a single internal polling thread), or logs
+ * request bytes other than a sanitised path.
+ */
+#define _GNU_SOURCE
+#include "server/sandboxd.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/util.h"
+
+#define BODY_SLACK (1ULL << 20)	/* the small fields and multipart framing */
+
+enum route { R_NONE, R_TASK, R_STATUS_PAGE, R_STATUS_JSON, R_METRICS };
+
+struct req {
+	double t0;
+	char method[16];
+	char path[96];		/* sanitised, for the log only */
+	int slot;		/* this request holds the runner's slot */
+	int failed;		/* an error answer is queued; discard the rest */
+	int close;		/* a POST answered before its body was read */
+	int submitted;
+	struct intake *in;
+	struct task *task;	/* our reference */
+	uint64_t body_bytes;
+	unsigned code;
+	size_t out_bytes;
+	struct MHD_Connection *conn;
+};
+
+static struct MHD_Daemon *mhd;
+static const struct config *hcfg;
+static char incoming_dir[4096];
+static int listen_sock = -1;
+
+static void sanitize(char *dst, size_t dstlen, const char *src)
+{
+	size_t i;
+
+	for (i = 0; src != NULL && src[i] != '\0' && i + 1 < dstlen; i++)
+		dst[i] = (src[i] > 0x20 && src[i] < 0x7f) ? src[i] : '?';
+	dst[i] = '\0';
+}
+
+static enum MHD_Result reply(struct MHD_Connection *c, struct req *r, unsigned code,
+    const char *ctype, char *body)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+	size_t len;
+
+	if (body == NULL)
+		body = strdup("{\"status\":\"error\",\"error\":\"out of memory\"}");
+	if (body == NULL)
+		return MHD_NO;
+	len = strlen(body);
+	resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+	if (resp == NULL) {
+		free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	if (code == MHD_HTTP_METHOD_NOT_ALLOWED)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
+		    strcmp(r->path, "/") == 0 ? "GET, HEAD, POST" :
+		    strcmp(r->path, "/tasks.json") == 0 ? "POST" : "GET, HEAD");
+	if (r->close)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+	ret = MHD_queue_response(c, code, resp);
+	MHD_destroy_response(resp);
+	if (ret == MHD_YES) {
+		r->code = code;
+		r->out_bytes = len;
+	}
+	return ret;
+}
+
+static enum MHD_Result reply_json(struct MHD_Connection *c, struct req *r, unsigned code,
+    const char *status, const char *error)
+{
+	json_t *o = error ? json_pack("{s:s, s:s}", "status", status, "error", error) :
+	    json_pack("{s:s}", "status", status);
+	char *body = o ? json_dumps(o, JSON_COMPACT) : NULL;
+
+	json_decref(o);
+	return reply(c, r, code, "application/json", body);
+}
+
+/* A POST turned down: the slot goes back unless the runner has it. */
+static enum MHD_Result reject(struct MHD_Connection *c, struct req *r, unsigned code, const char *error)
+{
+	r->failed = 1;
+	r->close = 1;
+	if (r->in != NULL) {
+		intake_free(r->in);
+		r->in = NULL;
+	}
+	if (code == 400 || code == 413)
+		status_task_rejected();
+	if (r->slot && !r->submitted) {
+		r->slot = 0;
+		runner_release();
+	}
+	return reply_json(c, r, code, code == 413 ? "too_large" : code == 400 ? "bad_request" : "error", error);
+}
+
+static enum route route_of(const char *url)
+{
+	if (strcmp(url, "/") == 0)
+		return R_STATUS_PAGE;
+	if (strcmp(url, "/tasks.json") == 0)
+		return R_TASK;
+	if (strcmp(url, "/status.json") == 0)
+		return R_STATUS_JSON;
+	if (strcmp(url, "/metrics") == 0)
+		return R_METRICS;
+	return R_NONE;
+}
+
+static enum MHD_Result get(struct MHD_Connection *c, struct req *r, enum route rt)
+{
+	int busy = runner_busy();
+
+	switch (rt) {
+	case R_STATUS_PAGE:
+		return reply(c, r, 200, "text/html; charset=utf-8", status_html(busy));
+	case R_STATUS_JSON:
+		return reply(c, r, 200, "application/json", status_json(busy));
+	case R_METRICS:
+		return reply(c, r, 200, "text/plain; version=0.0.4", status_metrics(busy));
+	default:
+		return reply_json(c, r, 405, "method_not_allowed", NULL);
+	}
+}
+
+/* The headers of a task POST are in: claim the slot, check the framing. */
+static enum MHD_Result post_begin(struct MHD_Connection *c, struct req *r)
+{
+	const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+	char path[4200], err[256], msg[128];
+	uint64_t len;
+
+	r->close = 1;
+	if (runner_claim() < 0) {
+		r->failed = 1;
+		return reply_json(c, r, 500, "busy", NULL);
+	}
+	r->slot = 1;
+	if (cl != NULL && parse_u64(cl, 0, UINT64_MAX, &len) == 0 && len > hcfg->upload_cap + BODY_SLACK) {
+		snprintf(msg, sizeof(msg), "the body (%llu bytes) exceeds the upload cap of %llu bytes",
+		    (unsigned long long)len, (unsigned long long)hcfg->upload_cap);
+		return reject(c, r, 413, msg);
+	}
+	r->task = task_new();
+	if (r->task == NULL)
+		return reject(c, r, 500, "out of memory");
+	snprintf(path, sizeof(path), "%s/%s.upload", incoming_dir, r->task->id);
+	r->in = intake_new(ct, path, hcfg->upload_cap, err, sizeof(err));
+	if (r->in == NULL)
+		return reject(c, r, 400, err);
+	return MHD_YES;
+}
+
+static int field_flag(const char *v, int *out)
+{
+	if (v == NULL || v[0] == '\0' || strcmp(v, "0") == 0 || strcasecmp(v, "false") == 0) {
+		*out = 0;
+		return 0;
+	}
+	if (strcmp(v, "1") == 0 || strcasecmp(v, "true") == 0) {
+		*out = 1;
+		return 0;
+	}
+	return -1;
+}
+
+/* Completed body: check the fields and fill the task. Returns 0, or -1
+ * with a message for a 400. */
+static int post_fields(struct req *r, char *err, size_t errlen)
+{
+	struct task *t = r->task;
+	const char *notify = intake_field(r->in, "notify", NULL);
+	const char *timeout = intake_field(r->in, "timeout", NULL);
+	const char *memory = intake_field(r->in, "memory", NULL);
+	const char *wait = intake_field(r->in, "wait", NULL);
+	size_t token_len = 0;
+	const char *token = intake_field(r->in, "token", &token_len);
+	uint64_t v;
+
+	if (token != NULL && (memchr(token, '\0', token_len) != NULL || !intake_utf8_valid(token, token_len)))
+		return errbuf_set(err, errlen, "token is not valid UTF-8 text");
+	if (notify != NULL && notify[0] != '\0' && notify_url_check(notify, err, errlen) < 0)
+		return -1;
+	t->timeout_s = hcfg->timeout_s;
+	if (timeout != NULL) {
+		if (parse_u64(timeout, 1, hcfg->timeout_s, &v) < 0)
+			return errbuf_set(err, errlen, "timeout must be whole seconds from 1 to %u (the instance's cap)",
+			    hcfg->timeout_s);
+		t->timeout_s = (unsigned)v;
+	}
+	t->memory = hcfg->memory;
+	if (memory != NULL) {
+		if (parse_size(memory, hcfg->memory, &v) < 0 || v < (32ULL << 20))
+			return errbuf_set(err, errlen, "memory must be a size from 32M to %lluM (the instance's cap)",
+			    (unsigned long long)(hcfg->memory >> 20));
+		t->memory = v;
+	}
+	if (field_flag(wait, &t->wait) < 0)
+		return errbuf_set(err, errlen, "wait must be 0 or 1");
+	if (token != NULL) {
+		t->token = strdup(token);
+		task_token_hash(token, token_len, t->token_hash);
+	}
+	if (notify != NULL && notify[0] != '\0')
+		t->notify = strdup(notify);
+	if ((token != NULL && t->token == NULL) || (notify != NULL && notify[0] != '\0' && t->notify == NULL))
+		return errbuf_set(err, errlen, "out of memory");
+	return 0;
+}
+
+/* Runner thread: the answer is in the task; wake the connection. */
+static void answer_ready(struct task *t)
+{
+	MHD_resume_connection((struct MHD_Connection *)t->answer_arg);
+}
+
+static enum MHD_Result post_end(struct MHD_Connection *c, struct req *r)
+{
+	struct task *t = r->task;
+	char err[512], path[4200];
+
+	if (intake_finish(r->in) < 0)
+		return reject(c, r, (unsigned)intake_error_code(r->in), intake_error(r->in));
+	if (post_fields(r, err, sizeof(err)) < 0)
+		return reject(c, r, 400, err);
+	snprintf(path, sizeof(path), "%s/%s.upload", incoming_dir, t->id);
+	t->upload_path = strdup(path);
+	snprintf(path, sizeof(path), "%s/%s.tar", incoming_dir, t->id);
+	t->tar_path = strdup(path);
+	if (t->upload_path == NULL || t->tar_path == NULL)
+		return reject(c, r, 500, "out of memory");
+	intake_take_file(r->in, NULL);
+	intake_free(r->in);
+	r->in = NULL;
+	t->t_received = r->t0;
+	t->answer = answer_ready;
+	t->answer_arg = c;
+	r->submitted = 1;
+	task_ref(t);
+	MHD_suspend_connection(c);
+	runner_submit(t);
+	return MHD_YES;
+}
+
+static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
+    const char *method, const char *version, const char *upload_data,
+    size_t *upload_data_size, void **con_cls)
+{
+	struct req *r = *con_cls;
+	enum route rt;
+	int is_get, is_post;
+
+	(void)cls;
+	(void)version;
+	if (r == NULL) {
+		r = calloc(1, sizeof(*r));
+		if (r == NULL)
+			return MHD_NO;
+		r->t0 = mono_now();
+		r->conn = c;
+		sanitize(r->method, sizeof(r->method), method);
+		sanitize(r->path, sizeof(r->path), url);
+		*con_cls = r;
+		rt = route_of(url);
+		is_get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+		is_post = strcmp(method, "POST") == 0;
+		if (rt == R_NONE) {
+			r->close = 1;
+			r->failed = 1;
+			return reply_json(c, r, 404, "not_found", NULL);
+		}
+		if (is_post && (rt == R_TASK || rt == R_STATUS_PAGE))
+			return post_begin(c, r);
+		if (is_get)
+			return get(c, r, rt);
+		r->close = 1;
+		r->failed = 1;
+		return reply_json(c, r, 405, "method_not_allowed", NULL);
+	}
+	if (r->submitted) {
+		/* Resumed: the runner has answered. */
+		if (r->code == 0 && r->task->resp_body != NULL) {
+			char *body = r->task->resp_body;
+
+			r->task->resp_body = NULL;
+			return reply(c, r, (unsigned)r->task->resp_code, "application/json", body);
+		}
+		return MHD_YES;
+	}
+	if (r->failed || r->in == NULL) {
+		/* An answer is queued; the rest of the body is dropped. */
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (*upload_data_size > 0) {
+		size_t n = *upload_data_size;
+
+		*upload_data_size = 0;
+		r->body_bytes += n;
+		if (r->body_bytes > hcfg->upload_cap + BODY_SLACK) {
+			char msg[128];
+
+			snprintf(msg, sizeof(msg), "the body exceeds the upload cap of %llu bytes",
+			    (unsigned long long)hcfg->upload_cap);
+			return reject(c, r, 413, msg);
+		}
+		if (intake_feed(r->in, upload_data, n) < 0)
+			return reject(c, r, (unsigned)intake_error_code(r->in), intake_error(r->in));
+		return MHD_YES;
+	}
+	return post_end(c, r);
+}
+
+static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
+    enum MHD_RequestTerminationCode toe)
+{
+	struct req *r = *con_cls;
+
+	(void)cls;
+	(void)c;
+	if (r == NULL)
+		return;
+	status_request(r->code ? r->code : 499);
+	log_info("http %s %s -> %u (%llu bytes in, %zu out) %.3fs%s%s%s", r->method, r->path, r->code,
+	    (unsigned long long)r->body_bytes, r->out_bytes, mono_now() - r->t0,
+	    r->task && r->slot ? " task " : "", r->task && r->slot ? r->task->id : "",
+	    toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" :
+	    toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? " (client timed out)" :
+	    toe == MHD_REQUEST_TERMINATED_CLIENT_ABORT ? " (client went away)" : " (connection closed)");
+	if (r->in != NULL)
+		intake_free(r->in);
+	if (r->slot && !r->submitted)
+		runner_release();
+	if (r->task != NULL)
+		task_unref(r->task);
+	free(r);
+	*con_cls = NULL;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char buf[512];
+
+	(void)cls;
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	buf[strcspn(buf, "\n")] = '\0';
+	log_debug("libmicrohttpd: %s", buf);
+}
+
+static int open_listener(const struct config *cfg)
+{
+	struct addrinfo hints = { 0 }, *ai = NULL;
+	char port[16];
+	int fd, one = 1, rc;
+
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
+	snprintf(port, sizeof(port), "%u", cfg->port);
+	rc = getaddrinfo(cfg->listen, port, &hints, &ai);
+	if (rc != 0) {
+		log_warnx("%s: listen address %s: %s", __func__, cfg->listen, gai_strerror(rc));
+		return -1;
+	}
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 128) < 0) {
+		log_warn("%s: bind %s port %u", __func__, cfg->listen, cfg->port);
+		if (fd >= 0)
+			close(fd);
+		freeaddrinfo(ai);
+		return -1;
+	}
+	freeaddrinfo(ai);
+	return fd;
+}
+
+int http_start(const struct config *cfg)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char host[128] = "?", serv[16] = "?";
+
+	hcfg = cfg;
+	snprintf(incoming_dir, sizeof(incoming_dir), "%s/incoming", cfg->work_dir);
+	listen_sock = cfg->listen_fd >= 0 ? cfg->listen_fd : open_listener(cfg);
+	if (listen_sock < 0)
+		return -1;
+	if (getsockname(listen_sock, (struct sockaddr *)&ss, &sl) == 0)
+		getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), serv, sizeof(serv),
+		    NI_NUMERICHOST | NI_NUMERICSERV);
+	mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_ALLOW_SUSPEND_RESUME |
+	    MHD_USE_ERROR_LOG, 0, NULL, NULL, handler, NULL,
+	    MHD_OPTION_LISTEN_SOCKET, listen_sock,
+	    MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+	    MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(cfg->conn_timeout + 0.999),
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+	    MHD_OPTION_END);
+	if (mhd == NULL) {
+		log_warnx("%s: libmicrohttpd did not start", __func__);
+		return -1;
+	}
+	log_info("listening on %s port %s", host, serv);
+	return 0;
+}
+
+/* After runner_drain(): every suspended connection has been resumed.
+ * Stop accepting, give answers in flight a moment, then stop. */
+void http_stop(void)
+{
+	const union MHD_DaemonInfo *info;
+	double until = mono_now() + 5;
+
+	if (mhd == NULL)
+		return;
+	MHD_quiesce_daemon(mhd);
+	while (mono_now() < until) {
+		info = MHD_get_daemon_info(mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+		if (info == NULL || info->num_connections == 0)
+			break;
+		usleep(20000);
+	}
+	MHD_stop_daemon(mhd);
+	mhd = NULL;
+	if (listen_sock >= 0)
+		close(listen_sock);
+	listen_sock = -1;
+}
