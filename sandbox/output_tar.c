@@ -146,7 +146,7 @@ int output_tar_read(const char *path, uint64_t file_cap, struct output_set *out,
 			archive_read_free(a);
 			return rc;
 		}
-		output_note(out, "unreadable: %s", archive_error_string(a));
+		output_note(out, "not a tar archive: %s", archive_error_string(a));
 		archive_read_free(a);
 		return 0;
 	}

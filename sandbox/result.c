@@ -19,6 +19,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 
@@ -120,6 +121,24 @@ static void result_classify(const struct result_input *in, struct result_outcome
 	o->reason = meta->oom ? REASON_OOM : REASON_EXIT;
 }
 
+/* Data from output_tar.c is valid UTF-8 already; anything else is made so
+ * here rather than lost (jansson refuses invalid UTF-8). */
+static json_t *result_text(const char *data, size_t len)
+{
+	json_t *v = json_stringn(data, len);
+	size_t clen;
+	char *clean;
+
+	if (v != NULL)
+		return v;
+	clean = utf8_sanitize(data, len, &clen);
+	if (clean == NULL)
+		return NULL;
+	v = json_stringn(clean, clen);
+	free(clean);
+	return v;
+}
+
 static json_t *result_seconds(double s)
 {
 	if (s < 0)
@@ -186,7 +205,7 @@ json_t *result_build(const struct result_input *in, char *err, size_t errlen)
 		const struct output_file *f = in->out ? output_set_get(in->out, result_files[i].file) : NULL;
 
 		bad |= json_object_set_new(r, result_files[i].key,
-		    json_stringn(f ? f->data : "", f ? f->len : 0));
+		    result_text(f ? f->data : "", f ? f->len : 0));
 		if (f != NULL && f->truncated)
 			bad |= result_truncated_add(trunc, f->name);
 	}

@@ -1,0 +1,209 @@
+/* check_result.c: sandbox/result.c maps what a run left behind to status,
+ * reason, exit_code and the other result keys (DESIGN section 4). */
+#define _GNU_SOURCE
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "sandbox/sandbox_host.h"
+
+static const struct rcase {
+	const char *what;
+	const char *meta;	/* NULL: no meta.txt */
+	int timed_out;
+	long host_oom;
+	int no_output;		/* output.tar unreadable */
+	const char *status;
+	const char *reason;	/* NULL: no reason key */
+	const char *exit_code;	/* NULL: no exit_code key */
+} cases[] = {
+	{ "exit 0", "version=1\nexit_code=0\n", 0, 0, 0, "finished", NULL, "0" },
+	{ "exit 42", "version=1\nexit_code=42\n", 0, 0, 0, "failed", "exit", "42" },
+	{ "exit 101", "version=1\nexit_code=101\n", 0, 0, 0, "failed", "exit", "101" },
+	{ "signal", "version=1\nsignal=11\n", 0, 0, 0, "failed", "exit", "139" },
+	{ "signal oom", "version=1\nsignal=9\noom=1\n", 0, 0, 0, "failed", "oom", "137" },
+	{ "137 after oom", "version=1\nexit_code=137\noom=1\n", 0, 0, 0, "failed", "oom", "137" },
+	{ "exit 0 despite oom", "version=1\nexit_code=0\noom=1\n", 0, 0, 0, "finished", NULL, "0" },
+	{ "output full", "version=1\nexit_code=0\noutput_full=1\n", 0, 0, 0, "failed",
+	  "output_limit", "0" },
+	{ "tmc-init error", "version=1\nerror=untar failed\n", 0, 0, 0, "failed", "crash", NULL },
+	{ "meta without exit", "version=1\n", 0, 0, 0, "failed", "crash", NULL },
+	{ "bad meta", "version=1\nexit_code=abc\n", 0, 0, 0, "failed", "crash", NULL },
+	{ "no meta", NULL, 0, 0, 0, "failed", "crash", NULL },
+	{ "no meta, host oom", NULL, 0, 1, 0, "failed", "oom", NULL },
+	{ "unreadable output", NULL, 0, -1, 1, "failed", "crash", NULL },
+	{ "timeout", NULL, 1, 0, 0, "timeout", NULL, NULL },
+	{ "timeout wins over meta", "version=1\nexit_code=0\n", 1, 0, 0, "timeout", NULL, NULL },
+};
+
+static void set_file(struct output_set *set, const char *name, const char *data, int truncated)
+{
+	struct output_file *f = &set->files[set->count++];
+
+	snprintf(f->name, sizeof(f->name), "%s", name);
+	f->data = strdup(data);
+	f->len = strlen(data);
+	f->truncated = truncated;
+}
+
+static const char *str(json_t *r, const char *key)
+{
+	return json_string_value(json_object_get(r, key));
+}
+
+START_TEST(test_mapping)
+{
+	const struct rcase *c = &cases[_i];
+	struct output_set set;
+	struct result_input in;
+	struct vmlog *log = vmlog_new(1 << 16, 0);
+	char err[128];
+	json_t *r;
+
+	memset(&set, 0, sizeof(set));
+	if (c->meta != NULL)
+		set_file(&set, "meta.txt", c->meta, 0);
+	set_file(&set, "output.txt", "out\xff", 0);
+	memset(&in, 0, sizeof(in));
+	in.timed_out = c->timed_out;
+	in.timeout_s = 3;
+	in.out = c->no_output ? NULL : &set;
+	in.log = log;
+	in.log_now = 1;
+	in.total = 1.5;
+	in.memory_peak = -1;
+	in.host_oom_kills = c->host_oom;
+	r = result_build(&in, err, sizeof(err));
+	ck_assert_ptr_nonnull(r);
+	ck_assert_msg(strcmp(str(r, "status"), c->status) == 0, "%s: status %s", c->what,
+	    str(r, "status"));
+	if (c->reason == NULL)
+		ck_assert_msg(json_object_get(r, "reason") == NULL, "%s: reason %s", c->what,
+		    str(r, "reason"));
+	else
+		ck_assert_msg(str(r, "reason") && strcmp(str(r, "reason"), c->reason) == 0,
+		    "%s: reason %s", c->what, str(r, "reason"));
+	if (c->exit_code == NULL)
+		ck_assert_ptr_null(json_object_get(r, "exit_code"));
+	else
+		ck_assert_str_eq(str(r, "exit_code"), c->exit_code);
+	/* Always present, "" when absent. */
+	ck_assert_str_eq(str(r, "test_output"), "");
+	ck_assert_str_eq(str(r, "valgrind"), "");
+	ck_assert_str_eq(str(r, "output"), c->no_output ? "" : "out\xEF\xBF\xBD");
+	ck_assert_ptr_nonnull(str(r, "vm_log"));
+	ck_assert(json_is_real(json_object_get(json_object_get(r, "time"), "total")));
+	ck_assert_ptr_null(json_object_get(r, "memory"));
+	ck_assert_ptr_null(json_object_get(r, "truncated"));
+	json_decref(r);
+	output_set_free(&set);
+	vmlog_free(log);
+}
+END_TEST
+
+/* time from markers, truncated from both the host cap and meta.txt. */
+START_TEST(test_time_and_truncated)
+{
+	struct output_set set;
+	struct result_input in;
+	struct vmlog *log = vmlog_new(1 << 16, 100);
+	char err[128];
+	json_t *r, *t, *tr;
+
+	memset(&set, 0, sizeof(set));
+	set_file(&set, "meta.txt", "version=1\nexit_code=0\ntruncated=stdout.txt\n", 0);
+	set_file(&set, "test_output.txt", "x", 1);
+	set_file(&set, "stdout.txt", "y", 1);
+	vmlog_feed(log, "tmc-init: start\ntmc-init: run\n", 30, 100.25);
+	vmlog_feed(log, "tmc-init: exit 0\n", 17, 101.75);
+	memset(&in, 0, sizeof(in));
+	in.out = &set;
+	in.log = log;
+	in.log_now = 102;
+	in.total = 2;
+	in.memory_peak = 12345;
+	in.host_oom_kills = 0;
+	r = result_build(&in, err, sizeof(err));
+	ck_assert_ptr_nonnull(r);
+	t = json_object_get(r, "time");
+	ck_assert_double_eq_tol(json_real_value(json_object_get(t, "boot")), 0.25, 1e-9);
+	ck_assert_double_eq_tol(json_real_value(json_object_get(t, "run")), 1.5, 1e-9);
+	ck_assert_double_eq_tol(json_real_value(json_object_get(t, "total")), 2, 1e-9);
+	ck_assert_int_eq(json_integer_value(json_object_get(r, "memory")), 12345);
+	tr = json_object_get(r, "truncated");
+	ck_assert_uint_eq(json_array_size(tr), 2);
+	ck_assert_str_eq(json_string_value(json_array_get(tr, 0)), "test_output.txt");
+	ck_assert_str_eq(json_string_value(json_array_get(tr, 1)), "stdout.txt");
+	json_decref(r);
+	output_set_free(&set);
+	vmlog_free(log);
+}
+END_TEST
+
+/* A guest that never reached tmc-init: boot and run are null, and the
+ * vm log says why the result is what it is. */
+START_TEST(test_no_boot)
+{
+	struct result_input in;
+	struct vmlog *log = vmlog_new(1 << 16, 0);
+	char err[128];
+	json_t *r, *t;
+
+	vmlog_feed(log, "Kernel panic - not syncing: VFS\n", 32, 0.5);
+	memset(&in, 0, sizeof(in));
+	in.log = log;
+	in.log_now = 1;
+	in.total = 1;
+	in.memory_peak = -1;
+	in.host_oom_kills = -1;
+	in.exit_status = 1 << 8;
+	r = result_build(&in, err, sizeof(err));
+	ck_assert_ptr_nonnull(r);
+	t = json_object_get(r, "time");
+	ck_assert(json_is_null(json_object_get(t, "boot")));
+	ck_assert(json_is_null(json_object_get(t, "run")));
+	ck_assert_str_eq(str(r, "reason"), "crash");
+	ck_assert_ptr_nonnull(strstr(str(r, "vm_log"), "Kernel panic"));
+	ck_assert_ptr_nonnull(strstr(str(r, "vm_log"), "sandbox: linux.uml exited with 1"));
+	json_decref(r);
+	vmlog_free(log);
+}
+END_TEST
+
+START_TEST(test_names)
+{
+	ck_assert_str_eq(sandbox_status_name(SANDBOX_FINISHED), "finished");
+	ck_assert_str_eq(sandbox_status_name(SANDBOX_FAILED), "failed");
+	ck_assert_str_eq(sandbox_status_name(SANDBOX_TIMEOUT), "timeout");
+	ck_assert_str_eq(sandbox_reason_name(REASON_EXIT), "exit");
+	ck_assert_str_eq(sandbox_reason_name(REASON_OOM), "oom");
+	ck_assert_str_eq(sandbox_reason_name(REASON_OUTPUT_LIMIT), "output_limit");
+	ck_assert_str_eq(sandbox_reason_name(REASON_CRASH), "crash");
+	ck_assert_str_eq(sandbox_reason_name(REASON_INTERNAL), "internal");
+}
+END_TEST
+
+static Suite *result_suite(void)
+{
+	Suite *s = suite_create("result");
+	TCase *tc = tcase_create("result");
+
+	tcase_add_loop_test(tc, test_mapping, 0, sizeof(cases) / sizeof(cases[0]));
+	tcase_add_test(tc, test_time_and_truncated);
+	tcase_add_test(tc, test_no_boot);
+	tcase_add_test(tc, test_names);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(result_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? 0 : 1;
+}
