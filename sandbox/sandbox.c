@@ -358,17 +358,18 @@ static int sandbox_drain_channel(int fd)
 }
 
 /* Runs until the UML process exits or the wall clock runs out; returns 1
- * on timeout. */
+ * on timeout. Serves the serial line through cfg->channel meanwhile. */
 static int sandbox_wait(struct sandbox_job *j)
 {
 	const struct sandbox_channel *ch = j->cfg->channel;
 	double deadline = j->t0 + (double)j->cfg->limits.timeout_s;
-	struct pollfd pfd[3];
+	struct pollfd pfd[4];
 	int serving = ch != NULL && ch->on_readable != NULL;
 
 	pfd[0].fd = j->console[0];
 	pfd[1].fd = j->ssl_out[0];
 	pfd[2].fd = j->proc.pidfd;
+	pfd[3].fd = -1;
 	for (;;) {
 		double left = deadline - mono_now();
 		int ms, n;
@@ -376,11 +377,14 @@ static int sandbox_wait(struct sandbox_job *j)
 		if (left <= 0)
 			return 1;
 		ms = left > 3600 ? 3600 * 1000 : (int)(left * 1000) + 1;
-		for (int i = 0; i < 3; i++) {
+		for (int i = 0; i < 4; i++) {
 			pfd[i].events = POLLIN;
 			pfd[i].revents = 0;
 		}
-		n = poll(pfd, 3, ms);
+		pfd[3].events = POLLOUT;
+		pfd[3].fd = serving && ch->want_write != NULL && ch->on_writable != NULL &&
+		    ch->want_write(ch->ctx) ? j->ssl_in[1] : -1;
+		n = poll(pfd, 4, ms);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -389,6 +393,11 @@ static int sandbox_wait(struct sandbox_job *j)
 		}
 		if (pfd[0].revents != 0 && sandbox_read_console(j))
 			pfd[0].fd = -1;
+		if (pfd[3].revents != 0 && serving &&
+		    ch->on_writable(ch->ctx, j->ssl_in[1]) < 0) {
+			log_debug("%s: channel closed by the Command Center", __func__);
+			serving = 0;
+		}
 		if (pfd[1].revents != 0) {
 			if (serving && ch->on_readable(ch->ctx, j->ssl_out[0], j->ssl_in[1]) < 0) {
 				log_debug("%s: channel closed by the Command Center", __func__);

@@ -68,6 +68,11 @@ struct sandbox_channel {
 	 * hung up. Both fds are non-blocking; every byte is hostile. Returns 0
 	 * to go on, -1 to stop serving (the line is then drained and ignored). */
 	int (*on_readable)(void *ctx, int from_guest, int to_guest);
+	/* Optional: non-zero while answers wait for to_guest to be writable;
+	 * the loop then polls it for POLLOUT and calls on_writable (same
+	 * return convention as on_readable). */
+	int (*want_write)(void *ctx);
+	int (*on_writable)(void *ctx, int to_guest);
 	/* Called once after the guest is gone, to add keys such as `files`
 	 * and `denied` to the result; may be NULL. */
 	int (*on_result)(void *ctx, json_t *result);

@@ -386,8 +386,8 @@ int uml_reap(struct uml_proc *p, int *status)
 	return 0;
 }
 
-/* Counts host processes still in the UML process group (by /proc), for
- * the "nothing survives" check. -1 when /proc cannot be read. */
+/* Counts live host processes still in the UML process group (by /proc),
+ * for the "nothing survives" check. -1 when /proc cannot be read. */
 long uml_survivors(const struct uml_proc *p)
 {
 	DIR *d;
@@ -403,6 +403,7 @@ long uml_survivors(const struct uml_proc *p)
 		char path[64], buf[512], *rp;
 		uint64_t pid;
 		long long pgrp;
+		char state;
 		ssize_t len;
 		int fd;
 
@@ -419,9 +420,10 @@ long uml_survivors(const struct uml_proc *p)
 		buf[len] = '\0';
 		/* "pid (comm) state ppid pgrp ...": comm may hold anything. */
 		rp = strrchr(buf, ')');
-		if (rp == NULL || sscanf(rp + 1, " %*c %*d %lld", &pgrp) != 1)
+		if (rp == NULL || sscanf(rp + 1, " %c %*d %lld", &state, &pgrp) != 2)
 			continue;
-		if (pgrp == p->pid)
+		/* A zombie is dead: it waits for whoever inherited it to reap it. */
+		if (pgrp == p->pid && state != 'Z' && state != 'X')
 			n++;
 	}
 	closedir(d);
