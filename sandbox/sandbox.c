@@ -110,7 +110,8 @@ void sandbox_images_free(struct sandbox_images *img)
 /* Everything one run owns, released by sandbox_cleanup(). */
 struct sandbox_job {
 	const struct sandbox_config *cfg;
-	int privileged;
+	int privileged;		/* root: uid drop, cgroup */
+	int namespaces;		/* root and the host allows new namespaces */
 	char kernel[PATH_MAX], initrd[PATH_MAX], rootfs[PATH_MAX];
 	char work[PATH_MAX];
 	char runnable[PATH_MAX + 32], output[PATH_MAX + 32];
@@ -190,6 +191,19 @@ static int sandbox_output_tar(struct sandbox_job *j, char *err, size_t errlen)
 	return 0;
 }
 
+/* A /dev/shm dir for the guest RAM file, when no private tmpfs can be had. */
+static int sandbox_tmp_shared(struct sandbox_job *j, char *err, size_t errlen)
+{
+	snprintf(j->tmp, sizeof(j->tmp), "/dev/shm/tmc-sandbox-XXXXXX");
+	if (mkdtemp(j->tmp) == NULL)
+		return errbuf_set(err, errlen, "mkdtemp in /dev/shm: %s", strerror(errno));
+	j->tmp_own = 1;
+	j->tmp_mount = 0;
+	if (j->privileged && chown(j->tmp, j->cfg->run_uid, j->cfg->run_gid) < 0)
+		return errbuf_set(err, errlen, "chown %s: %s", j->tmp, strerror(errno));
+	return 0;
+}
+
 /* The dir UML maps guest RAM from: a private tmpfs mounted inside the
  * UML's own mount namespace when we can (size-capped, gone with the
  * namespace), else the work dir when it is on tmpfs, else /dev/shm. */
@@ -197,7 +211,7 @@ static int sandbox_tmp_dir(struct sandbox_job *j, char *err, size_t errlen)
 {
 	struct statfs sf;
 
-	if (j->privileged) {
+	if (j->namespaces) {
 		snprintf(j->tmp, sizeof(j->tmp), "%s/ram", j->work);
 		if (mkdir(j->tmp, 0700) < 0 || chown(j->tmp, j->cfg->run_uid, j->cfg->run_gid) < 0)
 			return errbuf_set(err, errlen, "mkdir %s: %s", j->tmp, strerror(errno));
@@ -208,11 +222,7 @@ static int sandbox_tmp_dir(struct sandbox_job *j, char *err, size_t errlen)
 		snprintf(j->tmp, sizeof(j->tmp), "%s", j->work);
 		return 0;
 	}
-	snprintf(j->tmp, sizeof(j->tmp), "/dev/shm/tmc-sandbox-XXXXXX");
-	if (mkdtemp(j->tmp) == NULL)
-		return errbuf_set(err, errlen, "mkdtemp in /dev/shm: %s", strerror(errno));
-	j->tmp_own = 1;
-	return 0;
+	return sandbox_tmp_shared(j, err, errlen);
 }
 
 static int sandbox_prepare(struct sandbox_job *j, const char *runnable_tar, char *err,
@@ -289,6 +299,7 @@ static int sandbox_launch(struct sandbox_job *j, char *err, size_t errlen)
 	l.scout = cfg->scout;
 	l.host_nproc = cfg->limits.host_nproc;
 	l.privileged = j->privileged;
+	l.namespaces = j->namespaces;
 	l.uid = cfg->run_uid;
 	l.gid = cfg->run_gid;
 	l.cgroup_fds = j->cg.procs_fd;
@@ -300,8 +311,23 @@ static int sandbox_launch(struct sandbox_job *j, char *err, size_t errlen)
 	j->log = vmlog_new(cfg->limits.vm_log_cap, j->t0);
 	if (j->log == NULL)
 		return errbuf_set(err, errlen, "out of memory");
-	if (uml_spawn(&l, &j->proc, err, errlen) < 0)
-		return -1;
+	if (uml_spawn(&l, &j->proc, err, errlen) < 0) {
+		int e = j->proc.clone_errno;
+
+		/* Root in a container often may not make namespaces: run with
+		 * the uid drop, rlimits and cgroup only, and say so. */
+		if (!l.namespaces || (e != EPERM && e != EINVAL && e != ENOSPC && e != EUSERS))
+			return -1;
+		log_warnx("%s: no namespaces for UML (%s): running without them", __func__, err);
+		j->namespaces = 0;
+		if (sandbox_tmp_shared(j, err, errlen) < 0)
+			return -1;
+		l.namespaces = 0;
+		l.tmp_mount = 0;
+		l.tmp_dir = j->tmp;
+		if (uml_spawn(&l, &j->proc, err, errlen) < 0)
+			return -1;
+	}
 	j->spawned = 1;
 	log_debug("%s: UML pid %d in %s", __func__, (int)j->proc.pid, j->work);
 	/* Only the child keeps the guest's ends. */
@@ -495,6 +521,7 @@ int sandbox_run(const struct sandbox_config *cfg, const char *runnable_tar,
 	memset(&j, 0, sizeof(j));
 	j.cfg = cfg;
 	j.privileged = geteuid() == 0;
+	j.namespaces = j.privileged;
 	j.console[0] = j.console[1] = j.ssl_in[0] = j.ssl_in[1] = j.ssl_out[0] = j.ssl_out[1] = -1;
 	j.cg.procs_fd[0] = j.cg.procs_fd[1] = -1;
 	j.proc.pid = -1;

@@ -36,7 +36,8 @@ struct uml_launch {
 	unsigned long lpj;
 	int scout;
 	unsigned host_nproc;
-	int privileged;		/* started as root: namespaces and the uid drop */
+	int privileged;		/* started as root: the uid drop */
+	int namespaces;		/* new pid/mount/net/ipc/uts namespaces */
 	uid_t uid;
 	gid_t gid;
 	const int *cgroup_fds;	/* 2 fds (-1 = none) the child joins */
@@ -48,6 +49,7 @@ struct uml_proc {
 	pid_t pid;		/* host pid; also the process group id */
 	int pidfd;
 	int namespaces;		/* pid 1 of its own pid namespace */
+	int clone_errno;	/* why clone3 failed, 0 when it did not */
 };
 #define UML_FD_CONSOLE	3
 #define UML_FD_SSL_IN	4

@@ -180,7 +180,7 @@ static void __attribute__((noreturn)) uml_child_run(struct uml_child *c)
 			uml_child_fail(c, STEP_CGROUP);
 	if (setpgid(0, 0) < 0)
 		uml_child_fail(c, STEP_PGID);
-	if (l->privileged) {
+	if (l->namespaces) {
 		/* Nothing UML mounts may show on the host, and the guest RAM
 		 * tmpfs goes away with the namespace. */
 		if (mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
@@ -317,7 +317,7 @@ int uml_spawn(const struct uml_launch *l, struct uml_proc *p, char *err, size_t 
 
 	memset(&args, 0, sizeof(args));
 	args.flags = CLONE_PIDFD;
-	if (l->privileged)
+	if (l->namespaces)
 		args.flags |= CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS;
 	args.pidfd = (uint64_t)(uintptr_t)&pidfd;
 	args.exit_signal = SIGCHLD;
@@ -326,15 +326,14 @@ int uml_spawn(const struct uml_launch *l, struct uml_proc *p, char *err, size_t 
 		uml_child_run(&c);
 	close(errpipe[1]);
 	if (pid < 0) {
-		int e = errno;
-
+		p->clone_errno = errno;
 		close(errpipe[0]);
 		uml_child_release(&c);
-		return errbuf_set(err, errlen, "uml: clone3: %s", strerror(e));
+		return errbuf_set(err, errlen, "uml: clone3: %s", strerror(p->clone_errno));
 	}
 	p->pid = (pid_t)pid;
 	p->pidfd = pidfd;
-	p->namespaces = l->privileged;
+	p->namespaces = l->namespaces;
 	/* Also set from here: kill(-pid) must work even if the child has not
 	 * reached its own setpgid yet. EACCES after its exec is harmless. */
 	(void)setpgid(p->pid, p->pid);
