@@ -206,8 +206,9 @@ int main(int argc, char **argv)
 	struct sandbox_config cfg;
 	struct sandbox_images found;
 	const char *kernel = NULL, *initrd = NULL, *rootfs = NULL, *task, *use = NULL;
-	char *images_dir = NULL, find_err[512], err[512], tmp_tar[PATH_MAX];
-	int lpj_set = 0, compact = 0, verbosity = 1, c, tmp_fd, rc = 1;
+	char *images_dir = NULL, find_err[512], err[512], tmp_dir[PATH_MAX - 32];
+	char tmp_tar[PATH_MAX];
+	int lpj_set = 0, compact = 0, verbosity = 1, c, rc = 1;
 	unsigned long lpj = 0;
 	json_t *result = NULL;
 
@@ -275,14 +276,15 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
-	snprintf(tmp_tar, sizeof(tmp_tar), "%s/sandbox-run-XXXXXX",
+	/* A private dir for the packed task: the tar itself is created by
+	 * task_tar / upload_tar, which refuse to reuse an existing file. */
+	snprintf(tmp_dir, sizeof(tmp_dir), "%s/sandbox-run-XXXXXX",
 	    getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	tmp_fd = mkstemp(tmp_tar);
-	if (tmp_fd < 0) {
-		log_warn("mkstemp %s", tmp_tar);
+	if (mkdtemp(tmp_dir) == NULL) {
+		log_warn("mkdtemp %s", tmp_dir);
 		goto out;
 	}
-	close(tmp_fd);
+	snprintf(tmp_tar, sizeof(tmp_tar), "%s/runnable.tar", tmp_dir);
 	if (prepare_task(task, tmp_tar, &use) == 0) {
 		if (sandbox_run(&cfg, use, &result, err, sizeof(err)) < 0) {
 			log_warnx("sandbox: %s", err);
@@ -297,7 +299,7 @@ int main(int argc, char **argv)
 				log_warn("stdout");
 		}
 	}
-	unlink(tmp_tar);
+	rm_rf(tmp_dir);
 out:
 	json_decref(result);
 	sandbox_images_free(&found);
