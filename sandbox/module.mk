@@ -1,8 +1,11 @@
 # sandbox/: the host side as a library (libsandbox objects) and the
 # `sandbox-run` CLI. upload_tar.c belongs to the HTTP intake work and is
 # linked in as soon as it exists.
+# policy.c, channel.c, command_center.c (Scout's host end, see scout.mk)
+# serve the guest's serial line during a run.
 SANDBOX_SRCS := sandbox/sandbox.c sandbox/result.c sandbox/uml.c sandbox/cgroup.c \
 	sandbox/vmlog.c sandbox/output_tar.c sandbox/task_tar.c sandbox/utf8.c \
+	sandbox/policy.c sandbox/channel.c sandbox/command_center.c \
 	$(wildcard sandbox/upload_tar.c)
 
 PROGRAMS += sandbox-run

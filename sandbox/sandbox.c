@@ -12,6 +12,7 @@
  */
 #define _GNU_SOURCE
 #include "sandbox/sandbox_host.h"
+#include "sandbox/scout.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -32,6 +33,7 @@
 #define MiB ((uint64_t)1024 * 1024)
 #define SANDBOX_CGROUP_SLACK (64 * MiB)	/* UML's own memory over mem= */
 #define SANDBOX_DRAIN_S 2.0			/* console tail after the exit */
+#define SANDBOX_GUEST_TASK_DIR "/task"		/* tmc-init's task dir: $TASK in the policy */
 
 void sandbox_config_defaults(struct sandbox_config *cfg)
 {
@@ -110,6 +112,7 @@ void sandbox_images_free(struct sandbox_images *img)
 /* Everything one run owns, released by sandbox_cleanup(). */
 struct sandbox_job {
 	const struct sandbox_config *cfg;
+	const struct sandbox_channel *channel;	/* NULL: ssl1 drained */
 	int privileged;		/* root: uid drop, cgroup */
 	int namespaces;		/* root and the host allows new namespaces */
 	char kernel[PATH_MAX], initrd[PATH_MAX], rootfs[PATH_MAX];
@@ -387,7 +390,7 @@ static int sandbox_drain_channel(int fd)
  * on timeout. Serves the serial line through cfg->channel meanwhile. */
 static int sandbox_wait(struct sandbox_job *j)
 {
-	const struct sandbox_channel *ch = j->cfg->channel;
+	const struct sandbox_channel *ch = j->channel;
 	double deadline = j->t0 + (double)j->cfg->limits.timeout_s;
 	struct pollfd pfd[4];
 	int serving = ch != NULL && ch->on_readable != NULL;
@@ -507,19 +510,90 @@ static void sandbox_cleanup(struct sandbox_job *j)
 	vmlog_free(j->log);
 }
 
+/* The default channel: Scout's Command Center (command_center.c) with the
+ * configured or the built-in policy, one per run. */
+struct sandbox_cc {
+	struct policy *policy;
+	struct command_center *cc;
+	struct sandbox_channel ch;
+};
+
+static int sandbox_cc_readable(void *ctx, int from_guest, int to_guest)
+{
+	return cc_on_readable(((struct sandbox_cc *)ctx)->cc, from_guest, to_guest);
+}
+
+static int sandbox_cc_want_write(void *ctx)
+{
+	return cc_want_write(((struct sandbox_cc *)ctx)->cc);
+}
+
+static int sandbox_cc_writable(void *ctx, int to_guest)
+{
+	return cc_on_writable(((struct sandbox_cc *)ctx)->cc, to_guest);
+}
+
+static int sandbox_cc_result(void *ctx, json_t *result)
+{
+	struct sandbox_cc *s = ctx;
+
+	if (json_object_set_new(result, "files", cc_files_json(s->cc)) < 0 ||
+	    json_object_set_new(result, "denied", cc_denied_json(s->cc)) < 0)
+		return -1;
+	return 0;
+}
+
+static int sandbox_cc_open(struct sandbox_cc *s, const char *policy_file, char *err, size_t errlen)
+{
+	memset(s, 0, sizeof(*s));
+	s->policy = policy_file != NULL ?
+	    policy_load(policy_file, SANDBOX_GUEST_TASK_DIR, err, errlen) :
+	    policy_default(SANDBOX_GUEST_TASK_DIR, err, errlen);
+	if (s->policy == NULL)
+		return -1;
+	s->cc = cc_new(s->policy, err, errlen);
+	if (s->cc == NULL)
+		return -1;
+	s->ch.on_readable = sandbox_cc_readable;
+	s->ch.want_write = sandbox_cc_want_write;
+	s->ch.on_writable = sandbox_cc_writable;
+	s->ch.on_result = sandbox_cc_result;
+	s->ch.ctx = s;
+	return 0;
+}
+
+static void sandbox_cc_close(struct sandbox_cc *s)
+{
+	if (s->cc != NULL)
+		cc_free(s->cc);
+	if (s->policy != NULL)
+		policy_free(s->policy);
+	memset(s, 0, sizeof(*s));
+}
+
 int sandbox_run(const struct sandbox_config *cfg, const char *runnable_tar,
     json_t **result, char *err, size_t errlen)
 {
 	struct sandbox_job j;
 	struct output_set out;
 	struct result_input in;
+	struct sandbox_cc cc;
 	char oerr[256];
 	int status = 0, timed_out, have_out;
 	double t_end;
 
 	*result = NULL;
 	memset(&j, 0, sizeof(j));
+	memset(&cc, 0, sizeof(cc));
 	j.cfg = cfg;
+	j.channel = cfg->channel;
+	if (j.channel == NULL && cfg->scout) {
+		if (sandbox_cc_open(&cc, cfg->policy, err, errlen) < 0) {
+			sandbox_cc_close(&cc);
+			return -1;
+		}
+		j.channel = &cc.ch;
+	}
 	j.privileged = geteuid() == 0;
 	j.namespaces = j.privileged;
 	j.console[0] = j.console[1] = j.ssl_in[0] = j.ssl_in[1] = j.ssl_out[0] = j.ssl_out[1] = -1;
@@ -530,6 +604,7 @@ int sandbox_run(const struct sandbox_config *cfg, const char *runnable_tar,
 	if (sandbox_prepare(&j, runnable_tar, err, errlen) < 0 ||
 	    sandbox_launch(&j, err, errlen) < 0) {
 		sandbox_cleanup(&j);
+		sandbox_cc_close(&cc);
 		return -1;
 	}
 	timed_out = sandbox_wait(&j);
@@ -544,6 +619,11 @@ int sandbox_run(const struct sandbox_config *cfg, const char *runnable_tar,
 	if (!have_out)
 		vmlog_note(j.log, oerr, t_end);
 
+	if (cc.cc != NULL && cc_error(cc.cc) != NULL) {
+		snprintf(oerr, sizeof(oerr), "channel: %s", cc_error(cc.cc));
+		vmlog_note(j.log, oerr, t_end);
+	}
+
 	memset(&in, 0, sizeof(in));
 	in.timed_out = timed_out;
 	in.timeout_s = cfg->limits.timeout_s;
@@ -557,9 +637,10 @@ int sandbox_run(const struct sandbox_config *cfg, const char *runnable_tar,
 	*result = result_build(&in, err, errlen);
 	if (have_out)
 		output_set_free(&out);
-	if (*result != NULL && cfg->channel != NULL && cfg->channel->on_result != NULL &&
-	    cfg->channel->on_result(cfg->channel->ctx, *result) < 0)
+	if (*result != NULL && j.channel != NULL && j.channel->on_result != NULL &&
+	    j.channel->on_result(j.channel->ctx, *result) < 0)
 		log_warnx("%s: the Command Center could not add its record", __func__);
 	sandbox_cleanup(&j);
+	sandbox_cc_close(&cc);
 	return *result != NULL ? 0 : -1;
 }
