@@ -40,6 +40,8 @@ struct req {
 	int slot;		/* this request holds the runner's slot */
 	int failed;		/* an error answer is queued; discard the rest */
 	int close;		/* a POST answered before its body was read */
+	unsigned err_code;	/* a failure found midway, answered at the end */
+	char err[256];
 	int submitted;
 	struct intake *in;
 	struct task *task;	/* our reference */
@@ -63,22 +65,21 @@ static void sanitize(char *dst, size_t dstlen, const char *src)
 	dst[i] = '\0';
 }
 
-static enum MHD_Result reply(struct MHD_Connection *c, struct req *r, unsigned code,
-    const char *ctype, char *body)
+/* Builds an answer; takes body (malloc'd). */
+static struct MHD_Response *make_response(struct req *r, unsigned code, const char *ctype, char *body)
 {
 	struct MHD_Response *resp;
-	enum MHD_Result ret;
 	size_t len;
 
 	if (body == NULL)
 		body = strdup("{\"status\":\"error\",\"error\":\"out of memory\"}");
 	if (body == NULL)
-		return MHD_NO;
+		return NULL;
 	len = strlen(body);
 	resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
 	if (resp == NULL) {
 		free(body);
-		return MHD_NO;
+		return NULL;
 	}
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
@@ -88,12 +89,23 @@ static enum MHD_Result reply(struct MHD_Connection *c, struct req *r, unsigned c
 		    strcmp(r->path, "/tasks.json") == 0 ? "POST" : "GET, HEAD");
 	if (r->close)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+	r->code = code;
+	r->out_bytes = len;
+	return resp;
+}
+
+static enum MHD_Result reply(struct MHD_Connection *c, struct req *r, unsigned code,
+    const char *ctype, char *body)
+{
+	struct MHD_Response *resp = make_response(r, code, ctype, body);
+	enum MHD_Result ret;
+
+	if (resp == NULL)
+		return MHD_NO;
 	ret = MHD_queue_response(c, code, resp);
 	MHD_destroy_response(resp);
-	if (ret == MHD_YES) {
-		r->code = code;
-		r->out_bytes = len;
-	}
+	if (ret != MHD_YES)
+		r->code = 0;
 	return ret;
 }
 
@@ -109,6 +121,33 @@ static enum MHD_Result reply_json(struct MHD_Connection *c, struct req *r, unsig
 }
 
 /* A POST turned down: the slot goes back unless the runner has it. */
+static enum MHD_Result reject(struct MHD_Connection *c, struct req *r, unsigned code, const char *error);
+
+/*
+ * libmicrohttpd takes no response while it hands us body data (and one
+ * queued on a suspended connection stalls it until the timeout), so a body
+ * found bad midway (413, malformed) is remembered and the rest of it is
+ * read and dropped, without parsing or storing, until the answer can be
+ * given at its end. This costs at most the body cap: a Content-Length over
+ * it was refused before any body was read, and a chunked body that goes
+ * over it gets the connection closed.
+ */
+static void fail_midway(struct req *r, unsigned code, const char *error)
+{
+	r->failed = 1;
+	r->close = 1;
+	r->err_code = code;
+	snprintf(r->err, sizeof(r->err), "%s", error);
+	if (r->in != NULL) {
+		intake_free(r->in);
+		r->in = NULL;
+	}
+	if (r->slot && !r->submitted) {
+		r->slot = 0;
+		runner_release();
+	}
+}
+
 static enum MHD_Result reject(struct MHD_Connection *c, struct req *r, unsigned code, const char *error)
 {
 	r->failed = 1;
@@ -123,6 +162,7 @@ static enum MHD_Result reject(struct MHD_Connection *c, struct req *r, unsigned 
 		r->slot = 0;
 		runner_release();
 	}
+	r->err_code = 0;
 	return reply_json(c, r, code, code == 413 ? "too_large" : code == 400 ? "bad_request" : "error", error);
 }
 
@@ -252,8 +292,12 @@ static enum MHD_Result post_end(struct MHD_Connection *c, struct req *r)
 	struct task *t = r->task;
 	char err[512], path[4200];
 
-	if (intake_finish(r->in) < 0)
-		return reject(c, r, (unsigned)intake_error_code(r->in), intake_error(r->in));
+	if (intake_finish(r->in) < 0) {
+		char msg[256];
+
+		snprintf(msg, sizeof(msg), "%s", intake_error(r->in));
+		return reject(c, r, (unsigned)intake_error_code(r->in), msg);
+	}
 	if (post_fields(r, err, sizeof(err)) < 0)
 		return reject(c, r, 400, err);
 	snprintf(path, sizeof(path), "%s/%s.upload", incoming_dir, t->id);
@@ -320,11 +364,6 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		}
 		return MHD_YES;
 	}
-	if (r->failed || r->in == NULL) {
-		/* An answer is queued; the rest of the body is dropped. */
-		*upload_data_size = 0;
-		return MHD_YES;
-	}
 	if (*upload_data_size > 0) {
 		size_t n = *upload_data_size;
 
@@ -333,14 +372,23 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		if (r->body_bytes > hcfg->upload_cap + BODY_SLACK) {
 			char msg[128];
 
+			if (r->failed)
+				return MHD_NO;	/* chunked and over the cap: close */
 			snprintf(msg, sizeof(msg), "the body exceeds the upload cap of %llu bytes",
 			    (unsigned long long)hcfg->upload_cap);
-			return reject(c, r, 413, msg);
+			fail_midway(r, 413, msg);
+			return MHD_YES;
 		}
+		if (r->failed || r->in == NULL)
+			return MHD_YES;
 		if (intake_feed(r->in, upload_data, n) < 0)
-			return reject(c, r, (unsigned)intake_error_code(r->in), intake_error(r->in));
+			fail_midway(r, (unsigned)intake_error_code(r->in), intake_error(r->in));
 		return MHD_YES;
 	}
+	if (r->err_code != 0)
+		return reject(c, r, r->err_code, r->err);
+	if (r->failed || r->in == NULL)
+		return MHD_YES;
 	return post_end(c, r);
 }
 

@@ -16,3 +16,13 @@ $(B)/sandboxd: $(patsubst %.c,$(B)/obj/%.o,server/main.c $(SERVER_SRCS) $(SANDBO
 # The same daemon with ASan/UBSan, for the leak run of the HTTP tests.
 $(B)/asan/sandboxd: $(patsubst %.c,$(B)/asan/%.o,server/main.c $(SERVER_SRCS) $(SANDBOX_SRCS) $(COMMON_SRCS))
 	$(CC) $(SAN) -o $@ $^ $(PKG_LIBS) -lpthread -lm
+
+# HTTP integration tests: the real daemon, real UML, a real receiver.
+$(B)/tests/http_test: $(B)/obj/tests/http/http_test.o
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
+
+.PHONY: http-test
+INTEGRATION_TESTS += http-test
+http-test: $(B)/tests/http_test $(B)/sandboxd $(B)/asan/sandboxd $(IMAGES)
+	$(B)/tests/http_test $(B)/sandboxd $(B) $(HTTP_TESTS)

@@ -148,6 +148,7 @@ char *notify_encode_form(json_t *payload)
 }
 
 static atomic_int notify_stopping;
+static _Atomic double notify_abort_at;	/* mono_now() after which an attempt is cut */
 
 static size_t discard_body(char *p, size_t size, size_t n, void *arg)
 {
@@ -163,7 +164,9 @@ static int abort_on_stop(void *arg, curl_off_t a, curl_off_t b, curl_off_t c, cu
 	(void)b;
 	(void)c;
 	(void)d;
-	return atomic_load(&notify_stopping) ? 1 : 0;
+	/* A shutdown lets the attempt in flight finish for a moment, so that a
+	 * receiver that already answered is not sent the result again. */
+	return atomic_load(&notify_stopping) && mono_now() > atomic_load(&notify_abort_at) ? 1 : 0;
 }
 
 enum notify_outcome notify_post(const char *url, enum notify_format fmt, json_t *payload,
@@ -394,13 +397,14 @@ int notify_start(const struct config *cfg)
 	return 0;
 }
 
-/* Interrupts an attempt in flight; what is not delivered stays spooled
- * and is sent again on the next start. */
+/* No new attempts; one in flight gets up to 5 s more. What is not
+ * delivered stays spooled and is sent again on the next start. */
 void notify_stop(void)
 {
 	if (!notify_running)
 		return;
 	pthread_mutex_lock(&notify_lock);
+	atomic_store(&notify_abort_at, mono_now() + 5);
 	atomic_store(&notify_stopping, 1);
 	pthread_cond_signal(&notify_cond);
 	pthread_mutex_unlock(&notify_lock);

@@ -1,0 +1,1278 @@
+/*
+ * http_test.c: sandboxd over real HTTP, with real UML tasks and a real
+ * notify receiver.
+ *
+ * The harness binds the daemon's listening socket itself (127.0.0.1, port
+ * 0, so the OS picks) and hands it over with --listen-fd; restarts reuse
+ * the same socket, so the port survives a SIGKILL. The receiver is a
+ * libmicrohttpd server in this process, also on a port the OS picks; it
+ * records every notification, decodes form bodies with libmicrohttpd's own
+ * form parser, and can be told to answer 500 or to be down. Task tars are
+ * made here with libarchive (a tmc-run shell script).
+ *
+ *   usage: http_test SANDBOXD IMAGES_DIR [TEST ...]
+ *   env:   HTTP_TEST_ARGS  extra daemon flags (e.g. "--scout off")
+ *          HTTP_TEST_KEEP  keep the per-test work dirs
+ *
+ * Prints one line per check that fails, one per test, and a closing
+ * "N passed, M failed"; exits 1 on any failure. Needs root (UML runs as an
+ * unprivileged user only when started by root); says so and fails if not.
+ */
+#define _GNU_SOURCE
+#include <archive.h>
+#include <archive_entry.h>
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *daemon_bin, *images_dir;
+static char tmp_root[64];
+static int checks_failed;
+static const char *current_test;
+
+#define CHECK(cond, ...) do {                                           \
+		if (!(cond)) {                                          \
+			checks_failed++;                                \
+			printf("    FAIL %s:%d [%s] ", __FILE__, __LINE__, current_test); \
+			printf(__VA_ARGS__);                            \
+			printf("\n");                                   \
+			fflush(stdout);                                 \
+		}                                                       \
+	} while (0)
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---------------------------------------------------------------- receiver */
+
+struct note {
+	char ctype[128];
+	char *body;
+	size_t len;
+	json_t *fields;		/* the decoded notification */
+	double at;
+};
+
+static struct receiver {
+	struct MHD_Daemon *mhd;
+	unsigned port;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct note notes[256];
+	size_t nnotes;
+	unsigned attempts;	/* every POST, answered 2xx or not */
+	int fail_next;		/* answer 500 this many times */
+} rx = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+
+struct rx_req {
+	char *body;
+	size_t len;
+	json_t *form;
+	struct MHD_PostProcessor *pp;
+};
+
+static enum MHD_Result rx_form_field(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *filename, const char *ctype, const char *enc, const char *data, uint64_t off, size_t size)
+{
+	json_t *form = cls;
+	json_t *old = json_object_get(form, key);
+	char *joined;
+	size_t oldlen = old ? json_string_length(old) : 0;
+
+	(void)kind;
+	(void)filename;
+	(void)ctype;
+	(void)enc;
+	(void)off;
+	joined = malloc(oldlen + size + 1);
+	if (joined == NULL)
+		return MHD_NO;
+	if (old)
+		memcpy(joined, json_string_value(old), oldlen);
+	memcpy(joined + oldlen, data, size);
+	joined[oldlen + size] = '\0';
+	json_object_set_new(form, key, json_stringn_nocheck(joined, oldlen + size));
+	free(joined);
+	return MHD_YES;
+}
+
+static enum MHD_Result rx_handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+    const char *version, const char *data, size_t *size, void **con_cls)
+{
+	struct rx_req *r = *con_cls;
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+	unsigned code = 200;
+	const char *ct;
+
+	(void)cls;
+	(void)url;
+	(void)version;
+	if (r == NULL) {
+		r = calloc(1, sizeof(*r));
+		*con_cls = r;
+		ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+		if (ct != NULL && strncmp(ct, "application/x-www-form-urlencoded", 33) == 0) {
+			r->form = json_object();
+			r->pp = MHD_create_post_processor(c, 65536, rx_form_field, r->form);
+		}
+		return MHD_YES;
+	}
+	if (*size > 0) {
+		char *nb = realloc(r->body, r->len + *size + 1);
+
+		if (nb == NULL)
+			return MHD_NO;
+		memcpy(nb + r->len, data, *size);
+		r->body = nb;
+		r->len += *size;
+		r->body[r->len] = '\0';
+		if (r->pp != NULL)
+			MHD_post_process(r->pp, data, *size);
+		*size = 0;
+		return MHD_YES;
+	}
+	pthread_mutex_lock(&rx.lock);
+	rx.attempts++;
+	if (strcmp(method, "POST") != 0) {
+		code = 405;
+	} else if (rx.fail_next > 0) {
+		rx.fail_next--;
+		code = 500;
+	} else if (rx.nnotes < sizeof(rx.notes) / sizeof(rx.notes[0])) {
+		struct note *n = &rx.notes[rx.nnotes++];
+
+		ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+		snprintf(n->ctype, sizeof(n->ctype), "%s", ct ? ct : "");
+		n->body = r->body;
+		n->len = r->len;
+		r->body = NULL;
+		n->at = now_s();
+		if (r->form != NULL) {
+			n->fields = json_incref(r->form);
+		} else {
+			n->fields = json_loadb(n->body ? n->body : "", n->len, 0, NULL);
+		}
+		pthread_cond_broadcast(&rx.cond);
+	}
+	pthread_mutex_unlock(&rx.lock);
+	resp = MHD_create_response_from_buffer(2, (void *)"ok", MHD_RESPMEM_PERSISTENT);
+	ret = MHD_queue_response(c, code, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static void rx_done(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode t)
+{
+	struct rx_req *r = *con_cls;
+
+	(void)cls;
+	(void)c;
+	(void)t;
+	if (r == NULL)
+		return;
+	if (r->pp != NULL)
+		MHD_destroy_post_processor(r->pp);
+	json_decref(r->form);
+	free(r->body);
+	free(r);
+	*con_cls = NULL;
+}
+
+/* port 0: any free port (remembered); else that port again. */
+static int rx_start(unsigned port)
+{
+	const union MHD_DaemonInfo *info;
+
+	rx.mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO, (uint16_t)port, NULL, NULL,
+	    rx_handler, NULL, MHD_OPTION_NOTIFY_COMPLETED, rx_done, NULL,
+	    MHD_OPTION_LISTENING_ADDRESS_REUSE, 1U, MHD_OPTION_END);
+	if (rx.mhd == NULL)
+		return -1;
+	info = MHD_get_daemon_info(rx.mhd, MHD_DAEMON_INFO_BIND_PORT);
+	rx.port = info ? info->port : port;
+	return 0;
+}
+
+static void rx_stop(void)
+{
+	if (rx.mhd != NULL)
+		MHD_stop_daemon(rx.mhd);
+	rx.mhd = NULL;
+}
+
+static void rx_reset(void)
+{
+	pthread_mutex_lock(&rx.lock);
+	for (size_t i = 0; i < rx.nnotes; i++) {
+		free(rx.notes[i].body);
+		json_decref(rx.notes[i].fields);
+	}
+	rx.nnotes = 0;
+	rx.attempts = 0;
+	rx.fail_next = 0;
+	pthread_mutex_unlock(&rx.lock);
+}
+
+/* Waits until `count` notifications are in; returns how many are. */
+static size_t rx_wait(size_t count, double timeout)
+{
+	double until = now_s() + timeout;
+	size_t n;
+
+	pthread_mutex_lock(&rx.lock);
+	while (rx.nnotes < count && now_s() < until) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 100 * 1000 * 1000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&rx.cond, &rx.lock, &ts);
+	}
+	n = rx.nnotes;
+	pthread_mutex_unlock(&rx.lock);
+	return n;
+}
+
+static const char *note_str(size_t i, const char *key)
+{
+	json_t *v = json_object_get(rx.notes[i].fields, key);
+
+	return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static void notify_url(char *buf, size_t len, unsigned port)
+{
+	snprintf(buf, len, "http://127.0.0.1:%u/notify", port);
+}
+
+/* ------------------------------------------------------------------ daemon */
+
+struct daemon {
+	pid_t pid;
+	int listen_fd;
+	unsigned port;
+	char work[200];
+	char log[320];
+	const char *bin;
+};
+
+static int bind_any(unsigned *port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t al = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 128) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&a, &al) < 0)
+		return -1;
+	*port = ntohs(a.sin_port);
+	return fd;
+}
+
+static size_t http_get(unsigned port, const char *path, long *code, char **body);
+
+/* Starts (or restarts) the daemon on d's socket with the given extra flags
+ * (NULL-terminated); waits until it answers. */
+static int daemon_start(struct daemon *d, const char *const *extra)
+{
+	char fdarg[16];
+	const char *argv[64];
+	size_t n = 0;
+	char *envargs = getenv("HTTP_TEST_ARGS") ? strdup(getenv("HTTP_TEST_ARGS")) : NULL;
+	double until;
+
+	if (d->listen_fd < 0) {
+		d->listen_fd = bind_any(&d->port);
+		if (d->listen_fd < 0)
+			return -1;
+	}
+	snprintf(fdarg, sizeof(fdarg), "%d", d->listen_fd);
+	argv[n++] = d->bin ? d->bin : daemon_bin;
+	argv[n++] = "--listen-fd";
+	argv[n++] = fdarg;
+	argv[n++] = "--work-dir";
+	argv[n++] = d->work;
+	argv[n++] = "--images-dir";
+	argv[n++] = images_dir;
+	argv[n++] = "--log";
+	argv[n++] = d->log;
+	argv[n++] = "--retry-initial";
+	argv[n++] = "200ms";
+	argv[n++] = "--retry-max";
+	argv[n++] = "1s";
+	argv[n++] = "--timeout";
+	argv[n++] = "60";
+	for (; extra != NULL && *extra != NULL && n < 50; extra++)
+		argv[n++] = *extra;
+	for (char *s = envargs ? strtok(envargs, " ") : NULL; s != NULL && n < 62; s = strtok(NULL, " "))
+		argv[n++] = s;
+	argv[n] = NULL;
+	d->pid = fork();
+	if (d->pid < 0)
+		return -1;
+	if (d->pid == 0) {
+		int fl = fcntl(d->listen_fd, F_GETFD);
+
+		fcntl(d->listen_fd, F_SETFD, fl & ~FD_CLOEXEC);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	free(envargs);
+	until = now_s() + 20;
+	while (now_s() < until) {
+		long code = 0;
+		int st;
+
+		if (waitpid(d->pid, &st, WNOHANG) == d->pid) {
+			printf("    daemon exited at start (status %d); log %s\n", st, d->log);
+			d->pid = -1;
+			return -1;
+		}
+		http_get(d->port, "/status.json", &code, NULL);
+		if (code == 200)
+			return 0;
+		usleep(20000);
+	}
+	return -1;
+}
+
+static int daemon_stop(struct daemon *d, int sig)
+{
+	int st = -1;
+
+	if (d->pid <= 0)
+		return -1;
+	kill(d->pid, sig);
+	waitpid(d->pid, &st, 0);
+	d->pid = -1;
+	return st;
+}
+
+static void daemon_init(struct daemon *d, const char *name)
+{
+	memset(d, 0, sizeof(*d));
+	d->listen_fd = -1;
+	d->pid = -1;
+	snprintf(d->work, sizeof(d->work), "%s/%s", tmp_root, name);
+	mkdir(d->work, 0755);
+	snprintf(d->log, sizeof(d->log), "%s/%s.log", tmp_root, name);
+}
+
+static void daemon_fini(struct daemon *d)
+{
+	daemon_stop(d, SIGTERM);
+	if (d->listen_fd >= 0)
+		close(d->listen_fd);
+	d->listen_fd = -1;
+}
+
+/* Files in dir (recursively, not counting directories). */
+static int count_files(const char *dir)
+{
+	DIR *dp = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	if (dp == NULL)
+		return 0;
+	while ((de = readdir(dp)) != NULL) {
+		char p[1024];
+		struct stat st;
+
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
+		if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
+			n += count_files(p);
+		else
+			n++;
+	}
+	closedir(dp);
+	return n;
+}
+
+static int work_files(struct daemon *d, const char *sub)
+{
+	char p[512];
+
+	snprintf(p, sizeof(p), "%s/%s", d->work, sub);
+	return count_files(p);
+}
+
+static int count_fds(pid_t pid)
+{
+	char p[64];
+
+	snprintf(p, sizeof(p), "/proc/%d/fd", (int)pid);
+	return count_files(p);
+}
+
+/* ------------------------------------------------------------------ client */
+
+struct buf {
+	char *p;
+	size_t len;
+};
+
+static size_t buf_write(char *p, size_t size, size_t n, void *arg)
+{
+	struct buf *b = arg;
+	char *np = realloc(b->p, b->len + size * n + 1);
+
+	if (np == NULL)
+		return 0;
+	memcpy(np + b->len, p, size * n);
+	b->p = np;
+	b->len += size * n;
+	b->p[b->len] = '\0';
+	return size * n;
+}
+
+static size_t http_get(unsigned port, const char *path, long *code, char **body)
+{
+	CURL *c = curl_easy_init();
+	char url[256];
+	struct buf b = { 0 };
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", port, path);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, buf_write);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	*code = 0;
+	if (curl_easy_perform(c) == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, code);
+	curl_easy_cleanup(c);
+	if (body != NULL)
+		*body = b.p;
+	else
+		free(b.p);
+	return b.len;
+}
+
+/* A field of a multipart POST; file parts name a path. */
+struct part {
+	const char *name;
+	const char *value;	/* NULL ends the list */
+	size_t len;		/* 0: strlen(value) */
+	int is_file;
+};
+
+/* The tmc-server way: multipart/form-data built by libcurl. */
+static long post_task(unsigned port, const char *path, const struct part *parts, char **body)
+{
+	CURL *c = curl_easy_init();
+	curl_mime *m = curl_mime_init(c);
+	char url[256];
+	struct buf b = { 0 };
+	long code = 0;
+
+	for (; parts->name != NULL; parts++) {
+		curl_mimepart *p = curl_mime_addpart(m);
+
+		curl_mime_name(p, parts->name);
+		if (parts->is_file) {
+			curl_mime_filedata(p, parts->value);
+			curl_mime_type(p, "application/x-tar");
+		} else {
+			curl_mime_data(p, parts->value, parts->len ? parts->len : CURL_ZERO_TERMINATED);
+		}
+	}
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", port, path);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_MIMEPOST, m);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, buf_write);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 120L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	if (curl_easy_perform(c) == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+	curl_mime_free(m);
+	curl_easy_cleanup(c);
+	if (body != NULL)
+		*body = b.p ? b.p : strdup("");
+	else
+		free(b.p);
+	return code;
+}
+
+/* Raw bytes over TCP (for requests curl will not make); returns the status
+ * code of the answer, 0 when none came. */
+static long raw_request(unsigned port, const char *req, size_t len, char *resp, size_t resplen)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+		.sin_port = htons((uint16_t)port) };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	size_t got = 0, off = 0;
+	long code = 0;
+	double until = now_s() + 10;
+
+	resp[0] = '\0';
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	while (off < len) {
+		ssize_t n = send(fd, req + off, len - off, MSG_NOSIGNAL);
+
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	shutdown(fd, SHUT_WR);
+	while (got + 1 < resplen && now_s() < until) {
+		struct pollfd p = { fd, POLLIN, 0 };
+		ssize_t n;
+
+		if (poll(&p, 1, 200) <= 0)
+			continue;
+		n = read(fd, resp + got, resplen - 1 - got);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		resp[got] = '\0';
+	}
+	close(fd);
+	if (sscanf(resp, "HTTP/1.%*d %ld", &code) != 1)
+		code = 0;
+	return code;
+}
+
+/* ------------------------------------------------------------- task tars */
+
+struct tent {
+	const char *name;
+	mode_t type;
+	const char *data;	/* regular files */
+	int64_t size;		/* when data is NULL: zeros */
+	const char *link;
+	const char *hard;
+};
+
+enum comp { C_NONE, C_GZIP, C_XZ };
+
+static int make_tar(const char *path, enum comp comp, const struct tent *e, size_t n_many)
+{
+	struct archive *a = archive_write_new();
+	struct archive_entry *ae = archive_entry_new();
+	static char zeros[65536];
+
+	archive_write_set_format_pax_restricted(a);
+	if (comp == C_GZIP)
+		archive_write_add_filter_gzip(a);
+	else if (comp == C_XZ)
+		archive_write_add_filter_xz(a);
+	if (archive_write_open_filename(a, path) != ARCHIVE_OK)
+		return -1;
+	for (; e->name != NULL; e++) {
+		int64_t size = e->data ? (int64_t)strlen(e->data) : e->size;
+
+		archive_entry_clear(ae);
+		archive_entry_set_pathname(ae, e->name);
+		archive_entry_set_filetype(ae, e->type);
+		archive_entry_set_perm(ae, strcmp(e->name, "tmc-run") == 0 ? 0755 : 0644);
+		if (e->link)
+			archive_entry_set_symlink(ae, e->link);
+		if (e->hard)
+			archive_entry_set_hardlink(ae, e->hard);
+		if (e->type == AE_IFCHR)
+			archive_entry_set_rdev(ae, makedev(1, 3));
+		archive_entry_set_size(ae, e->type == AE_IFREG && !e->hard ? size : 0);
+		archive_write_header(a, ae);
+		if (e->type == AE_IFREG && !e->hard) {
+			if (e->data) {
+				archive_write_data(a, e->data, (size_t)size);
+			} else {
+				for (int64_t left = size; left > 0;) {
+					size_t k = left > (int64_t)sizeof(zeros) ? sizeof(zeros) : (size_t)left;
+
+					archive_write_data(a, zeros, k);
+					left -= (int64_t)k;
+				}
+			}
+		}
+	}
+	for (size_t i = 0; i < n_many; i++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "d%zu/f%zu", i / 1000, i);
+		archive_entry_clear(ae);
+		archive_entry_set_pathname(ae, name);
+		archive_entry_set_filetype(ae, AE_IFREG);
+		archive_entry_set_perm(ae, 0644);
+		archive_entry_set_size(ae, 0);
+		archive_write_header(a, ae);
+	}
+	archive_entry_free(ae);
+	archive_write_close(a);
+	archive_write_free(a);
+	return 0;
+}
+
+#define RUN_SCRIPT(s) { "tmc-run", AE_IFREG, "#!/bin/sh\n" s, 0, NULL, NULL }
+#define TEND { NULL, 0, NULL, 0, NULL, NULL }
+
+static const char *task_tar(const char *name, const char *script)
+{
+	static char path[64][300];
+	static int next;
+	char *p = path[next++ % 64];
+	const struct tent e[] = { { "tmc-run", AE_IFREG, script, 0, NULL, NULL }, TEND };
+
+	snprintf(p, 300, "%s/%s.tar", tmp_root, name);
+	make_tar(p, C_NONE, e, 0);
+	return p;
+}
+
+#define ECHO_TASK "#!/bin/sh\necho 'hello out'\necho 'hello err' >&2\n" \
+	"printf 'TEST OK\\n' > test_output.txt\nexit 0\n"
+
+/* ------------------------------------------------------------------ tests */
+
+static int wait_file(const char *dir, const char *suffix, double timeout)
+{
+	double until = now_s() + timeout;
+
+	while (now_s() < until) {
+		DIR *dp = opendir(dir);
+		struct dirent *de;
+		int found = 0;
+
+		while (dp != NULL && (de = readdir(dp)) != NULL) {
+			size_t l = strlen(de->d_name), sl = strlen(suffix);
+
+			if (l > sl && strcmp(de->d_name + l - sl, suffix) == 0 && de->d_name[0] != '.')
+				found = 1;
+		}
+		if (dp != NULL)
+			closedir(dp);
+		if (found)
+			return 0;
+		usleep(20000);
+	}
+	return -1;
+}
+
+static void check_echo_note(size_t i, const char *token)
+{
+	const char *s;
+
+	CHECK(note_str(i, "token") && strcmp(note_str(i, "token"), token) == 0, "token '%s' != '%s'",
+	    note_str(i, "token") ? note_str(i, "token") : "(none)", token);
+	CHECK((s = note_str(i, "status")) && strcmp(s, "finished") == 0, "status %s", s ? s : "(none)");
+	CHECK((s = note_str(i, "exit_code")) && strcmp(s, "0") == 0, "exit_code %s", s ? s : "(none)");
+	CHECK((s = note_str(i, "stdout")) && strcmp(s, "hello out\n") == 0, "stdout '%s'", s ? s : "(none)");
+	CHECK((s = note_str(i, "stderr")) && strcmp(s, "hello err\n") == 0, "stderr '%s'", s ? s : "(none)");
+	CHECK((s = note_str(i, "test_output")) && strcmp(s, "TEST OK\n") == 0, "test_output '%s'", s ? s : "(none)");
+	CHECK((s = note_str(i, "vm_log")) && strstr(s, "tmc-init") != NULL, "vm_log '%s'", s ? s : "(none)");
+	CHECK(note_str(i, "output") != NULL && note_str(i, "valgrind") != NULL && note_str(i, "validations") != NULL,
+	    "output/valgrind/validations missing");
+}
+
+static void test_tmc_client(int form)
+{
+	struct daemon d;
+	char url[128], *body = NULL;
+	const char *extra[] = { "--notify-format", form ? "form" : "json", NULL };
+	const char *tok = "tok-123 &=+%/\xc3\xa4";
+	long code;
+
+	daemon_init(&d, form ? "client_form" : "client_json");
+	rx_reset();
+	CHECK(daemon_start(&d, extra) == 0, "daemon did not start (log %s)", d.log);
+	notify_url(url, sizeof(url), rx.port);
+	{
+		const struct part parts[] = { { "file", task_tar("echo", ECHO_TASK), 0, 1 },
+			{ "notify", url, 0, 0 }, { "token", tok, 0, 0 }, { NULL, NULL, 0, 0 } };
+
+		code = post_task(d.port, "/tasks.json", parts, &body);
+	}
+	CHECK(code == 200, "POST -> %ld", code);
+	CHECK(body && strcmp(body, "{\"status\":\"ok\"}") == 0, "body %s", body ? body : "(null)");
+	free(body);
+	CHECK(rx_wait(1, 60) == 1, "no notification");
+	if (rx.nnotes >= 1) {
+		CHECK(strncmp(rx.notes[0].ctype, form ? "application/x-www-form-urlencoded" : "application/json",
+		    form ? 33 : 16) == 0, "Content-Type %s", rx.notes[0].ctype);
+		CHECK(rx.notes[0].fields != NULL, "notification not decodable: %.200s", rx.notes[0].body);
+		check_echo_note(0, tok);
+	}
+	daemon_fini(&d);
+	CHECK(work_files(&d, "incoming") == 0 && work_files(&d, "tasks") == 0, "work dir not empty");
+	CHECK(work_files(&d, "spool") == 0, "spool not empty");
+}
+
+static void test_tmc_client_json(void) { test_tmc_client(0); }
+static void test_tmc_client_form(void) { test_tmc_client(1); }
+
+static void test_wait_and_pages(void)
+{
+	struct daemon d;
+	char *body = NULL;
+	json_t *j;
+	long code;
+	const struct part parts[] = { { "file", task_tar("echo", ECHO_TASK), 0, 1 },
+		{ "token", "w", 0, 0 }, { "wait", "1", 0, 0 }, { NULL, NULL, 0, 0 } };
+
+	daemon_init(&d, "wait");
+	CHECK(daemon_start(&d, NULL) == 0, "daemon did not start");
+	code = post_task(d.port, "/", parts, &body);
+	CHECK(code == 200, "POST wait=1 -> %ld", code);
+	j = body ? json_loads(body, 0, NULL) : NULL;
+	CHECK(j && strcmp(json_string_value(json_object_get(j, "status")) ?: "", "finished") == 0 &&
+	    strcmp(json_string_value(json_object_get(j, "token")) ?: "", "w") == 0, "body %.300s", body);
+	json_decref(j);
+	free(body);
+	http_get(d.port, "/status.json", &code, &body);
+	j = body ? json_loads(body, 0, NULL) : NULL;
+	CHECK(code == 200 && j && json_integer_value(json_object_get(j, "busy_instances")) == 0 &&
+	    json_integer_value(json_object_get(j, "total_instances")) == 1 &&
+	    json_array_size(json_object_get(j, "loadavg")) == 3 &&
+	    json_integer_value(json_object_get(j, "tasks_run")) == 1, "status.json %s", body);
+	json_decref(j);
+	free(body);
+	http_get(d.port, "/", &code, &body);
+	CHECK(code == 200 && body && strstr(body, "<html") && strstr(body, "finished"), "status page");
+	free(body);
+	http_get(d.port, "/metrics", &code, &body);
+	CHECK(code == 200 && body && strstr(body, "sandboxd_tasks_total{status=\"finished\"} 1") &&
+	    strstr(body, "sandboxd_busy 0") && strstr(body, "sandboxd_task_duration_seconds_bucket"),
+	    "metrics %s", body);
+	free(body);
+	daemon_fini(&d);
+}
+
+static void test_busy(void)
+{
+	struct daemon d;
+	char url[128], *body = NULL;
+	long code;
+
+	daemon_init(&d, "busy");
+	rx_reset();
+	CHECK(daemon_start(&d, NULL) == 0, "daemon did not start");
+	notify_url(url, sizeof(url), rx.port);
+	{
+		const struct part slow[] = { { "file", task_tar("sleep", "#!/bin/sh\nsleep 3\n"), 0, 1 },
+			{ "notify", url, 0, 0 }, { "token", "first", 0, 0 }, { NULL, NULL, 0, 0 } };
+		const struct part again[] = { { "file", task_tar("echo", ECHO_TASK), 0, 1 },
+			{ "notify", url, 0, 0 }, { "token", "second", 0, 0 }, { NULL, NULL, 0, 0 } };
+
+		code = post_task(d.port, "/tasks.json", slow, NULL);
+		CHECK(code == 200, "first POST -> %ld", code);
+		code = post_task(d.port, "/tasks.json", again, &body);
+		CHECK(code == 500, "second POST -> %ld", code);
+		CHECK(body && strcmp(body, "{\"status\":\"busy\"}") == 0, "busy body %s", body);
+		free(body);
+		http_get(d.port, "/status.json", &code, &body);
+		CHECK(body && strstr(body, "\"busy_instances\":1"), "status while busy: %s", body);
+		free(body);
+	}
+	CHECK(rx_wait(1, 60) == 1 && strcmp(note_str(0, "token") ?: "", "first") == 0, "first task not notified");
+	daemon_fini(&d);
+}
+
+struct conc {
+	unsigned port;
+	const char *tar;
+	const char *url;
+	pthread_barrier_t *bar;
+	long code;
+};
+
+static void *conc_post(void *arg)
+{
+	struct conc *c = arg;
+	const struct part parts[] = { { "file", c->tar, 0, 1 }, { "notify", c->url, 0, 0 },
+		{ "token", "c", 0, 0 }, { NULL, NULL, 0, 0 } };
+
+	pthread_barrier_wait(c->bar);
+	c->code = post_task(c->port, "/tasks.json", parts, NULL);
+	return NULL;
+}
+
+static void test_concurrent(void)
+{
+	struct daemon d;
+	char url[128];
+	pthread_t th[20];
+	struct conc c[20];
+	pthread_barrier_t bar;
+	int ok = 0, busy = 0;
+	const char *tar = task_tar("sleep2", "#!/bin/sh\nsleep 2\n");
+
+	daemon_init(&d, "concurrent");
+	rx_reset();
+	CHECK(daemon_start(&d, NULL) == 0, "daemon did not start");
+	notify_url(url, sizeof(url), rx.port);
+	pthread_barrier_init(&bar, NULL, 20);
+	for (int i = 0; i < 20; i++) {
+		c[i] = (struct conc){ d.port, tar, url, &bar, 0 };
+		pthread_create(&th[i], NULL, conc_post, &c[i]);
+	}
+	for (int i = 0; i < 20; i++) {
+		pthread_join(th[i], NULL);
+		ok += c[i].code == 200;
+		busy += c[i].code == 500;
+	}
+	pthread_barrier_destroy(&bar);
+	CHECK(ok == 1 && busy == 19, "%d got 200, %d got 500", ok, busy);
+	CHECK(rx_wait(1, 60) == 1, "no notification");
+	usleep(300000);
+	CHECK(rx.nnotes == 1, "%zu notifications", rx.nnotes);
+	daemon_fini(&d);
+}
+
+/* The bad-input matrix. */
+enum bad_kind { BK_PARTS, BK_RAW };
+
+struct bad {
+	const char *what;
+	long want;		/* HTTP code */
+	const char *want_err;	/* substring of the answer */
+	const char *tar;	/* BK_PARTS: the file part (NULL: none) */
+	const char *token;
+	size_t token_len;
+	const char *notify;
+	const char *raw;	/* a raw request: request line and headers */
+	const char *raw_body;	/* its body (Content-Length added), or NULL */
+};
+
+static char bad_paths[16][300];
+
+static const char *bad_tar(int i, enum comp comp, const struct tent *e, size_t many)
+{
+	snprintf(bad_paths[i], sizeof(bad_paths[i]), "%s/bad%d.tar", tmp_root, i);
+	make_tar(bad_paths[i], comp, e, many);
+	return bad_paths[i];
+}
+
+static void test_bad_inputs(void)
+{
+	struct daemon d;
+	const char *extra[] = { "--upload-cap", "4M", NULL };
+	char path[300];
+	const struct tent run = RUN_SCRIPT("echo x\n");
+	const struct tent dotdot[] = { run, { "../x", AE_IFREG, "x", 0, NULL, NULL }, TEND };
+	const struct tent abs[] = { run, { "/etc/x", AE_IFREG, "x", 0, NULL, NULL }, TEND };
+	const struct tent dev[] = { run, { "null", AE_IFCHR, NULL, 0, NULL, NULL }, TEND };
+	const struct tent sym[] = { run, { "s", AE_IFLNK, NULL, 0, "/etc/shadow", NULL }, TEND };
+	const struct tent hard[] = { run, { "h", AE_IFREG, NULL, 0, NULL, "/etc/shadow" }, TEND };
+	const struct tent only_run[] = { run, TEND };
+	const struct tent bomb[] = { run, { "bomb", AE_IFREG, NULL, 100LL << 20, NULL, NULL }, TEND };
+	const struct tent big[] = { run, { "big", AE_IFREG, NULL, 5LL << 20, NULL, NULL }, TEND };
+	const struct tent over[] = { run, { "big", AE_IFREG, NULL, (4LL << 20) + 100000, NULL, NULL }, TEND };
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/empty", tmp_root);
+	f = fopen(path, "w");
+	fclose(f);
+	snprintf(bad_paths[0], sizeof(bad_paths[0]), "%s", path);
+	snprintf(bad_paths[1], sizeof(bad_paths[1]), "%s/text", tmp_root);
+	f = fopen(bad_paths[1], "w");
+	fputs("this is not a tar archive, just text\n", f);
+	fclose(f);
+	bad_tar(2, C_NONE, big, 0);
+	CHECK(truncate(bad_paths[2], 3000) == 0, "truncate");
+	bad_tar(3, C_NONE, dotdot, 0);
+	bad_tar(4, C_NONE, abs, 0);
+	bad_tar(5, C_NONE, dev, 0);
+	bad_tar(6, C_NONE, sym, 0);
+	bad_tar(7, C_NONE, hard, 0);
+	bad_tar(8, C_XZ, only_run, 100000);
+	bad_tar(9, C_GZIP, bomb, 0);
+	bad_tar(10, C_NONE, big, 0);
+	bad_tar(11, C_NONE, only_run, 0);
+	bad_tar(12, C_NONE, over, 0);
+
+	{
+		static char huge_hdr[200000];
+		const struct bad rows[] = {
+			{ "no file", 400, "no 'file' part", NULL, "t", 0, NULL, NULL, 0 },
+			{ "empty file", 400, "empty", bad_paths[0], NULL, 0, NULL, NULL, 0 },
+			{ "not a tar", 400, "not a tar", bad_paths[1], NULL, 0, NULL, NULL, 0 },
+			{ "truncated tar", 400, "truncated", bad_paths[2], NULL, 0, NULL, NULL, 0 },
+			{ "../x", 400, "'..' in path", bad_paths[3], NULL, 0, NULL, NULL, 0 },
+			{ "/etc/x", 400, "absolute path", bad_paths[4], NULL, 0, NULL, NULL, 0 },
+			{ "device node", 400, "character device", bad_paths[5], NULL, 0, NULL, NULL, 0 },
+			{ "symlink to /etc/shadow", 400, "points outside", bad_paths[6], NULL, 0, NULL, NULL, 0 },
+			{ "hardlink out of tree", 400, "points outside", bad_paths[7], NULL, 0, NULL, NULL, 0 },
+			{ "100k entries", 400, "more than 10000 entries", bad_paths[8], NULL, 0, NULL, NULL, 0 },
+			{ "tar bomb", 400, "over the cap", bad_paths[9], NULL, 0, NULL, NULL, 0 },
+			{ "body over cap", 413, "upload cap", bad_paths[10], NULL, 0, NULL, NULL, 0 },
+			{ "file part over cap", 413, "upload cap", bad_paths[12], NULL, 0, NULL, NULL, 0 },
+			{ "non-UTF-8 token", 400, "token is not valid UTF-8", bad_paths[11], "ab\xff\xfe", 4, NULL, NULL, 0 },
+			{ "notify ftp", 400, "http:// or https://", bad_paths[11], NULL, 0, "ftp://127.0.0.1/x", NULL, 0 },
+			{ "notify file", 400, "http:// or https://", bad_paths[11], NULL, 0, "file:///etc/passwd", NULL, 0 },
+			{ "notify garbage", 400, "notify URL", bad_paths[11], NULL, 0, "http://", NULL, 0 },
+			{ "no boundary", 400, "boundary", NULL, NULL, 0, NULL,
+			  "POST /tasks.json HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data\r\n", "hello" },
+			{ "unterminated part", 400, "ends before the closing boundary", NULL, NULL, 0, NULL,
+			  "POST /tasks.json HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=zz\r\n",
+			  "--zz\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nabcdefghijklmnop" },
+			{ "unterminated headers", 400, "ends before the closing boundary", NULL, NULL, 0, NULL,
+			  "POST /tasks.json HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=zz\r\n",
+			  "--zz\r\nContent-Disposition: form-data; name=\"fi" },
+			{ "not multipart", 400, "multipart/form-data", NULL, NULL, 0, NULL,
+			  "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n", "{}" },
+			{ "wrong method", 405, "method_not_allowed", NULL, NULL, 0, NULL,
+			  "DELETE /tasks.json HTTP/1.1\r\nHost: x\r\n", NULL },
+			{ "PUT status", 405, "method_not_allowed", NULL, NULL, 0, NULL,
+			  "PUT /status.json HTTP/1.1\r\nHost: x\r\n", "" },
+			{ "unknown path", 404, "not_found", NULL, NULL, 0, NULL,
+			  "GET /nope HTTP/1.1\r\nHost: x\r\n", NULL },
+			{ "huge header", 431, "", NULL, NULL, 0, NULL, huge_hdr, NULL },
+		};
+		long code;
+		char *body = NULL, resp[4096];
+
+		snprintf(huge_hdr, sizeof(huge_hdr), "GET /status.json HTTP/1.1\r\nHost: x\r\nX-Big: ");
+		memset(huge_hdr + strlen(huge_hdr), 'A', 150000);
+		strcat(huge_hdr, "\r\n");
+
+		daemon_init(&d, "bad_inputs");
+		CHECK(daemon_start(&d, extra) == 0, "daemon did not start");
+		for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+			const struct bad *r = &rows[i];
+			int okcode;
+			long got;
+
+			if (r->raw != NULL) {
+				char *req = NULL;
+				int len = r->raw_body ?
+				    asprintf(&req, "%sContent-Length: %zu\r\nConnection: close\r\n\r\n%s", r->raw,
+					strlen(r->raw_body), r->raw_body) :
+				    asprintf(&req, "%sConnection: close\r\n\r\n", r->raw);
+
+				code = len > 0 ? raw_request(d.port, req, (size_t)len, resp, sizeof(resp)) : 0;
+				free(req);
+				body = strdup(strstr(resp, "\r\n\r\n") ? strstr(resp, "\r\n\r\n") + 4 : resp);
+			} else {
+				struct part parts[5];
+				size_t n = 0;
+
+				if (r->tar)
+					parts[n++] = (struct part){ "file", r->tar, 0, 1 };
+				if (r->token)
+					parts[n++] = (struct part){ "token", r->token, r->token_len, 0 };
+				if (r->notify)
+					parts[n++] = (struct part){ "notify", r->notify, 0, 0 };
+				parts[n] = (struct part){ NULL, NULL, 0, 0 };
+				code = post_task(d.port, "/tasks.json", parts, &body);
+			}
+			got = code;
+			okcode = r->want == 431 ? (code >= 400 && code < 500) : code == r->want;
+			CHECK(okcode, "%s: HTTP %ld, wanted %ld (%s)", r->what, code, r->want, body ? body : "");
+			CHECK(body && strstr(body, r->want_err), "%s: answer '%s' lacks '%s'", r->what,
+			    body ? body : "", r->want_err);
+			free(body);
+			body = NULL;
+			http_get(d.port, "/status.json", &code, &body);
+			CHECK(code == 200 && body && strstr(body, "\"busy_instances\":0"), "%s: daemon not serving idle: %s",
+			    r->what, body ? body : "");
+			free(body);
+			body = NULL;
+			CHECK(work_files(&d, "incoming") == 0 && work_files(&d, "tasks") == 0 && work_files(&d, "spool") == 0,
+			    "%s: left files in the work dir", r->what);
+			printf("    %-24s -> %ld\n", r->what, got);
+		}
+		daemon_fini(&d);
+	}
+}
+
+static void test_receiver_down(void)
+{
+	struct daemon d;
+	char url[128];
+	unsigned port;
+	double t0;
+
+	rx_reset();
+	rx_stop();
+	port = rx.port;
+	daemon_init(&d, "receiver_down");
+	CHECK(daemon_start(&d, NULL) == 0, "daemon did not start");
+	notify_url(url, sizeof(url), port);
+	{
+		const struct part parts[] = { { "file", task_tar("echo", ECHO_TASK), 0, 1 },
+			{ "notify", url, 0, 0 }, { "token", "down", 0, 0 }, { NULL, NULL, 0, 0 } };
+
+		CHECK(post_task(d.port, "/tasks.json", parts, NULL) == 200, "POST failed");
+	}
+	t0 = now_s();
+	sleep(10);
+	CHECK(rx_start(port) == 0, "receiver could not come back on port %u", port);
+	CHECK(rx_wait(1, 20) == 1, "not delivered after the receiver came back");
+	if (rx.nnotes == 1) {
+		CHECK(strcmp(note_str(0, "token") ?: "", "down") == 0, "wrong token");
+		printf("    delivered %.1fs after the POST\n", rx.notes[0].at - t0);
+	}
+	daemon_fini(&d);
+	CHECK(work_files(&d, "spool") == 0, "spool not empty");
+}
+
+static void test_receiver_500(void)
+{
+	struct daemon d;
+	char url[128];
+
+	rx_reset();
+	rx.fail_next = 3;
+	daemon_init(&d, "receiver_500");
+	CHECK(daemon_start(&d, NULL) == 0, "daemon did not start");
+	notify_url(url, sizeof(url), rx.port);
+	{
+		const struct part parts[] = { { "file", task_tar("echo", ECHO_TASK), 0, 1 },
+			{ "notify", url, 0, 0 }, { "token", "r500", 0, 0 }, { NULL, NULL, 0, 0 } };
+
+		CHECK(post_task(d.port, "/tasks.json", parts, NULL) == 200, "POST failed");
+	}
+	CHECK(rx_wait(1, 30) == 1, "not delivered");
+	CHECK(rx.attempts == 4, "%u attempts, wanted 4", rx.attempts);
+	daemon_fini(&d);
+	CHECK(work_files(&d, "spool") == 0, "spool not empty");
+}
+
+static void test_sigkill_spooled(void)
+{
+	struct daemon d;
+	char url[128], spool[300];
+	unsigned port;
+
+	rx_reset();
+	rx_stop();
+	port = rx.port;
+	daemon_init(&d, "sigkill_spooled");
+	snprintf(spool, sizeof(spool), "%s/spool", d.work);
+	CHECK(daemon_start(&d, NULL) == 0, "daemon did not start");
+	notify_url(url, sizeof(url), port);
+	{
+		const struct part parts[] = { { "file", task_tar("echo", ECHO_TASK), 0, 1 },
+			{ "notify", url, 0, 0 }, { "token", "spooled", 0, 0 }, { NULL, NULL, 0, 0 } };
+
+		CHECK(post_task(d.port, "/tasks.json", parts, NULL) == 200, "POST failed");
+	}
+	CHECK(wait_file(spool, ".json", 60) == 0, "result never spooled");
+	daemon_stop(&d, SIGKILL);
+	CHECK(rx_start(port) == 0, "receiver could not start");
+	CHECK(daemon_start(&d, NULL) == 0, "daemon did not restart");
+	CHECK(rx_wait(1, 20) == 1, "not delivered after restart");
+	if (rx.nnotes == 1)
+		check_echo_note(0, "spooled");
+	daemon_fini(&d);
+	CHECK(work_files(&d, "spool") == 0, "spool not empty");
+}
+
+static void test_killed_mid_task(void)
+{
+	struct daemon d;
+	char url[128], spool[300];
+	const char *s;
+
+	rx_reset();
+	daemon_init(&d, "killed_mid_task");
+	snprintf(spool, sizeof(spool), "%s/spool", d.work);
+	CHECK(daemon_start(&d, NULL) == 0, "daemon did not start");
+	notify_url(url, sizeof(url), rx.port);
+	{
+		const struct part parts[] = { { "file", task_tar("sleep30", "#!/bin/sh\nsleep 30\n"), 0, 1 },
+			{ "notify", url, 0, 0 }, { "token", "mid", 0, 0 }, { NULL, NULL, 0, 0 } };
+
+		CHECK(post_task(d.port, "/tasks.json", parts, NULL) == 200, "POST failed");
+	}
+	CHECK(wait_file(spool, ".running", 10) == 0, "no running marker");
+	usleep(500000);
+	daemon_stop(&d, SIGKILL);
+	CHECK(daemon_start(&d, NULL) == 0, "daemon did not restart");
+	CHECK(rx_wait(1, 20) == 1, "no report after restart");
+	if (rx.nnotes == 1) {
+		CHECK(strcmp(note_str(0, "token") ?: "", "mid") == 0, "token");
+		CHECK((s = note_str(0, "status")) && strcmp(s, "failed") == 0, "status %s", s ?: "(none)");
+		CHECK((s = note_str(0, "reason")) && strcmp(s, "internal") == 0, "reason %s", s ?: "(none)");
+	}
+	daemon_fini(&d);
+	CHECK(work_files(&d, "spool") == 0, "spool not empty");
+}
+
+static void test_drain(void)
+{
+	struct daemon d;
+	char url[128];
+	int st;
+
+	rx_reset();
+	daemon_init(&d, "drain");
+	CHECK(daemon_start(&d, NULL) == 0, "daemon did not start");
+	notify_url(url, sizeof(url), rx.port);
+	{
+		const struct part parts[] = { { "file", task_tar("sleep1", "#!/bin/sh\nsleep 1\necho done\n"), 0, 1 },
+			{ "notify", url, 0, 0 }, { "token", "drain", 0, 0 }, { NULL, NULL, 0, 0 } };
+
+		CHECK(post_task(d.port, "/tasks.json", parts, NULL) == 200, "POST failed");
+	}
+	usleep(200000);
+	st = daemon_stop(&d, SIGTERM);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "exit status %d", st);
+	CHECK(rx_wait(1, 5) == 1 || work_files(&d, "spool") == 1, "result neither delivered nor spooled");
+	CHECK(rx.nnotes == 0 || strcmp(note_str(0, "status") ?: "", "finished") == 0, "drained task not finished");
+	daemon_fini(&d);
+}
+
+/* 50 tasks through the ASan build: no leak, no invalid access, and the fd
+ * count after 50 the same as after 1. */
+static void test_leaks(void)
+{
+	struct daemon d;
+	char asan_bin[300], logbuf[8192];
+	int fds1 = -1, fds50 = -1, st;
+	const char *tar = task_tar("echo", ECHO_TASK);
+	const struct part parts[] = { { "file", tar, 0, 1 }, { "token", "leak", 0, 0 }, { "wait", "1", 0, 0 },
+		{ NULL, NULL, 0, 0 } };
+	FILE *f;
+	size_t n;
+
+	snprintf(asan_bin, sizeof(asan_bin), "%.*s/asan/sandboxd", (int)(strrchr(daemon_bin, '/') - daemon_bin),
+	    daemon_bin);
+	if (access(asan_bin, X_OK) != 0) {
+		CHECK(0, "no ASan build at %s (make %s)", asan_bin, asan_bin);
+		return;
+	}
+	daemon_init(&d, "leaks");
+	d.bin = asan_bin;
+	setenv("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0:exitcode=66", 1);
+	CHECK(daemon_start(&d, NULL) == 0, "daemon did not start");
+	for (int i = 0; i < 50; i++) {
+		long code = post_task(d.port, "/tasks.json", parts, NULL);
+
+		CHECK(code == 200, "task %d -> %ld", i, code);
+		if (code != 200)
+			break;
+		if (i == 0) {
+			usleep(300000);	/* the closed client connection settles */
+			fds1 = count_fds(d.pid);
+		}
+	}
+	usleep(300000);
+	fds50 = count_fds(d.pid);
+	CHECK(fds1 > 0 && fds1 == fds50, "fds after 1 task %d, after 50 %d", fds1, fds50);
+	st = daemon_stop(&d, SIGTERM);
+	unsetenv("ASAN_OPTIONS");
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "ASan daemon exit status %d (66 = sanitizer report; log %s)",
+	    st, d.log);
+	f = fopen(d.log, "r");
+	n = f ? fread(logbuf, 1, sizeof(logbuf) - 1, f) : 0;
+	if (f)
+		fclose(f);
+	logbuf[n] = '\0';
+	CHECK(strstr(logbuf, "Sanitizer") == NULL, "sanitizer report in %s", d.log);
+	printf("    fds after 1 task: %d, after 50: %d\n", fds1, fds50);
+	daemon_fini(&d);
+}
+
+static const struct test {
+	const char *name;
+	void (*fn)(void);
+} tests[] = {
+	{ "tmc_client_json", test_tmc_client_json },
+	{ "tmc_client_form", test_tmc_client_form },
+	{ "wait_and_pages", test_wait_and_pages },
+	{ "busy", test_busy },
+	{ "concurrent_20", test_concurrent },
+	{ "bad_inputs", test_bad_inputs },
+	{ "receiver_500_x3", test_receiver_500 },
+	{ "receiver_down_10s", test_receiver_down },
+	{ "sigkill_spooled", test_sigkill_spooled },
+	{ "killed_mid_task", test_killed_mid_task },
+	{ "sigterm_drains", test_drain },
+	{ "asan_50_tasks_fds", test_leaks },
+};
+
+int main(int argc, char **argv)
+{
+	int passed = 0, failed = 0;
+	char cmd[300];
+
+	if (argc < 3) {
+		fprintf(stderr, "usage: %s SANDBOXD IMAGES_DIR [TEST ...]\n", argv[0]);
+		return 2;
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	daemon_bin = argv[1];
+	images_dir = argv[2];
+	signal(SIGPIPE, SIG_IGN);
+	if (geteuid() != 0) {
+		printf("http_test: needs root: sandboxd starts UML as an unprivileged user only when run as root\n");
+		printf("0 passed, 1 failed\n");
+		return 1;
+	}
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	snprintf(tmp_root, sizeof(tmp_root), "/tmp/http_test.XXXXXX");
+	/* The UML user must reach the task dirs below it: 0755, not mkdtemp's 0700. */
+	if (mkdtemp(tmp_root) == NULL || chmod(tmp_root, 0755) < 0 || rx_start(0) < 0) {
+		perror("http_test: setup");
+		return 1;
+	}
+	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
+		int before = checks_failed, selected = argc == 3;
+		double t0 = now_s();
+
+		for (int a = 3; a < argc; a++)
+			if (strcmp(argv[a], tests[i].name) == 0)
+				selected = 1;
+		if (!selected)
+			continue;
+		current_test = tests[i].name;
+		printf("-- %s\n", tests[i].name);
+		if (rx.mhd == NULL)
+			rx_start(rx.port);
+		tests[i].fn();
+		if (checks_failed == before) {
+			passed++;
+			printf("ok   %s (%.1fs)\n", tests[i].name, now_s() - t0);
+		} else {
+			failed++;
+			printf("FAIL %s (%.1fs)\n", tests[i].name, now_s() - t0);
+		}
+	}
+	rx_stop();
+	rx_reset();
+	if (getenv("HTTP_TEST_KEEP") == NULL && failed == 0) {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp_root);
+		if (system(cmd) != 0)
+			printf("could not remove %s\n", tmp_root);
+	} else {
+		printf("work dirs and logs kept in %s\n", tmp_root);
+	}
+	curl_global_cleanup();
+	printf("%d passed, %d failed\n", passed, failed);
+	return failed == 0 ? 0 : 1;
+}
