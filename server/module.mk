@@ -26,3 +26,8 @@ $(B)/tests/http_test: $(B)/obj/tests/http/http_test.o
 INTEGRATION_TESTS += http-test
 http-test: $(B)/tests/http_test $(B)/sandboxd $(B)/asan/sandboxd $(IMAGES)
 	$(B)/tests/http_test $(B)/sandboxd $(B) $(HTTP_TESTS)
+
+UNIT_TESTS += check_config check_spool check_notify
+check_config_SRCS := server/config.c sandbox/upload_tar.c $(COMMON_SRCS)
+check_spool_SRCS := server/spool.c $(COMMON_SRCS)
+check_notify_SRCS := server/notify.c server/spool.c server/status.c server/config.c sandbox/upload_tar.c $(COMMON_SRCS)

@@ -1,0 +1,140 @@
+/* check_config.c: sandboxd's settings (server/config.c): flags, the config
+ * file, strict values, and the precedence of flags over the file. */
+#define _GNU_SOURCE
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "server/sandboxd.h"
+
+static const struct {
+	const char *in;
+	int rc;
+	double want;
+} durations[] = {
+	{ "250ms", 0, 0.25 }, { "2s", 0, 2 }, { "5m", 0, 300 }, { "1h", 0, 3600 }, { "1.5", 0, 1.5 },
+	{ "", -1, 0 }, { "-1s", -1, 0 }, { "1d", -1, 0 }, { "s", -1, 0 }, { "2h", -1, 0 }, { "nan", -1, 0 },
+};
+
+START_TEST(test_duration)
+{
+	double v = -7;
+	int rc = config_parse_duration(durations[_i].in, 3600, &v);
+
+	ck_assert_int_eq(rc, durations[_i].rc);
+	if (rc == 0)
+		ck_assert_double_eq_tol(v, durations[_i].want, 1e-9);
+}
+END_TEST
+
+static const struct {
+	const char *key, *value;
+	int rc;
+} sets[] = {
+	{ "port", "8080", 0 }, { "port", "65536", -1 }, { "port", "80x", -1 },
+	{ "memory", "128M", 0 }, { "memory", "12Q", -1 }, { "memory", "0", -1 },
+	{ "timeout", "200", 0 }, { "timeout", "-5", -1 },
+	{ "notify-format", "form", 0 }, { "notify-format", "xml", -1 },
+	{ "scout", "off", 0 }, { "scout", "maybe", -1 },
+	{ "retry-total", "1h", 0 }, { "retry-total", "forever", -1 },
+	{ "max-entries", "0", -1 }, { "max-entries", "100", 0 },
+	{ "no-such-setting", "1", -1 }, { "listen", NULL, -1 },
+};
+
+START_TEST(test_set)
+{
+	struct config cfg;
+	char err[256] = "";
+
+	config_defaults(&cfg);
+	ck_assert_int_eq(config_set(&cfg, sets[_i].key, sets[_i].value, err, sizeof(err)), sets[_i].rc);
+	if (sets[_i].rc < 0)
+		ck_assert(err[0] != '\0');
+	config_free(&cfg);
+}
+END_TEST
+
+START_TEST(test_file_then_flags)
+{
+	char path[] = "/tmp/check_config.XXXXXX", err[256] = "";
+	int fd = mkstemp(path);
+	FILE *f = fdopen(fd, "w");
+	struct config cfg;
+	char *argv[] = { "sandboxd", "--config", path, "--port=9000", "--memory", "128M", "-v", NULL };
+
+	ck_assert_ptr_nonnull(f);
+	fputs("# comment\nport = 7000\n  work-dir = /srv/tmc   # trailing\nnotify-format=form\n"
+	    "retry-initial = 500ms\nkeep-work-dir\n", f);
+	fclose(f);
+	config_defaults(&cfg);
+	ck_assert_int_eq(config_parse(&cfg, 7, argv, err, sizeof(err)), 0);
+	ck_assert_uint_eq(cfg.port, 9000);
+	ck_assert_str_eq(cfg.work_dir, "/srv/tmc");
+	ck_assert_int_eq(cfg.notify_format, NOTIFY_FORM);
+	ck_assert_uint_eq(cfg.memory, 128ULL << 20);
+	ck_assert_double_eq_tol(cfg.retry_initial, 0.5, 1e-9);
+	ck_assert_int_eq(cfg.keep_work_dir, 1);
+	ck_assert_int_eq(cfg.verbosity, 2);
+	ck_assert_str_eq(cfg.listen, "127.0.0.1");
+	config_free(&cfg);
+	unlink(path);
+}
+END_TEST
+
+START_TEST(test_file_errors_name_the_line)
+{
+	char path[] = "/tmp/check_config.XXXXXX", err[256] = "";
+	int fd = mkstemp(path);
+	FILE *f = fdopen(fd, "w");
+	struct config cfg;
+
+	fputs("port = 1\nmemory = lots\n", f);
+	fclose(f);
+	config_defaults(&cfg);
+	ck_assert_int_eq(config_load_file(&cfg, path, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, ":2:") != NULL && strstr(err, "memory") != NULL, "%s", err);
+	config_free(&cfg);
+	unlink(path);
+}
+END_TEST
+
+START_TEST(test_bad_flags)
+{
+	struct config cfg;
+	char err[256];
+	char *unknown[] = { "sandboxd", "--frobnicate", NULL };
+	char *missing[] = { "sandboxd", "--port", NULL };
+	char *stray[] = { "sandboxd", "extra", NULL };
+	char *retry[] = { "sandboxd", "--retry-initial", "10s", "--retry-max", "1s", NULL };
+
+	config_defaults(&cfg);
+	ck_assert_int_eq(config_parse(&cfg, 2, unknown, err, sizeof(err)), -1);
+	ck_assert(strstr(err, "frobnicate") != NULL);
+	ck_assert_int_eq(config_parse(&cfg, 2, missing, err, sizeof(err)), -1);
+	ck_assert_int_eq(config_parse(&cfg, 2, stray, err, sizeof(err)), -1);
+	ck_assert_int_eq(config_parse(&cfg, 5, retry, err, sizeof(err)), -1);
+	config_free(&cfg);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("config");
+	TCase *tc = tcase_create("config");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_loop_test(tc, test_duration, 0, (int)(sizeof(durations) / sizeof(durations[0])));
+	tcase_add_loop_test(tc, test_set, 0, (int)(sizeof(sets) / sizeof(sets[0])));
+	tcase_add_test(tc, test_file_then_flags);
+	tcase_add_test(tc, test_file_errors_name_the_line);
+	tcase_add_test(tc, test_bad_flags);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
