@@ -31,3 +31,8 @@ UNIT_TESTS += check_config check_spool check_notify
 check_config_SRCS := server/config.c sandbox/upload_tar.c $(COMMON_SRCS)
 check_spool_SRCS := server/spool.c $(COMMON_SRCS)
 check_notify_SRCS := server/notify.c server/spool.c server/status.c server/config.c sandbox/upload_tar.c $(COMMON_SRCS)
+
+.PHONY: http-bench
+BENCHES += http-bench
+http-bench: $(B)/tests/http_test $(B)/sandboxd $(IMAGES)
+	$(B)/tests/http_test --bench $(B)/sandboxd $(B)

@@ -11,6 +11,7 @@
  * made here with libarchive (a tmc-run shell script).
  *
  *   usage: http_test SANDBOXD IMAGES_DIR [TEST ...]
+ *          http_test --bench SANDBOXD IMAGES_DIR   (figures for make bench)
  *   env:   HTTP_TEST_ARGS  extra daemon flags (e.g. "--scout off")
  *          HTTP_TEST_KEEP  keep the per-test work dirs
  *
@@ -1216,13 +1217,101 @@ static const struct test {
 	{ "asan_50_tasks_fds", test_leaks },
 };
 
+/* ------------------------------------------------------------------ bench */
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* POST to notify for a trivial task, median of 20 (DESIGN 7: 250 ms). */
+static void bench_latency(void)
+{
+	struct daemon d;
+	char url[128];
+	double lat[20];
+	int n = 0;
+	const char *tar = task_tar("trivial", "#!/bin/sh\necho ok\n");
+
+	rx_reset();
+	daemon_init(&d, "bench_latency");
+	if (daemon_start(&d, NULL) != 0) {
+		printf("bench: daemon did not start\n");
+		return;
+	}
+	notify_url(url, sizeof(url), rx.port);
+	for (int i = 0; i < 20; i++) {
+		const struct part parts[] = { { "file", tar, 0, 1 }, { "notify", url, 0, 0 },
+			{ "token", "bench", 0, 0 }, { NULL, NULL, 0, 0 } };
+		double t0 = now_s();
+		long code = post_task(d.port, "/tasks.json", parts, NULL);
+
+		if (code != 200 || rx_wait((size_t)i + 1, 30) != (size_t)i + 1) {
+			printf("bench: task %d failed (HTTP %ld)\n", i, code);
+			break;
+		}
+		lat[n++] = rx.notes[i].at - t0;
+		usleep(50000);	/* the slot is free before the callback; keep runs apart */
+	}
+	daemon_fini(&d);
+	if (n == 0)
+		return;
+	qsort(lat, (size_t)n, sizeof(lat[0]), cmp_double);
+	printf("bench: POST-to-notify, trivial task: median %.1f ms, min %.1f ms, max %.1f ms over %d "
+	    "(budget 250 ms: %s)\n", lat[n / 2] * 1000, lat[0] * 1000, lat[n - 1] * 1000, n,
+	    lat[n / 2] <= 0.25 ? "within" : "OVER");
+}
+
+/* Requests/s on GET /status.json with wrk while a task runs. */
+static void bench_status_rps(void)
+{
+	struct daemon d;
+	char cmd[512], line[512];
+	const struct part parts[] = { { "file", task_tar("sleep20", "#!/bin/sh\nsleep 20\n"), 0, 1 },
+		{ NULL, NULL, 0, 0 } };
+	FILE *p;
+	int seen = 0;
+
+	daemon_init(&d, "bench_rps");
+	if (daemon_start(&d, NULL) != 0) {
+		printf("bench: daemon did not start\n");
+		return;
+	}
+	if (post_task(d.port, "/tasks.json", parts, NULL) != 200) {
+		printf("bench: the background task was not accepted\n");
+		daemon_fini(&d);
+		return;
+	}
+	snprintf(cmd, sizeof(cmd), "wrk -t2 -c16 -d5s http://127.0.0.1:%u/status.json 2>&1", d.port);
+	p = popen(cmd, "r");
+	while (p != NULL && fgets(line, sizeof(line), p) != NULL) {
+		if (strstr(line, "Requests/sec") || strstr(line, "Latency") || strstr(line, "Non-2xx") ||
+		    strstr(line, "Socket errors")) {
+			printf("bench: GET /status.json while a task runs (wrk -t2 -c16 -d5s): %s", line);
+			seen = 1;
+		}
+	}
+	if (p == NULL || pclose(p) != 0 || !seen)
+		printf("bench: wrk did not run (is the wrk package installed?)\n");
+	daemon_stop(&d, SIGKILL);
+	daemon_fini(&d);
+}
+
 int main(int argc, char **argv)
 {
 	int passed = 0, failed = 0;
 	char cmd[300];
 
+	int bench = argc > 1 && strcmp(argv[1], "--bench") == 0;
+
+	if (bench) {
+		argv++;
+		argc--;
+	}
 	if (argc < 3) {
-		fprintf(stderr, "usage: %s SANDBOXD IMAGES_DIR [TEST ...]\n", argv[0]);
+		fprintf(stderr, "usage: %s [--bench] SANDBOXD IMAGES_DIR [TEST ...]\n", argv[0]);
 		return 2;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1240,6 +1329,17 @@ int main(int argc, char **argv)
 	if (mkdtemp(tmp_root) == NULL || chmod(tmp_root, 0755) < 0 || rx_start(0) < 0) {
 		perror("http_test: setup");
 		return 1;
+	}
+	if (bench) {
+		bench_latency();
+		bench_status_rps();
+		rx_stop();
+		rx_reset();
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp_root);
+		if (system(cmd) != 0)
+			printf("could not remove %s\n", tmp_root);
+		curl_global_cleanup();
+		return 0;
 	}
 	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
 		int before = checks_failed, selected = argc == 3;
