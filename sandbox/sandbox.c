@@ -300,7 +300,13 @@ static int sandbox_launch(struct sandbox_job *j, char *err, size_t errlen)
 	l.output_cap = cfg->limits.output_cap;
 	l.lpj = cfg->images.lpj;
 	l.scout = cfg->scout;
-	l.host_nproc = cfg->limits.host_nproc;
+	/* RLIMIT_NPROC counts all processes of the uid, across every run of
+	 * this and other instances: with a pids cgroup capping this run, it is
+	 * only a loose backstop, so that one run's fork bomb cannot starve the
+	 * others sharing the uid; without one it is the cap. */
+	l.nproc_rlimit = cfg->limits.host_nproc;
+	if (j->cg.version != 0 && cfg->limits.host_nproc < 65536 / 16)
+		l.nproc_rlimit = cfg->limits.host_nproc * 16;
 	l.privileged = j->privileged;
 	l.namespaces = j->namespaces;
 	l.uid = cfg->run_uid;

@@ -35,7 +35,7 @@ struct uml_launch {
 	uint64_t memory, tmpfs, stream_cap, output_cap;
 	unsigned long lpj;
 	int scout;
-	unsigned host_nproc;
+	unsigned nproc_rlimit;	/* RLIMIT_NPROC (per host uid, not per run) */
 	int privileged;		/* started as root: the uid drop */
 	int namespaces;		/* new pid/mount/net/ipc/uts namespaces */
 	uid_t uid;

@@ -4,8 +4,8 @@
  * sandbox/README.md), and the launch sequence, in this order:
  *   parent (runner thread): everything that allocates: argv, envp, paths;
  *   clone3 with a pidfd, and when root new pid/mount/net/ipc/uts
- *     namespaces, so that the UML process is pid 1 of its pid namespace and
- *     killing it kills every UML helper;
+ *     namespaces: the child is pid 1 of its pid namespace, a minimal init
+ *     whose only child is UML, so that killing it kills every UML helper;
  *   child, before exec (raw syscalls only, no malloc, no locks: the runner
  *     may be one thread of many): join the cgroup, own process group,
  *     private mounts and a private size-capped tmpfs for the guest RAM file,
@@ -27,6 +27,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <sched.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -127,12 +128,13 @@ char **uml_argv(const struct uml_launch *l, char *err, size_t errlen)
 enum uml_step {
 	STEP_CGROUP, STEP_PGID, STEP_MOUNT_PRIVATE, STEP_MOUNT_TMP, STEP_RLIMIT, STEP_CHDIR,
 	STEP_SETGROUPS, STEP_SETGID, STEP_SETUID, STEP_NO_NEW_PRIVS, STEP_PDEATHSIG,
-	STEP_SIGMASK, STEP_PERSONALITY, STEP_FDS, STEP_EXEC,
+	STEP_SIGMASK, STEP_INIT, STEP_PERSONALITY, STEP_FDS, STEP_EXEC,
 };
 static const char *const uml_step_names[] = {
 	"join cgroup", "setpgid", "make mounts private", "mount tmpfs for guest RAM",
 	"setrlimit", "chdir to work dir", "setgroups", "setgid", "setuid",
-	"no_new_privs", "parent-death signal", "signal mask", "personality", "lay out fds",
+	"no_new_privs", "parent-death signal", "signal mask", "fork UML from init",
+	"personality", "lay out fds",
 	"execve",
 };
 
@@ -168,6 +170,38 @@ static int uml_child_lift(int fd)
 	return fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 10);
 }
 
+/* In a new pid namespace the clone3 child is pid 1, and stays a minimal
+ * init while UML runs as its child: a namespace init ignores every signal
+ * it has no handler for, even its own abort(), so UML as pid 1 would hang
+ * after a guest kernel panic instead of dying. Returns in the UML process;
+ * init waits for UML and exits with its status (128+n for signal n), and
+ * the kernel then kills whatever is left in the namespace. */
+static void uml_child_init(struct uml_child *c)
+{
+	long pid = syscall(SYS_clone, SIGCHLD, 0, NULL, NULL, 0);
+	int st;
+
+	if (pid < 0)
+		uml_child_fail(c, STEP_INIT);
+	if (pid == 0) {
+		/* fork cleared it */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+			uml_child_fail(c, STEP_PDEATHSIG);
+		return;
+	}
+	/* Init holds no fd: the console reaches EOF and the error pipe
+	 * reports the exec exactly when UML's copies go. */
+	syscall(SYS_close_range, 0, ~0U, 0);
+	for (;;) {
+		long r = wait4(-1, &st, __WALL, NULL);
+
+		if (r == pid)
+			_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+		if (r < 0 && errno != EINTR)
+			_exit(127);
+	}
+}
+
 /* Runs in the clone3 child: raw syscalls and async-signal-safe calls only. */
 static void __attribute__((noreturn)) uml_child_run(struct uml_child *c)
 {
@@ -189,8 +223,8 @@ static void __attribute__((noreturn)) uml_child_run(struct uml_child *c)
 		    mount("tmpfs", l->tmp_dir, "tmpfs", MS_NOSUID | MS_NODEV, c->tmp_opts) < 0)
 			uml_child_fail(c, STEP_MOUNT_TMP);
 	}
-	/* RLIMIT_NPROC counts per user: a guest fork bomb (one host process
-	 * per guest address space) stops here or at pids.max. */
+	/* A guest fork bomb (one host process per guest address space)
+	 * stops at pids.max or, without a cgroup, at RLIMIT_NPROC. */
 	if (setrlimit(RLIMIT_NPROC, &c->nproc) < 0 || setrlimit(RLIMIT_CORE, &c->core) < 0 ||
 	    setrlimit(RLIMIT_FSIZE, &c->fsize) < 0 || setrlimit(RLIMIT_NOFILE, &c->nofile) < 0)
 		uml_child_fail(c, STEP_RLIMIT);
@@ -211,13 +245,16 @@ static void __attribute__((noreturn)) uml_child_run(struct uml_child *c)
 	/* After the uid change, which clears it. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 		uml_child_fail(c, STEP_PDEATHSIG);
-	/* A daemon's worker thread may block or ignore signals; UML needs them. */
+	/* A daemon may ignore signals (and the parent blocked all of them
+	 * around the clone); UML needs them at their defaults. */
 	for (int sig = 1; sig < NSIG; sig++)
 		if (sig != SIGKILL && sig != SIGSTOP)
 			signal(sig, SIG_DFL);
 	sigemptyset(&none);
 	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
 		uml_child_fail(c, STEP_SIGMASK);
+	if (l->namespaces)
+		uml_child_init(c);
 
 	/* UML 6.12 adds the distance between the end of its image and the
 	 * (randomized, up to 1 GiB on x86_64) brk start to the guest's RAM as
@@ -257,7 +294,7 @@ static int uml_child_prepare(const struct uml_launch *l, struct uml_child *c, ch
 	memset(c, 0, sizeof(*c));
 	c->l = l;
 	c->devnull = c->errfd = -1;
-	c->nproc.rlim_cur = c->nproc.rlim_max = l->host_nproc;
+	c->nproc.rlim_cur = c->nproc.rlim_max = l->nproc_rlimit;
 	c->core.rlim_cur = c->core.rlim_max = 0;
 	c->fsize.rlim_cur = c->fsize.rlim_max = fsize;
 	c->nofile.rlim_cur = c->nofile.rlim_max = 1024;
@@ -298,6 +335,7 @@ int uml_spawn(const struct uml_launch *l, struct uml_proc *p, char *err, size_t 
 	struct uml_clone_args args;
 	struct uml_child c;
 	struct uml_child_error ce;
+	sigset_t all, saved;
 	int errpipe[2], pidfd = -1;
 	ssize_t n;
 	long pid;
@@ -315,6 +353,10 @@ int uml_spawn(const struct uml_launch *l, struct uml_proc *p, char *err, size_t 
 	}
 	c.errfd = errpipe[1];
 
+	/* No handler of the caller's may run in the child between the clone
+	 * and the reset of the dispositions: block everything around it. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &saved);
 	memset(&args, 0, sizeof(args));
 	args.flags = CLONE_PIDFD;
 	if (l->namespaces)
@@ -324,6 +366,7 @@ int uml_spawn(const struct uml_launch *l, struct uml_proc *p, char *err, size_t 
 	pid = syscall(SYS_clone3, &args, sizeof(args));
 	if (pid == 0)
 		uml_child_run(&c);
+	pthread_sigmask(SIG_SETMASK, &saved, NULL);
 	close(errpipe[1]);
 	if (pid < 0) {
 		p->clone_errno = errno;
@@ -386,7 +429,11 @@ int uml_reap(struct uml_proc *p, int *status)
 }
 
 /* Counts live host processes still in the UML process group (by /proc),
- * for the "nothing survives" check. -1 when /proc cannot be read. */
+ * for the "nothing survives" check. -1 when /proc cannot be read. UML
+ * makes itself a session leader, so its group is the pid of the process
+ * that exec'd it: p->pid without namespaces; with them, UML's group is
+ * inside the pid namespace, which cannot outlive the reaped init (the
+ * runner also counts the cgroup). */
 long uml_survivors(const struct uml_proc *p)
 {
 	DIR *d;
