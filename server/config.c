@@ -63,7 +63,7 @@ static const struct option_def options[] = {
 	  "give up delivering after this long; kept in spool/dead (default 1h)" },
 	{ "log", K_STR, O(log_file), 0, "FILE", "log to FILE (appended) instead of stderr" },
 	{ "verbose", K_FLAG, O(verbosity), 0, NULL, "more log output (repeatable)" },
-	{ "user", K_STR, O(user), 0, "USER", "host user (name or uid) UML runs as when started as root" },
+	{ "user", K_STR, O(user), 0, "USER", "host user (name or uid) UML runs as when started as root (default nobody)" },
 	{ "group", K_STR, O(group), 0, "GROUP", "host group (name or gid) for UML (default: the user's)" },
 	{ "scout", K_ONOFF, O(scout), 0, "on|off", "confine tmc-run with Scout, the seccomp layer (default on)" },
 	{ "policy", K_STR, O(policy), 0, "FILE", "Scout policy file (default: built in)" },

@@ -472,12 +472,12 @@ int http_start(const struct config *cfg)
 		    NI_NUMERICHOST | NI_NUMERICSERV);
 	mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_ALLOW_SUSPEND_RESUME |
 	    MHD_USE_ERROR_LOG, 0, NULL, NULL, handler, NULL,
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 	    MHD_OPTION_LISTEN_SOCKET, listen_sock,
 	    MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
 	    MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(cfg->conn_timeout + 0.999),
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
-	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 	    MHD_OPTION_END);
 	if (mhd == NULL) {
 		log_warnx("%s: libmicrohttpd did not start", __func__);
