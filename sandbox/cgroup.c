@@ -5,13 +5,15 @@
  * (unified) are both handled; when neither is writable (not root, or a
  * read-only /sys/fs/cgroup) the run goes on with rlimits only.
  * Runs on the host, in the runner, before the fork and after the reaping.
- * Never: touches a cgroup it did not create, logs.
+ * Never: touches a cgroup outside tmc-sandbox/, removes a non-empty one,
+ * logs.
  */
 #define _GNU_SOURCE
 #include "sandbox/sandbox_host.h"
 #include "common/log.h"
 #include "common/util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -64,6 +66,32 @@ static ssize_t cg_read(const char *dir, const char *file, char *buf, size_t len)
 	return n;
 }
 
+/* Groups left by a runner that was killed (a daemon crash or restart) are
+ * removed by the next run: rmdir only succeeds on an empty group, and the
+ * age keeps it off a group another runner has just made and not yet
+ * joined. */
+#define CGROUP_STALE_S 120
+
+static void cg_sweep(const char *parent)
+{
+	struct dirent *de;
+	time_t now = time(NULL);
+	DIR *d = opendir(parent);
+
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		struct stat st;
+
+		if (strncmp(de->d_name, "tmc-", 4) != 0 ||
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISDIR(st.st_mode) || now - st.st_mtime < CGROUP_STALE_S)
+			continue;
+		(void)unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR);
+	}
+	closedir(d);
+}
+
 static int cg_mkdir(const char *base, const char *name, char *out, size_t outlen)
 {
 	char parent[256];
@@ -75,6 +103,7 @@ static int cg_mkdir(const char *base, const char *name, char *out, size_t outlen
 	}
 	if (mkdir(parent, 0755) < 0 && errno != EEXIST)
 		return -1;
+	cg_sweep(parent);
 	return mkdir(out, 0755);
 }
 
