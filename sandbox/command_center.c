@@ -304,6 +304,8 @@ int cc_on_readable(struct command_center *cc, int in_fd, int out_fd)
 	while (n < 0 && errno == EINTR);
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 		return 0;
+	if (n <= 0 && cc->finished)
+		return -1;	/* after BYE, EOF (or a pty's EIO) is the clean end */
 	if (n < 0)
 		return cc_fail(cc, "channel read failed");
 	if (n == 0) {

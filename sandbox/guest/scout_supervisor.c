@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/fsuid.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -254,6 +255,20 @@ static int id_valid(const struct call *c)
 	return seccomp_notify_id_valid(c->notify_fd, c->id) == 0;
 }
 
+/* Opens a /proc file of the task with the Carrier's own file-system
+ * identity: between the Flight Deck's setuid and the task's exec the task
+ * is not dumpable, and its /proc files then belong to root. */
+static int open_as_carrier(const char *path)
+{
+	uid_t fsuid = (uid_t)setfsuid(geteuid());
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int e = errno;
+
+	setfsuid(fsuid);
+	errno = e;
+	return fd;
+}
+
 /* Copies a NUL-terminated string from the task. Returns 0, or an errno
  * for the task (EFAULT, ENAMETOOLONG), or -ESRCH when the task is gone. */
 static int read_string(struct call *c, uint64_t addr, char *out, size_t cap)
@@ -264,9 +279,9 @@ static int read_string(struct call *c, uint64_t addr, char *out, size_t cap)
 		char p[64];
 
 		snprintf(p, sizeof(p), "/proc/%d/mem", (int)c->tid);
-		c->mem_fd = open(p, O_RDONLY | O_CLOEXEC);
+		c->mem_fd = open_as_carrier(p);
 		if (c->mem_fd < 0)
-			return -ESRCH;
+			return id_valid(c) ? EPERM : -ESRCH;
 		/* The tid might have been reused before the open: only a still
 		 * pending notification proves the fd is the trapped task's. */
 		if (!id_valid(c))

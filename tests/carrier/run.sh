@@ -1,0 +1,225 @@
+#!/bin/sh
+# run.sh CARRIER PROGDIR: host-level Scout tests. Runs the real `carrier`
+# against the probe programs built from tests/carrier/*.c, one case per
+# line below, and prints PASS/FAIL per case and "N passed, M failed".
+#
+# As root the task runs as nobody (65534) so that the kernel's own checks
+# are those of an unprivileged task, as in the guest; as another user it
+# runs as that user (--uid needs root) and the cases still hold.
+set -eu
+
+carrier=$(realpath "$1")
+progs=$(realpath "$2")
+work=$(mktemp -d /tmp/scout-test.XXXXXX)
+trap 'rm -rf "$work"' EXIT INT TERM
+chmod 755 "$work"
+
+# The layout the cases use:
+#   bin/     copies of the probes (exec allowed: ro)
+#   ro/      read-only data; ro/sub/ for relative lookups
+#   task/    the task dir (rw); task/out-link -> ../secret/key (denied)
+#   secret/  under `deny $work`: denied (readable to the kernel's own
+#            checks, so that only Scout stands in the way)
+#   data.txt in the Carrier's own cwd, to catch resolution against it
+mkdir -p "$work/bin" "$work/ro/sub" "$work/task" "$work/secret"
+cp "$progs"/probe "$progs"/threads "$work/bin/"
+printf 'ro-data' > "$work/ro/data.txt"
+printf 'sub-data' > "$work/ro/sub/data.txt"
+printf 'WRONG: the carrier cwd' > "$work/data.txt"
+printf 'top secret' > "$work/secret/key"
+printf 'task-data' > "$work/task/data.txt"
+ln -s ../secret/key "$work/task/out-link"
+ln -s data.txt "$work/task/in-link"
+ln -s "$work/secret" "$work/task/secret-dir"
+mkdir "$work/task/gone"
+cat > "$work/policy" <<POLICY
+# system, for dynamic linking
+allow ro /usr
+allow ro /lib
+allow ro /lib64
+allow ro /etc
+deny /etc/shadow
+deny $work
+allow ro $work/bin
+allow ro $work/ro
+allow rw \$TASK
+allow rw /tmp
+allow ro /proc/self
+allow dev /dev/null
+POLICY
+
+ids=""
+if [ "$(id -u)" -eq 0 ]; then
+	ids="--uid 65534 --gid 65534"
+	chown -R 65534:65534 "$work/task"
+	echo "run.sh: root: the task runs as 65534"
+else
+	echo "run.sh: not root: the task runs as $(id -u) (uid drop not exercised)"
+fi
+
+passed=0
+failed=0
+log="$work/case.log"
+
+# check NAME WANT_STATUS CARRIER-ARGS... -- CMD...
+check() {
+	name=$1
+	want=$2
+	shift 2
+	cd "$work"
+	set +e
+	# shellcheck disable=SC2086
+	timeout -k 5 120 "$carrier" --policy "$work/policy" --task "$work/task" $ids "$@" >"$log" 2>&1
+	got=$?
+	set -e
+	if [ "$got" -eq "$want" ]; then
+		passed=$((passed + 1))
+		echo "PASS $name"
+	else
+		failed=$((failed + 1))
+		echo "FAIL $name: status $got, want $want"
+		sed 's/^/    /' "$log"
+	fi
+}
+
+# pass NAME / fail NAME WHY: for cases checked outside `check`.
+pass() { passed=$((passed + 1)); echo "PASS $1"; }
+fail() { failed=$((failed + 1)); echo "FAIL $1: $2"; }
+
+P="$work/bin/probe"
+T="$work/task"
+
+check allowed-read-data          0 -- "$P" read "$work/ro/data.txt" ro-data
+check task-write-and-read        0 -- "$P" write "$T/new.txt" written
+check denied-read-eacces         0 -- "$P" err open-r "$work/secret/key" EACCES
+check shadow-denied              0 -- "$P" err open-r /etc/shadow EACCES
+check ro-write-eacces            0 -- "$P" err open-w "$work/ro/data.txt" EACCES
+check ro-create-eacces           0 -- "$P" err creat "$work/ro/new.txt" EACCES
+check ro-unlink-eacces           0 -- "$P" err unlink "$work/ro/data.txt" EACCES
+check ro-mkdir-eacces            0 -- "$P" err mkdir "$work/ro/newdir" EACCES
+check ro-chmod-eacces            0 -- "$P" err chmod "$work/ro/data.txt" EACCES
+check ro-truncate-eacces         0 -- "$P" err truncate "$work/ro/data.txt" EACCES
+check ro-rename-eacces           0 -- "$P" err rename "$work/ro/data.txt" EACCES
+check ro-link-eacces             0 -- "$P" err link "$work/ro/data.txt" EACCES
+check ro-symlink-eacces          0 -- "$P" err symlink "$work/ro/evil" EACCES
+check outside-create-eacces      0 -- "$P" err creat /scout-escape EACCES
+check outside-mkdir-eacces       0 -- "$P" err mkdir /usr/scout-escape EACCES
+check exec-denied                0 -- "$P" err exec "$work/secret/key" EACCES
+check relative-uses-task-cwd     0 -- "$P" cwd "$work/ro/sub" data.txt sub-data
+check relative-dotdot            0 -- "$P" cwd "$work/ro/sub" ../data.txt ro-data
+check openat-dirfd               0 -- "$P" openat "$work/ro/sub" data.txt sub-data
+check symlink-inside-ok          0 -- "$P" read "$T/in-link" task-data
+check symlink-out-denied         0 -- "$P" err open-r "$T/out-link" EACCES
+check symlink-dir-out-denied     0 -- "$P" err open-r "$T/secret-dir/key" EACCES
+check rmdir-in-task              0 -- "$P" err rmdir "$T/no-such-dir" ENOENT
+check proc-self-ok               0 -- "$P" err open-r /proc/self/nonexistent ENOENT
+check proc-1-mem-denied          0 -- "$P" err open-r /proc/1/mem EACCES
+check openat2-refused            0 -- "$P" err openat2 "$work/ro/data.txt" ENOSYS
+check io_uring-refused           0 -- "$P" call io_uring_setup
+check ptrace-refused             0 -- "$P" call ptrace
+check ptrace-traceme-refused     0 -- "$P" call ptrace_traceme
+check mount-refused              0 -- "$P" call mount
+check unshare-user-refused       0 -- "$P" call unshare_user
+check clone-newns-refused        0 -- "$P" call clone_newns
+check clone3-enosys              0 -- "$P" call clone3
+check socket-inet-refused        0 -- "$P" call socket_inet
+check socket-inet6-refused       0 -- "$P" call socket_inet6
+check socket-netlink-refused     0 -- "$P" call socket_netlink
+check socketpair-unix-works      0 -- "$P" call socketpair_unix
+check process_vm_readv-refused   0 -- "$P" call process_vm_readv
+check personality-refused        0 -- "$P" call personality
+check bpf-refused                0 -- "$P" call bpf
+check keyctl-refused             0 -- "$P" call keyctl
+check chroot-refused             0 -- "$P" call chroot
+check mknod-refused              0 -- "$P" call mknod
+check tiocsti-refused            0 -- "$P" call tiocsti
+check seccomp-listener-refused   0 -- "$P" call seccomp_listener
+check int80-killed             159 -- "$P" int80 "$work/secret/key"
+check x32-killed               159 -- "$P" x32
+check fork-children-confined     0 -- "$P" fork "$work/secret/key" "$work/ro/data.txt" ro-data
+check threads-confined           0 -- "$work/bin/threads" "$work/secret/key" "$work/ro/data.txt" ro-data
+check exit-code-propagates      42 -- "$P" exit 42
+check signal-propagates        143 -- "$P" signal 15
+check segv-propagates          139 -- "$P" signal 11
+check missing-command          127 -- "$work/bin/no-such-program"
+check timeout-kills            137 --timeout 1 -- "$P" sleep 30
+check limits-nofile              0 --limits nofile=64,nproc=512,fsize=1M -- "$P" read "$work/ro/data.txt" ro-data
+check shell-pipeline             0 -- /bin/sh -c "cd '$T' && cat data.txt | grep -q task-data && echo ok > made.txt && test -s made.txt"
+
+# The leader exits, leaving a sleeping child: the Carrier must kill it.
+check orphan-leader-exits        0 -- "$P" orphan "$T/orphan.pid"
+if [ -s "$T/orphan.pid" ] && ! kill -0 "$(cat "$T/orphan.pid")" 2>/dev/null; then
+	pass orphan-killed
+else
+	fail orphan-killed "the orphan outlived the Carrier"
+fi
+
+# A parallel make with gcc, as exercises do.
+if command -v make >/dev/null && command -v gcc >/dev/null; then
+	mkdir -p "$T/mk"
+	for i in 1 2 3 4; do
+		printf 'int f%s(void) { return %s; }\n' "$i" "$i" > "$T/mk/f$i.c"
+	done
+	printf 'int f1(void);int f2(void);int f3(void);int f4(void);\nint main(void){return f1()+f2()+f3()+f4()-10;}\n' > "$T/mk/main.c"
+	printf 'prog: main.o f1.o f2.o f3.o f4.o\n\tgcc -o $@ $^\n%%.o: %%.c\n\tgcc -O1 -c -o $@ $<\n' > "$T/mk/Makefile"
+	[ "$(id -u)" -eq 0 ] && chown -R 65534:65534 "$T/mk"
+	check make-j4-gcc            0 -- /bin/sh -c "cd '$T/mk' && make -s -j4 && ./prog"
+else
+	echo "SKIP make-j4-gcc: make or gcc missing"
+fi
+
+# A real JVM (threads, AF_UNIX, /proc, many libraries).
+if command -v java >/dev/null && [ -d /usr/lib/jvm ]; then
+	printf 'public class H { public static void main(String[] a) throws Exception {\n  Thread t = new Thread(() -> System.out.println("thread"));\n  t.start(); t.join();\n  System.out.println(new String(java.nio.file.Files.readAllBytes(java.nio.file.Paths.get("data.txt"))));\n}}\n' > "$T/H.java"
+	[ "$(id -u)" -eq 0 ] && chown 65534:65534 "$T/H.java"
+	sed -i "1a allow ro /usr/lib/jvm" "$work/policy"
+	check java-threads           0 -- /bin/sh -c "cd '$T' && java -Xshare:off H.java > java.out 2>&1; s=\$?; cat java.out; [ \$s -eq 0 ] && grep -q thread java.out && grep -q task-data java.out"
+else
+	echo "SKIP java-threads: no java on this host"
+fi
+
+# The audit lists the refused attempts.
+cd "$work"
+set +e
+# shellcheck disable=SC2086
+"$carrier" --policy "$work/policy" --task "$T" $ids --audit "$work/audit.json" -- /bin/sh -c \
+	"'$P' call mount; '$P' call socket_inet; '$P' err open-r '$work/secret/key' EACCES" >"$log" 2>&1
+set -e
+if grep -q '"syscall": "mount"' "$work/audit.json" && grep -q '"syscall": "socket"' "$work/audit.json" &&
+	grep -q "\"path\": \"$work/secret/key\"" "$work/audit.json" && grep -q '"verdict": "deny"' "$work/audit.json"; then
+	pass audit-lists-denied
+else
+	fail audit-lists-denied "$(cat "$work/audit.json" "$log" 2>&1 | head -40)"
+fi
+
+# The channel: a pty stands in for the serial line; the Command Center
+# answers from the host's poll loop and keeps the audit.
+if [ -x "$progs/channel_host" ]; then
+	set +e
+	# shellcheck disable=SC2086
+	"$progs/channel_host" "$carrier" "$work/policy" "$T" "$work/chan.json" -- $ids -- /bin/sh -c \
+		"'$P' read '$work/ro/data.txt' ro-data && '$P' read '$work/ro/data.txt' ro-data && '$P' err open-r '$work/secret/key' EACCES && '$P' call mount" >"$log" 2>&1
+	got=$?
+	set -e
+	if [ "$got" -eq 0 ] && grep -q '"syscall": "mount"' "$work/chan.json" &&
+		grep -q "\"path\": \"$work/secret/key\"" "$work/chan.json" && ! grep -q channel_error "$work/chan.json"; then
+		pass channel-end-to-end
+	else
+		fail channel-end-to-end "status $got; $(cat "$log" "$work/chan.json" 2>&1 | head -40)"
+	fi
+	set +e
+	# shellcheck disable=SC2086
+	"$progs/channel_host" --break "$carrier" "$work/policy" "$T" "$work/chan2.json" -- $ids -- "$P" read "$work/ro/data.txt" ro-data >"$log" 2>&1
+	got=$?
+	set -e
+	if [ "$got" -eq 126 ] && grep -q 'Permission denied' "$log"; then
+		pass channel-broken-fails-closed
+	else
+		fail channel-broken-fails-closed "status $got, want 126 (exec refused); $(head -20 "$log")"
+	fi
+else
+	fail channel-end-to-end "channel_host not built"
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
