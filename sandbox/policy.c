@@ -39,8 +39,9 @@ struct policy {
 };
 
 static const char default_text[] =
-    "# Scout default policy: read-only system, read-write task dir and /tmp,\n"
-    "# a few devices, everything else denied. Longest prefix wins.\n"
+    "# Scout default policy (format: sandbox/SCOUT.md): read-only system,\n"
+    "# read-write task dir and /tmp, a few devices, everything else denied.\n"
+    "# The longest matching prefix wins; `dev` allows exactly that path.\n"
     "allow ro /usr\n"
     "allow ro /bin\n"
     "allow ro /sbin\n"
@@ -77,8 +78,11 @@ static const char default_text[] =
     "allow ro /proc/filesystems\n"
     "allow ro /proc/sys/kernel\n"
     "allow ro /proc/sys/vm\n"
+    "allow ro /proc/cgroups\n"
     "allow ro /sys/devices/system/cpu\n"
-    "allow ro /sys/fs/cgroup\n";
+    "allow ro /sys/fs/cgroup\n"
+    "allow ro /sys/kernel/mm/transparent_hugepage\n"
+    "allow ro /sys/kernel/mm/hugepages\n";
 
 const char *policy_default_text(void)
 {

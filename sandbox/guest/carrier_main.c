@@ -154,6 +154,9 @@ int main(int argc, char **argv)
 		fatalx("--uid/--gid need root");
 	if (o.drop && o.uid == 0)
 		fatalx("--uid 0 would leave the task privileged");
+	if (!o.drop && geteuid() == 0)
+		log_warnx("running the task as root: the kernel's own permission checks "
+		    "no longer back the policy (use --uid/--gid)");
 
 	if (channel != NULL) {
 		chan_fd = open_channel(channel);
