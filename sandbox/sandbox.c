@@ -305,6 +305,10 @@ static int sandbox_launch(struct sandbox_job *j, char *err, size_t errlen)
 	 * only a loose backstop, so that one run's fork bomb cannot starve the
 	 * others sharing the uid; without one it is the cap. */
 	l.nproc_rlimit = cfg->limits.host_nproc;
+	/* Each guest address space is a host process: the guest must refuse a
+	 * fork before the host does, or the guest kernel panics in fork. The
+	 * margin covers tmc-init, the Carrier and UML's own helper processes. */
+	l.guest_nproc = cfg->limits.host_nproc > 64 ? cfg->limits.host_nproc - 32 : 16;
 	if (j->cg.version != 0 && cfg->limits.host_nproc < 65536 / 16)
 		l.nproc_rlimit = cfg->limits.host_nproc * 16;
 	l.privileged = j->privileged;

@@ -36,6 +36,7 @@ struct uml_launch {
 	unsigned long lpj;
 	int scout;
 	unsigned nproc_rlimit;	/* RLIMIT_NPROC (per host uid, not per run) */
+	unsigned guest_nproc;	/* the task's process cap in the guest (tmc.nproc) */
 	int privileged;		/* started as root: the uid drop */
 	int namespaces;		/* new pid/mount/net/ipc/uts namespaces */
 	uid_t uid;

@@ -93,7 +93,7 @@ char **uml_argv(const struct uml_launch *l, char *err, size_t errlen)
 			    paths[i] ? paths[i] : "(none)");
 			return NULL;
 		}
-	argv = calloc(20, sizeof(*argv));
+	argv = calloc(22, sizeof(*argv));
 	if (argv == NULL) {
 		errbuf_set(err, errlen, "uml: out of memory");
 		return NULL;
@@ -115,6 +115,7 @@ char **uml_argv(const struct uml_launch *l, char *err, size_t errlen)
 	argv[n++] = uml_strf("tmc.tmpfs=%" PRIu64, tmpfs);
 	argv[n++] = uml_strf("tmc.scout=%d", l->scout ? 1 : 0);
 	argv[n++] = uml_strf("tmc.stream_cap=%" PRIu64, l->stream_cap);
+	argv[n++] = uml_strf("tmc.nproc=%u", l->guest_nproc);
 	for (size_t i = 0; i < n; i++)
 		if (argv[i] == NULL) {
 			uml_argv_free(argv);

@@ -306,6 +306,75 @@ out:
 	return rc;
 }
 
+/* --- The task's cgroup ------------------------------------------------------
+ * Without a cap below mem=, a memory hog drives the guest into thrashing its
+ * page cache (there is no swap) long before the global OOM killer acts, and
+ * the task times out instead of failing with oom. A memory cgroup makes the
+ * OOM kill immediate. pids.max keeps a fork bomb below the host's process
+ * cap for UML (each guest address space is a host process). */
+
+#define TASK_CGROUP "/sys/fs/cgroup/task"
+
+static unsigned long long mem_total(void)
+{
+	char buf[4096];
+	ssize_t n;
+	int fd = open("/proc/meminfo", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	return strncmp(buf, "MemTotal:", 9) == 0 ? strtoull(buf + 9, NULL, 10) * 1024 : 0;
+}
+
+static int setup_cgroup(const struct guest_config *cfg)
+{
+	unsigned long long total = mem_total(), reserve, cap;
+	char value[32];
+
+	if (mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0 ||
+	    mount("cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) {
+		console("tmc-init: mount cgroup2: %s", strerror(errno));
+		return -1;
+	}
+	if (mkdir(TASK_CGROUP, 0755) < 0) {
+		console("tmc-init: mkdir %s: %s", TASK_CGROUP, strerror(errno));
+		return -1;
+	}
+	write_proc("/sys/fs/cgroup/cgroup.subtree_control", "+memory +pids");
+	/* Room for the kernel, tmc-init's capture buffers and a working page cache. */
+	reserve = total / 8 > (24ULL << 20) ? total / 8 : (24ULL << 20);
+	reserve += 2 * cfg->stream_cap;
+	cap = total > reserve + (32ULL << 20) ? total - reserve : (32ULL << 20);
+	snprintf(value, sizeof(value), "%llu", cap);
+	write_proc(TASK_CGROUP "/memory.max", value);
+	snprintf(value, sizeof(value), "%lu", cfg->nproc);
+	write_proc(TASK_CGROUP "/pids.max", value);
+	return 0;
+}
+
+static unsigned long long cgroup_oom_kills(void)
+{
+	char buf[1024];
+	ssize_t n;
+	char *p;
+	int fd = open(TASK_CGROUP "/memory.events", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	p = strstr(buf, "oom_kill ");
+	return p ? strtoull(p + 9, NULL, 10) : 0;
+}
+
 /* --- Running tmc-run ------------------------------------------------------- */
 
 static void limit(int resource, rlim_t value)
@@ -330,7 +399,14 @@ static void __attribute__((noreturn)) exec_task(const struct guest_config *cfg, 
 		NULL,
 	};
 	int null_fd = open("/dev/null", O_RDONLY);
+	int cg_fd = open(TASK_CGROUP "/cgroup.procs", O_WRONLY | O_CLOEXEC);
 
+	/* Join the task cgroup while still root; the Carrier joins with us. */
+	if (cg_fd >= 0) {
+		if (write(cg_fd, "0", 1) != 1)
+			dprintf(err_fd, "tmc-init: join task cgroup: %s\n", strerror(errno));
+		close(cg_fd);
+	}
 	if (null_fd < 0 || dup2(null_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0)
 		_exit(126);
 	setsid();
@@ -620,8 +696,11 @@ static void write_results(const struct guest_config *cfg, struct capture *out, s
 	close(d.fd);
 }
 
+/* tmc.shell=1 (run-bash.sh): a root shell on the console; when the task
+ * tar carries a tmc-run, bash runs that script instead (run-bash.sh -c). */
 static void __attribute__((noreturn)) operator_shell(void)
 {
+	int have_script = unpack_task() == 0 && access(TASK_DIR "/tmc-run", F_OK) == 0;
 	pid_t pid = fork();
 
 	if (pid == 0) {
@@ -635,6 +714,8 @@ static void __attribute__((noreturn)) operator_shell(void)
 			dup2(fd, 2);
 			ioctl(0, TIOCSCTTY, 1);
 		}
+		if (have_script && chdir(TASK_DIR) == 0)
+			execle("/bin/bash", "bash", TASK_DIR "/tmc-run", (char *)NULL, envp);
 		execle("/bin/bash", "bash", "-l", (char *)NULL, envp);
 		_exit(127);
 	}
@@ -645,7 +726,7 @@ static void __attribute__((noreturn)) operator_shell(void)
 
 int main(void)
 {
-	struct guest_config cfg = { .stream_cap = 2u << 20, .nproc = 256 };
+	struct guest_config cfg = { .stream_cap = 2u << 20, .nproc = 128 };
 	struct capture out = { .fd = -1 }, err = { .fd = -1 };
 	struct timespec t0, t1;
 	unsigned long long oom_before;
@@ -662,6 +743,7 @@ int main(void)
 	read_cmdline(&cfg);
 	if (cfg.shell)
 		operator_shell();
+	setup_cgroup(&cfg);
 
 	out.cap = err.cap = cfg.stream_cap;
 	out.buf = malloc(cfg.stream_cap);
@@ -670,7 +752,7 @@ int main(void)
 		meta_add("error=out of memory for capture buffers");
 		out.cap = err.cap = 0;
 	} else if (unpack_task() == 0) {
-		oom_before = oom_kills();
+		oom_before = oom_kills() + cgroup_oom_kills();
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		status = run_task(&cfg, &out, &err);
 		clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -681,7 +763,7 @@ int main(void)
 		} else if (status >= 0 && WIFSIGNALED(status)) {
 			meta_add("signal=%d", WTERMSIG(status));
 		}
-		if (oom_kills() > oom_before)
+		if (oom_kills() + cgroup_oom_kills() > oom_before)
 			meta_add("oom=1");
 	}
 	write_results(&cfg, &out, &err);
