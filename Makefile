@@ -25,10 +25,11 @@ CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes
 HARDEN := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
-CFLAGS := -std=gnu11 -O2 -g $(WARN) $(HARDEN) -I. $(PKG_CFLAGS)
+# Deferred (=): pkg-config must run after `make deps` installed the packages.
+CFLAGS = -std=gnu11 -O2 -g $(WARN) $(HARDEN) -I. $(PKG_CFLAGS)
 LDFLAGS := -pie -Wl,-z,relro -Wl,-z,now
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
-SAN_CFLAGS := -std=gnu11 -O1 -g $(WARN) -I. $(PKG_CFLAGS) $(SAN)
+SAN_CFLAGS = -std=gnu11 -O1 -g $(WARN) -I. $(PKG_CFLAGS) $(SAN)
 # Guest programs and the Carrier run without the host's shared libraries.
 STATIC_CFLAGS := -std=gnu11 -O2 -g $(WARN) -D_FORTIFY_SOURCE=2 -fstack-protector-strong -I.
 
@@ -39,6 +40,10 @@ UNIT_TESTS :=		# check suites, build/tests/<name> and build/asan/tests/<name>
 INTEGRATION_TESTS :=	# targets run by `make test` after the unit tests
 BENCHES :=		# targets run by `make bench`
 FUZZERS :=		# libFuzzer harnesses
+
+# Every build step waits for the Debian packages (order-only): a fresh
+# machine can start with `make test` or ./run-test-exercise.sh.
+DEPS_OK := $(B)/.deps-ok
 
 IMAGES := $(B)/linux.uml $(B)/initrd.img $(B)/rootfs.squashfs $(B)/lpj
 
@@ -59,15 +64,19 @@ images: $(IMAGES)
 
 deps:
 	./scripts/deps.sh
+	@mkdir -p $(B) && touch $(DEPS_OK)
+$(DEPS_OK): scripts/deps.sh
+	./scripts/deps.sh
+	@mkdir -p $(B) && touch $@
 
 # Objects: build/obj (hardened), build/asan (sanitizers), build/static (guest).
-$(B)/obj/%.o: %.c
+$(B)/obj/%.o: %.c | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
-$(B)/asan/%.o: %.c
+$(B)/asan/%.o: %.c | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN_CFLAGS) -MMD -MP -c -o $@ $<
-$(B)/static/%.o: %.c
+$(B)/static/%.o: %.c | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(CC) $(STATIC_CFLAGS) -MMD -MP -c -o $@ $<
 

@@ -11,15 +11,15 @@ $(B)/tmc-init: $(B)/static/sandbox/guest/tmc_init.o
 $(B)/init: $(B)/static/initrd/init.o
 	$(CC) -static -o $@ $^
 
-$(B)/linux.uml: kernel/uml.config kernel/build.sh
+$(B)/linux.uml: kernel/uml.config kernel/build.sh | $(DEPS_OK)
 	@mkdir -p $(B)
 	kernel/build.sh $@ kernel/uml.config
 
 INITRD_CARRIER := $(if $(filter carrier,$(GUEST_PROGRAMS)),$(B)/carrier)
-$(B)/initrd.img: initrd/build.sh $(B)/init $(B)/tmc-init $(INITRD_CARRIER)
+$(B)/initrd.img: initrd/build.sh $(B)/init $(B)/tmc-init $(INITRD_CARRIER) | $(DEPS_OK)
 	initrd/build.sh $@ $(B)/init $(B)/tmc-init $(INITRD_CARRIER)
 
-$(B)/rootfs-$(PROFILE).squashfs: rootfs/build.sh rootfs/packages-$(PROFILE).txt
+$(B)/rootfs-$(PROFILE).squashfs: rootfs/build.sh rootfs/packages-$(PROFILE).txt | $(DEPS_OK)
 	@mkdir -p $(B)
 	rootfs/build.sh $@ rootfs/packages-$(PROFILE).txt
 $(B)/rootfs.squashfs: $(B)/rootfs-$(PROFILE).squashfs
