@@ -58,6 +58,7 @@ include common/module.mk
 -include images.mk
 -include tests/module.mk
 -include web/module.mk
+-include bench/module.mk
 
 programs: $(addprefix $(B)/,$(PROGRAMS) $(GUEST_PROGRAMS))
 images: $(IMAGES)

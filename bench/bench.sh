@@ -1,0 +1,401 @@
+#!/bin/sh
+# bench/bench.sh: the guest figures of `make bench` (DESIGN section 7,
+# issues 2 and 4), measured through the real sandbox-run on the real images.
+#
+#   bench/bench.sh [SECTION...]        default: boot hello proc scout memory
+#   bench/bench.sh variant NAME KERNEL compare a kernel build with ours
+#
+# Sections:
+#   boot     boot to `tmc-init: run` (time.boot) and a trivial task's total,
+#            our build/linux.uml vs the stock Debian linux.uml (6.1, with its
+#            squashfs/overlay modules loaded by /init from a bench initrd)
+#   hello    tests/exercises/c-hello end to end in the guest (with and
+#            without Scout) vs its tmc-run natively in a chroot of the rootfs
+#   proc     fork+exit and fork+exec of /bin/true in the guest (with and
+#            without Scout) vs the chroot; one trapped open with/without Scout
+#   scout    gcc compile of hello.c in the guest with and without Scout
+#            (first compile of a boot = cold page cache, then warm ones)
+#   memory   RSS/Pss of the UML process tree while c-hello runs, and the
+#            cgroup peak sandbox-run reports, vs mem=
+#
+# Every figure is printed as one line starting with "bench: " followed by
+# an id, then `median M min A max B UNIT (n=N)`, `ratio R`, or a budget
+# check `budget OP LIMIT ok|MISSED`. Runs of the things compared are
+# interleaved (A B A B ...) so that load from other users of the machine
+# hits both alike; the figures are still noisy on a shared 2-core box,
+# which is why only medians are compared. A budget MISSED does not fail
+# the bench; a run that does not finish does (exit 1).
+#
+# Environment: B (build dir, default build), RUNS (default 7, at least 5),
+# STOCK_KERNEL (default /usr/bin/linux.uml), MEM (guest mem=, default 256M).
+set -eu
+
+B=${B:-build}
+RUNS=${RUNS:-7}
+STOCK_KERNEL=${STOCK_KERNEL:-/usr/bin/linux.uml}
+MEM=${MEM:-256M}
+SBX=$B/sandbox-run
+BIN=$B/bench/bin
+DATA=$B/bench/data
+TASKS=$B/bench/tasks
+CHROOT=$B/bench/chroot
+HELLO=tests/exercises/c-hello
+
+die() {
+	echo "bench: FAILED: $*" >&2
+	exit 1
+}
+
+[ "$RUNS" -ge 5 ] 2>/dev/null || die "RUNS=$RUNS: at least 5 runs are needed for a median"
+for f in "$SBX" "$B/linux.uml" "$B/initrd.img" "$B/rootfs.squashfs" "$BIN/timeit" \
+    "$BIN/forkexec" "$BIN/bench_open" "$BIN/memwatch"; do
+	[ -e "$f" ] || die "$f missing (run through make: make bench)"
+done
+mkdir -p "$DATA"
+
+# --- Statistics ---------------------------------------------------------------
+
+# Empties the data series named.
+series_reset() {
+	for s in "$@"; do
+		: > "$DATA/$s"
+	done
+}
+
+# Appends a value to a series.
+series_add() {
+	[ -n "$2" ] || die "no value for $1"
+	echo "$2" >> "$DATA/$1"
+}
+
+# median of a series (middle value, or the mean of the two middle ones).
+median() {
+	sort -g "$DATA/$1" | awk '{ v[NR] = $1 } END {
+		if (NR == 0) exit 1
+		if (NR % 2) printf "%.6g\n", v[(NR + 1) / 2]
+		else printf "%.6g\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# report SERIES UNIT [SCALE]: "bench: SERIES median M min A max B UNIT (n=N)";
+# the values are multiplied by SCALE (e.g. 1000 for s -> ms) first.
+report() {
+	scale=${3:-1}
+	sort -g "$DATA/$1" | awk -v id="$1" -v unit="$2" -v k="$scale" '{ v[NR] = $1 * k } END {
+		if (NR == 0) { print "bench: " id " no data"; exit 1 }
+		m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+		printf "bench: %-32s median %9.3f  min %9.3f  max %9.3f %s (n=%d)\n", id, m, v[1], v[NR], unit, NR }'
+}
+
+# ratio ID SERIES-A SERIES-B: median(A) / median(B).
+ratio() {
+	a=$(median "$2") b=$(median "$3")
+	awk -v id="$1" -v a="$a" -v b="$b" -v sa="$2" -v sb="$3" 'BEGIN {
+		if (b == 0) { printf "bench: %-32s ratio n/a (%s median is 0)\n", id, sb; exit }
+		printf "bench: %-32s ratio %8.2fx (%s / %s, medians)\n", id, a / b, sa, sb }'
+}
+
+# budget ID VALUE LIMIT WHAT: VALUE <= LIMIT?
+budget() {
+	awk -v id="$1" -v v="$2" -v lim="$3" -v what="$4" 'BEGIN {
+		printf "bench: %-32s budget %s <= %s: %s (is %.3f)\n", id, what, lim, (v <= lim) ? "ok" : "MISSED", v }'
+}
+
+# --- Running the guest --------------------------------------------------------
+
+# guest OUT.json [sandbox-run options] TASK: one run that must finish.
+guest() {
+	out=$1
+	shift
+	if ! "$SBX" --compact --memory "$MEM" "$@" > "$out" 2> "$out.err"; then
+		cat "$out.err" >&2
+		die "sandbox-run $*"
+	fi
+	status=$(jq -r .status "$out")
+	if [ "$status" != finished ]; then
+		jq -r '"status \(.status) reason \(.reason // "-") exit \(.exit_code // "-")\nstderr: \(.stderr)\nvm_log:\n\(.vm_log)"' "$out" | tail -n 30 >&2
+		die "sandbox-run $*: status $status"
+	fi
+}
+
+# field OUT.json JQ-EXPR
+field() {
+	jq -r "$2 // empty" "$1"
+}
+
+# The host time of a console marker in the run's vm log.
+marker() {
+	jq -r .vm_log "$1" | sed -n "s/^\[\([0-9.]*\)\] $2\$/\1/p" | head -n 1
+}
+
+# The value of KEY in the task's output.txt ("KEY VALUE" lines).
+output_value() {
+	jq -r .output "$1" | sed -n "s/^$2 //p" | head -n 1
+}
+
+# --- The bench tasks (build/bench/tasks) --------------------------------------
+
+make_tasks() {
+	rm -rf "$TASKS"
+	mkdir -p "$TASKS/trivial" "$TASKS/compile" "$TASKS/micro"
+
+	printf '#!/bin/sh\nexit 0\n' > "$TASKS/trivial/tmc-run"
+
+	# Three compiles in one boot: the first meets a cold guest page cache
+	# (cc1 and friends decompressed from the squashfs), the rest are warm.
+	cp "$HELLO/hello.c" "$BIN/timeit" "$TASKS/compile/"
+	cat > "$TASKS/compile/tmc-run" <<-'EOF'
+	#!/bin/sh
+	exec ./timeit -n 3 -o output.txt -- gcc -Wall -O2 -o hello hello.c
+	EOF
+
+	cp "$BIN/forkexec" "$BIN/bench_open" "$TASKS/micro/"
+	cat > "$TASKS/micro/tmc-run" <<-'EOF'
+	#!/bin/sh
+	set -e
+	./forkexec 100 > output.txt
+	echo "open_us $(./bench_open /etc/passwd 2000)" >> output.txt
+	EOF
+	chmod 0755 "$TASKS"/*/tmc-run
+}
+
+# The chroot of the rootfs (unpacked by make) gets the bench programs and a
+# copy of the hello exercise.
+prepare_chroot() {
+	[ -f "$CHROOT/.stamp" ] || die "$CHROOT missing (make $CHROOT/.stamp)"
+	rm -rf "$CHROOT/bench"
+	mkdir -p "$CHROOT/bench"
+	cp "$BIN/timeit" "$BIN/forkexec" "$BIN/bench_open" "$CHROOT/bench/"
+	cp -r "$HELLO" "$CHROOT/bench/c-hello"
+	mkdir -p "$CHROOT/bench/out"
+	chown -R 1000:1000 "$CHROOT/bench/c-hello" "$CHROOT/bench/out"
+}
+
+# In the chroot as uid 1000, like the guest's tmc.
+native() {
+	chroot --userspec=1000:1000 "$CHROOT" "$@"
+}
+
+# --- Sections -----------------------------------------------------------------
+
+bench_boot() {
+	stock_initrd=$B/bench/initrd-stock.img
+	[ -f "$stock_initrd" ] || die "$stock_initrd missing (make $stock_initrd)"
+	echo "bench: == boot: launch to 'tmc-init: run' (time.boot), trivial task (exit 0), Scout on, $RUNS runs each, interleaved"
+	echo "bench:    ours: $B/linux.uml; stock: $STOCK_KERNEL $("$STOCK_KERNEL" --version 2>/dev/null) + $stock_initrd (squashfs.ko, overlay.ko); same initrd programs, rootfs and lpj"
+	series_reset boot.ours boot.stock init.ours init.stock trivial.total.ours trivial.total.stock
+	i=0
+	while [ "$i" -lt "$RUNS" ]; do
+		i=$((i + 1))
+		guest "$DATA/run.json" "$TASKS/trivial"
+		series_add boot.ours "$(field "$DATA/run.json" .time.boot)"
+		series_add init.ours "$(marker "$DATA/run.json" 'tmc-init: start')"
+		series_add trivial.total.ours "$(field "$DATA/run.json" .time.total)"
+		guest "$DATA/run.json" --kernel "$STOCK_KERNEL" --initrd "$stock_initrd" "$TASKS/trivial"
+		series_add boot.stock "$(field "$DATA/run.json" .time.boot)"
+		series_add init.stock "$(marker "$DATA/run.json" 'tmc-init: start')"
+		series_add trivial.total.stock "$(field "$DATA/run.json" .time.total)"
+	done
+	report boot.ours ms 1000
+	report boot.stock ms 1000
+	ratio boot.stock/ours boot.stock boot.ours
+	budget boot.ours "$(median boot.ours | awk '{ print $1 * 1000 }')" 100 "median ms"
+	report init.ours ms 1000
+	report init.stock ms 1000
+	echo "bench:    (init.* = launch to 'tmc-init: start': kernel boot + initrd /init; the rest of boot.* is tmc-init until tmc-run starts)"
+	report trivial.total.ours ms 1000
+	report trivial.total.stock ms 1000
+	ratio trivial.total.stock/ours trivial.total.stock trivial.total.ours
+}
+
+bench_hello() {
+	prepare_chroot
+	echo "bench: == hello: $HELLO (gcc -Wall -O2 + ./hello), guest via sandbox-run ($RUNS runs, Scout on/off interleaved) vs its tmc-run in a chroot of the rootfs"
+	series_reset hello.guest.wall hello.guest.total hello.guest.run hello.guest.boot \
+	    hello.noscout.total hello.noscout.run hello.native
+	i=0
+	while [ "$i" -lt "$RUNS" ]; do
+		i=$((i + 1))
+		"$BIN/timeit" -o "$DATA/wall" -- "$SBX" --compact --memory "$MEM" "$HELLO" > "$DATA/run.json" ||
+			die "sandbox-run $HELLO"
+		[ "$(jq -r .status "$DATA/run.json")" = finished ] || die "$HELLO did not finish: $(jq -c 'del(.vm_log, .files)' "$DATA/run.json")"
+		[ "$(jq -r .output "$DATA/run.json")" = "Hello, world!" ] || die "$HELLO: unexpected output"
+		guest "$DATA/check.json" --no-scout "$HELLO"
+		series_add hello.guest.wall "$(cat "$DATA/wall")"
+		series_add hello.guest.total "$(field "$DATA/run.json" .time.total)"
+		series_add hello.guest.run "$(field "$DATA/run.json" .time.run)"
+		series_add hello.guest.boot "$(field "$DATA/run.json" .time.boot)"
+		series_add hello.noscout.total "$(field "$DATA/check.json" .time.total)"
+		series_add hello.noscout.run "$(field "$DATA/check.json" .time.run)"
+	done
+	# Native: one warm-up (the host page cache), then the measured runs.
+	native /bench/timeit -n 1 -o /dev/null -- /bin/sh -c 'cd /bench/c-hello && ./tmc-run' ||
+		die "native tmc-run in $CHROOT"
+	native /bench/timeit -n "$RUNS" -o /bench/out/native.txt -- /bin/sh -c 'cd /bench/c-hello && ./tmc-run' ||
+		die "native tmc-run in $CHROOT"
+	cp "$CHROOT/bench/out/native.txt" "$DATA/hello.native"
+	[ "$(cat "$CHROOT/bench/c-hello/output.txt")" = "Hello, world!" ] || die "native hello: unexpected output"
+	report hello.guest.wall ms 1000
+	report hello.guest.total ms 1000
+	report hello.guest.boot ms 1000
+	report hello.guest.run ms 1000
+	report hello.noscout.total ms 1000
+	report hello.noscout.run ms 1000
+	report hello.native ms 1000
+	echo "bench:    (wall = the sandbox-run command; total = launch to power-off; run = tmc-init: run to exit; native = sh ./tmc-run in the chroot, uid 1000, warm host cache)"
+	ratio hello.total/native hello.guest.total hello.native
+	ratio hello.wall/native hello.guest.wall hello.native
+	ratio hello.run/native hello.guest.run hello.native
+	ratio hello.run.scout/noscout hello.guest.run hello.noscout.run
+	budget hello.total/native "$(awk -v a="$(median hello.guest.total)" -v b="$(median hello.native)" 'BEGIN { print a / b }')" 5 "ratio"
+}
+
+bench_proc() {
+	prepare_chroot
+	echo "bench: == proc: fork+_exit and fork+exec of /bin/true, 100 each per boot (mean per boot), $RUNS boots Scout on/off interleaved, vs 1000 each natively in the chroot"
+	series_reset fork_exec.guest fork_exec.noscout fork_exec.native \
+	    fork_exit.guest fork_exit.noscout fork_exit.native open.guest open.noscout open.native
+	i=0
+	while [ "$i" -lt "$RUNS" ]; do
+		i=$((i + 1))
+		guest "$DATA/run.json" "$TASKS/micro"
+		series_add fork_exec.guest "$(output_value "$DATA/run.json" fork_exec_ms)"
+		series_add fork_exit.guest "$(output_value "$DATA/run.json" fork_exit_ms)"
+		series_add open.guest "$(output_value "$DATA/run.json" open_us)"
+		guest "$DATA/run.json" --no-scout "$TASKS/micro"
+		series_add fork_exec.noscout "$(output_value "$DATA/run.json" fork_exec_ms)"
+		series_add fork_exit.noscout "$(output_value "$DATA/run.json" fork_exit_ms)"
+		series_add open.noscout "$(output_value "$DATA/run.json" open_us)"
+		native /bench/forkexec 1000 > "$DATA/native.txt" || die "native forkexec"
+		series_add fork_exec.native "$(sed -n 's/^fork_exec_ms //p' "$DATA/native.txt")"
+		series_add fork_exit.native "$(sed -n 's/^fork_exit_ms //p' "$DATA/native.txt")"
+		series_add open.native "$(native /bench/bench_open /etc/passwd 2000)"
+	done
+	report fork_exec.guest ms
+	report fork_exec.noscout ms
+	report fork_exec.native ms
+	ratio fork_exec.guest/native fork_exec.guest fork_exec.native
+	ratio fork_exec.noscout/native fork_exec.noscout fork_exec.native
+	report fork_exit.guest ms
+	report fork_exit.noscout ms
+	report fork_exit.native ms
+	ratio fork_exit.noscout/native fork_exit.noscout fork_exit.native
+	echo "bench: == scout open: open+close of /etc/passwd, mean of 2000 per boot (bench_open from tests/carrier), guest with/without Scout"
+	report open.guest us
+	report open.noscout us
+	report open.native us
+	awk -v a="$(median open.guest)" -v b="$(median open.noscout)" 'BEGIN {
+		printf "bench: %-32s median %9.3f us (open.guest - open.noscout, medians)\n", "open.scout_trap_cost", a - b }'
+	ratio open.guest/noscout open.guest open.noscout
+}
+
+bench_scout() {
+	echo "bench: == scout: gcc -Wall -O2 -o hello hello.c in the guest, timed inside by timeit: 3 compiles per boot (1st cold page cache, 2nd-3rd warm), $RUNS boots Scout on/off interleaved"
+	series_reset compile.cold.scout compile.cold.noscout compile.warm.scout compile.warm.noscout
+	i=0
+	while [ "$i" -lt "$RUNS" ]; do
+		i=$((i + 1))
+		for mode in scout noscout; do
+			if [ "$mode" = scout ]; then
+				guest "$DATA/run.json" "$TASKS/compile"
+			else
+				guest "$DATA/run.json" --no-scout "$TASKS/compile"
+			fi
+			jq -r .output "$DATA/run.json" > "$DATA/times"
+			[ "$(wc -l < "$DATA/times")" -eq 3 ] || die "compile task: expected 3 times, got: $(cat "$DATA/times")"
+			series_add "compile.cold.$mode" "$(sed -n 1p "$DATA/times")"
+			sed -n '2,3p' "$DATA/times" >> "$DATA/compile.warm.$mode"
+		done
+	done
+	report compile.cold.scout ms 1000
+	report compile.cold.noscout ms 1000
+	ratio compile.cold.scout/noscout compile.cold.scout compile.cold.noscout
+	budget compile.cold.scout/noscout "$(awk -v a="$(median compile.cold.scout)" -v b="$(median compile.cold.noscout)" 'BEGIN { print a / b }')" 1.10 "ratio"
+	report compile.warm.scout ms 1000
+	report compile.warm.noscout ms 1000
+	ratio compile.warm.scout/noscout compile.warm.scout compile.warm.noscout
+	budget compile.warm.scout/noscout "$(awk -v a="$(median compile.warm.scout)" -v b="$(median compile.warm.noscout)" 'BEGIN { print a / b }')" 1.10 "ratio"
+}
+
+bench_memory() {
+	work=$(cd "$B" && pwd)/bench/work
+	mkdir -p "$work"
+	n=3
+	echo "bench: == memory: $HELLO with Scout, mem=$MEM, $n runs; host processes whose cmdline has uml_dir=$work/ sampled every 20 ms"
+	series_reset mem.rss mem.pss mem.procs mem.cgroup_peak
+	i=0
+	while [ "$i" -lt "$n" ]; do
+		i=$((i + 1))
+		"$BIN/memwatch" -o "$DATA/mem.txt" "uml_dir=$work/" -- \
+		    "$SBX" --compact --memory "$MEM" --work-root "$work" "$HELLO" > "$DATA/run.json" ||
+			die "memwatch sandbox-run $HELLO"
+		[ "$(jq -r .status "$DATA/run.json")" = finished ] || die "$HELLO did not finish under memwatch"
+		series_add mem.rss "$(sed -n 's/^rss_max_kb //p' "$DATA/mem.txt")"
+		series_add mem.pss "$(sed -n 's/^pss_max_kb //p' "$DATA/mem.txt")"
+		series_add mem.procs "$(sed -n 's/^procs_max //p' "$DATA/mem.txt")"
+		series_add mem.cgroup_peak "$(field "$DATA/run.json" .memory)"
+	done
+	report mem.pss MiB 0.0009765625
+	report mem.rss MiB 0.0009765625
+	report mem.procs processes
+	report mem.cgroup_peak MiB 0.00000095367431640625
+	echo "bench:    (pss = the tree's real footprint, the guest RAM file shared out; rss counts it once per process; cgroup_peak = sandbox-run's memory, page cache and the RAM file's touched pages included)"
+	mem_mib=$(echo "$MEM" | awk '/[Gg]$/ { print $1 * 1024; next } /[Mm]$/ { print $1 + 0; next } { print $1 / 1048576 }')
+	budget mem.pss "$(median mem.pss | awk '{ print $1 / 1024 }')" "$((mem_mib + 30))" "MiB (mem= + 30)"
+	budget mem.cgroup_peak "$(median mem.cgroup_peak | awk '{ print $1 / 1048576 }')" "$((mem_mib + 30))" "MiB (mem= + 30)"
+}
+
+# variant NAME KERNEL: the kernel-sensitive figures, ours vs KERNEL, interleaved.
+bench_variant() {
+	name=$1 kernel=$2
+	[ -x "$kernel" ] || die "variant $name: $kernel missing"
+	echo "bench: == variant $name: $kernel vs ours ($B/linux.uml), $RUNS runs each, interleaved (Scout on)"
+	series_reset "v.boot.ours" "v.boot.$name" "v.trivial.ours" "v.trivial.$name" \
+	    "v.fork_exec.ours" "v.fork_exec.$name" "v.hello_run.ours" "v.hello_run.$name"
+	i=0
+	while [ "$i" -lt "$RUNS" ]; do
+		i=$((i + 1))
+		for k in ours "$name"; do
+			if [ "$k" = ours ]; then
+				set -- --kernel "$B/linux.uml"
+			else
+				set -- --kernel "$kernel"
+			fi
+			guest "$DATA/run.json" "$@" "$TASKS/trivial"
+			series_add "v.boot.$k" "$(field "$DATA/run.json" .time.boot)"
+			series_add "v.trivial.$k" "$(field "$DATA/run.json" .time.total)"
+			guest "$DATA/run.json" "$@" "$TASKS/micro"
+			series_add "v.fork_exec.$k" "$(output_value "$DATA/run.json" fork_exec_ms)"
+			guest "$DATA/run.json" "$@" "$HELLO"
+			series_add "v.hello_run.$k" "$(field "$DATA/run.json" .time.run)"
+		done
+	done
+	for what in boot:ms:1000 trivial:ms:1000 fork_exec:ms:1 hello_run:ms:1000; do
+		id=${what%%:*}
+		rest=${what#*:}
+		report "v.$id.ours" "${rest%%:*}" "${rest#*:}"
+		report "v.$id.$name" "${rest%%:*}" "${rest#*:}"
+		ratio "v.$id.$name/ours" "v.$id.$name" "v.$id.ours"
+	done
+}
+
+# --- Main -----------------------------------------------------------------------
+
+make_tasks
+if [ "${1-}" = variant ]; then
+	[ $# -eq 3 ] || die "usage: $0 variant NAME KERNEL"
+	bench_variant "$2" "$3"
+	exit 0
+fi
+[ $# -gt 0 ] || set -- boot hello proc scout memory
+start=$(date +%s)
+for section in "$@"; do
+	case $section in
+	boot) bench_boot ;;
+	hello) bench_hello ;;
+	proc) bench_proc ;;
+	scout) bench_scout ;;
+	memory) bench_memory ;;
+	*) die "unknown section $section (boot hello proc scout memory)" ;;
+	esac
+done
+echo "bench: == done: $* in $(($(date +%s) - start)) s"

@@ -1,0 +1,60 @@
+# bench/module.mk: the guest figures of `make bench` (bench/bench.sh says
+# what each section measures and how it prints).
+#
+#   make bench-uml                     boot, hello, proc, scout, memory
+#   make bench-uml BENCH_SECTIONS=boot one or more sections only
+#   make bench KERNEL_VARIANTS="raid6-btrfs no-memcg"
+#                                      also build (once, then cached) and
+#                                      compare bench/variants/NAME.config
+#   BENCH_RUNS=N (default 7, at least 5)
+#
+# The helpers are static so that the same binaries run on the host, in the
+# rootfs chroot and inside the guest; memwatch runs only on the host.
+
+BENCH_RUNS ?= 7
+BENCH_SECTIONS ?=
+KERNEL_VARIANTS ?=
+STOCK_UML ?= /usr/bin/linux.uml
+
+BENCH_BIN := $(B)/bench/bin
+BENCH_TOOLS := $(BENCH_BIN)/timeit $(BENCH_BIN)/forkexec $(BENCH_BIN)/bench_open $(BENCH_BIN)/memwatch
+BENCH_INPUTS := $(IMAGES) $(B)/sandbox-run $(BENCH_TOOLS)
+
+$(BENCH_BIN)/timeit: $(B)/static/bench/timeit.o
+	@mkdir -p $(dir $@)
+	$(CC) -static -o $@ $^
+$(BENCH_BIN)/forkexec: $(B)/static/bench/forkexec.o
+	@mkdir -p $(dir $@)
+	$(CC) -static -o $@ $^
+$(BENCH_BIN)/bench_open: $(B)/static/tests/carrier/bench_open.o
+	@mkdir -p $(dir $@)
+	$(CC) -static -o $@ $^
+$(BENCH_BIN)/memwatch: $(B)/obj/bench/memwatch.o
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^
+
+# The stock Debian kernel boots our initrd with its squashfs/overlay modules.
+$(B)/bench/initrd-stock.img: bench/stock-initrd.sh initrd/build.sh $(B)/init $(B)/tmc-init $(INITRD_CARRIER) | $(DEPS_OK)
+	bench/stock-initrd.sh $@ $(STOCK_UML) $(B)/init $(B)/tmc-init $(INITRD_CARRIER)
+
+# The rootfs unpacked once, for the native side of the ratios.
+$(B)/bench/chroot/.stamp: $(B)/rootfs.squashfs | $(DEPS_OK)
+	rm -rf $(B)/bench/chroot
+	unsquashfs -q -n -d $(B)/bench/chroot $(B)/rootfs.squashfs
+	[ -c $(B)/bench/chroot/dev/null ] || { rm -f $(B)/bench/chroot/dev/null; mknod -m 0666 $(B)/bench/chroot/dev/null c 1 3; }
+	touch $@
+
+.PHONY: bench-uml bench-variants
+BENCHES += bench-uml
+bench-uml: $(BENCH_INPUTS) $(B)/bench/initrd-stock.img $(B)/bench/chroot/.stamp
+	B=$(B) RUNS=$(BENCH_RUNS) STOCK_KERNEL=$(STOCK_UML) bench/bench.sh $(BENCH_SECTIONS)
+
+# Kernel config variants, only when asked: each costs a kernel build.
+ifneq ($(strip $(KERNEL_VARIANTS)),)
+BENCHES += bench-variants
+endif
+$(B)/bench/linux-%.uml: bench/variants/%.config kernel/uml.config kernel/build.sh | $(DEPS_OK)
+	kernel/build.sh $@ kernel/uml.config $<
+bench-variants: $(BENCH_INPUTS) $(patsubst %,$(B)/bench/linux-%.uml,$(KERNEL_VARIANTS))
+	@set -e; for v in $(KERNEL_VARIANTS); do \
+		B=$(B) RUNS=$(BENCH_RUNS) bench/bench.sh variant $$v $(B)/bench/linux-$$v.uml; done
