@@ -1,0 +1,1517 @@
+/*
+ * deploy_test.c: the deployment of web/ end to end: a real nginx (Debian's,
+ * with a private prefix and the site that web/nginx/gen-site.sh writes) in
+ * front of three real sandboxd instances running real UML tasks, a real
+ * notify receiver, the pool status page in headless Chromium, the systemd
+ * unit under systemd-analyze, and a task run from a `make install` tree.
+ * With --bench: tasks per minute through the pool with 1, 2 and 4
+ * instances, and the memory of an idle and of a running instance.
+ *
+ *   usage: deploy_test --build DIR --web DIR --stage DIR --prefix P [TEST...]
+ *          deploy_test --bench --build DIR --web DIR --exercises DIR
+ *          deploy_test --list
+ *
+ * Every port is picked by the OS: the harness binds 127.0.0.1:0 itself and
+ * hands the socket to sandboxd (--listen-fd) and to nginx (nginx's own
+ * inherited-socket variable NGINX="fd;"). Every process it starts is
+ * recorded and killed on the way out, also on failure, on a signal and at
+ * the global deadline. Prints one line per failed check, one per test and
+ * a closing "N passed, M failed"; exits 1 on any failure. Needs root (the
+ * sandbox confines UML only then) and nginx, chromium, systemd-analyze:
+ * says which is missing and fails instead of passing.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <curl/curl.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DEADLINE_S 900		/* the whole run, tests or bench */
+#define NINST 3			/* instances in the test pool */
+#define MAXPROC 32
+
+static const char *build_dir, *web_dir, *stage_dir, *prefix, *exercises_dir;
+static char tmp_root[64], abs_build[4096];
+static int checks_failed;
+static const char *current_test;
+
+#define CHECK(cond, ...) do {                                           \
+		if (!(cond)) {                                          \
+			checks_failed++;                                \
+			printf("    FAIL %s:%d [%s] ", __FILE__, __LINE__, current_test); \
+			printf(__VA_ARGS__);                            \
+			printf("\n");                                   \
+			fflush(stdout);                                 \
+		}                                                       \
+	} while (0)
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ------------------------------------------------------ started processes */
+
+/* Every child the harness starts, so that cleanup() can end it whatever
+ * happened. Signal-safe: only kill/waitpid on the fixed table. */
+static volatile pid_t procs[MAXPROC];
+
+static void proc_add(pid_t pid)
+{
+	for (int i = 0; i < MAXPROC; i++)
+		if (procs[i] == 0) {
+			procs[i] = pid;
+			return;
+		}
+}
+
+static void proc_del(pid_t pid)
+{
+	for (int i = 0; i < MAXPROC; i++)
+		if (procs[i] == pid)
+			procs[i] = 0;
+}
+
+/* TERM, up to 15 s for drains (sandboxd finishes its task; its UML has
+ * parent-death SIGKILL), then KILL. */
+static void cleanup(void)
+{
+	int left = 0;
+
+	for (int i = 0; i < MAXPROC; i++)
+		if (procs[i] > 0 && kill(procs[i], SIGTERM) == 0)
+			left++;
+	for (int t = 0; left > 0 && t < 150; t++) {
+		left = 0;
+		for (int i = 0; i < MAXPROC; i++) {
+			if (procs[i] <= 0)
+				continue;
+			if (waitpid(procs[i], NULL, WNOHANG) == procs[i])
+				procs[i] = 0;
+			else
+				left++;
+		}
+		if (left > 0)
+			usleep(100000);
+	}
+	for (int i = 0; i < MAXPROC; i++)
+		if (procs[i] > 0) {
+			kill(procs[i], SIGKILL);
+			waitpid(procs[i], NULL, 0);
+			procs[i] = 0;
+		}
+}
+
+static void on_signal(int sig)
+{
+	static const char msg[] = "deploy_test: interrupted or past the deadline; stopping what it started\n";
+
+	if (write(1, msg, sizeof(msg) - 1) < 0) {
+		/* nothing to do */
+	}
+	cleanup();
+	if (sig == SIGALRM) {
+		static const char fail[] = "0 passed, 1 failed\n";
+
+		if (write(1, fail, sizeof(fail) - 1) < 0) {
+			/* nothing to do */
+		}
+	}
+	_exit(1);
+}
+
+/* Runs argv with stdout+stderr into out (NUL-terminated, cut at outlen);
+ * returns the exit status, or -1 when it could not run or was killed at
+ * the timeout. */
+static int run_cmd(const char *const *argv, double timeout, char *out, size_t outlen, const char *env)
+{
+	int p[2], st = -1;
+	size_t got = 0;
+	pid_t pid;
+	double until = now_s() + timeout;
+	char sink[4096];
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDONLY);
+
+		dup2(null, 0);
+		dup2(p[1], 1);
+		dup2(p[1], 2);
+		if (env != NULL)
+			putenv((char *)env);
+		execvp(argv[0], (char *const *)argv);
+		dprintf(2, "exec %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	proc_add(pid);
+	close(p[1]);
+	if (out != NULL && outlen > 0)
+		out[0] = '\0';
+	for (;;) {
+		struct pollfd pf = { p[0], POLLIN, 0 };
+		ssize_t n;
+
+		if (now_s() > until) {
+			kill(pid, SIGKILL);
+			break;
+		}
+		if (poll(&pf, 1, 200) <= 0)
+			continue;
+		if (out != NULL && got + 1 < outlen)
+			n = read(p[0], out + got, outlen - 1 - got);
+		else
+			n = read(p[0], sink, sizeof(sink));
+		if (n <= 0)
+			break;
+		if (out != NULL && got + 1 < outlen) {
+			got += (size_t)n;
+			out[got] = '\0';
+		}
+	}
+	close(p[0]);
+	if (waitpid(pid, &st, 0) != pid)
+		st = -1;
+	proc_del(pid);
+	if (now_s() > until)
+		return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int have_tool(const char *name)
+{
+	const char *path = getenv("PATH");
+	char buf[4096];
+
+	for (const char *p = path ? path : "/usr/bin:/bin"; *p != '\0';) {
+		size_t n = strcspn(p, ":");
+
+		snprintf(buf, sizeof(buf), "%.*s/%s", (int)n, p, name);
+		if (access(buf, X_OK) == 0)
+			return 1;
+		p += n;
+		if (*p == ':')
+			p++;
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------- receiver */
+
+struct note {
+	char token[64];
+	char status[16];
+	double at;
+};
+
+static struct receiver {
+	struct MHD_Daemon *mhd;
+	unsigned port;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct note notes[512];
+	size_t nnotes;
+} rx = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+
+struct rx_req {
+	char *body;
+	size_t len;
+};
+
+static enum MHD_Result rx_handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+    const char *version, const char *data, size_t *size, void **con_cls)
+{
+	struct rx_req *r = *con_cls;
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	(void)cls;
+	(void)url;
+	(void)version;
+	(void)method;
+	if (r == NULL) {
+		*con_cls = calloc(1, sizeof(*r));
+		return *con_cls ? MHD_YES : MHD_NO;
+	}
+	if (*size > 0) {
+		char *nb = realloc(r->body, r->len + *size + 1);
+
+		if (nb == NULL)
+			return MHD_NO;
+		memcpy(nb + r->len, data, *size);
+		r->body = nb;
+		r->len += *size;
+		r->body[r->len] = '\0';
+		*size = 0;
+		return MHD_YES;
+	}
+	pthread_mutex_lock(&rx.lock);
+	if (rx.nnotes < sizeof(rx.notes) / sizeof(rx.notes[0])) {
+		struct note *n = &rx.notes[rx.nnotes++];
+		json_t *j = json_loadb(r->body ? r->body : "", r->len, 0, NULL);
+		const char *tok = json_string_value(json_object_get(j, "token"));
+		const char *st = json_string_value(json_object_get(j, "status"));
+
+		snprintf(n->token, sizeof(n->token), "%s", tok ? tok : "");
+		snprintf(n->status, sizeof(n->status), "%s", st ? st : "(none)");
+		n->at = now_s();
+		json_decref(j);
+		pthread_cond_broadcast(&rx.cond);
+	}
+	pthread_mutex_unlock(&rx.lock);
+	resp = MHD_create_response_from_buffer(2, (void *)"ok", MHD_RESPMEM_PERSISTENT);
+	ret = MHD_queue_response(c, 200, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static void rx_done(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode t)
+{
+	struct rx_req *r = *con_cls;
+
+	(void)cls;
+	(void)c;
+	(void)t;
+	if (r != NULL) {
+		free(r->body);
+		free(r);
+	}
+	*con_cls = NULL;
+}
+
+static int rx_start(void)
+{
+	const union MHD_DaemonInfo *info;
+
+	rx.mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO, 0, NULL, NULL,
+	    rx_handler, NULL, MHD_OPTION_NOTIFY_COMPLETED, rx_done, NULL, MHD_OPTION_END);
+	if (rx.mhd == NULL)
+		return -1;
+	info = MHD_get_daemon_info(rx.mhd, MHD_DAEMON_INFO_BIND_PORT);
+	rx.port = info ? info->port : 0;
+	return rx.port ? 0 : -1;
+}
+
+static void rx_reset(void)
+{
+	pthread_mutex_lock(&rx.lock);
+	rx.nnotes = 0;
+	pthread_mutex_unlock(&rx.lock);
+}
+
+static size_t rx_wait(size_t count, double timeout)
+{
+	double until = now_s() + timeout;
+	size_t n;
+
+	pthread_mutex_lock(&rx.lock);
+	while (rx.nnotes < count && now_s() < until) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 100 * 1000 * 1000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&rx.cond, &rx.lock, &ts);
+	}
+	n = rx.nnotes;
+	pthread_mutex_unlock(&rx.lock);
+	return n;
+}
+
+/* The note with this token, or NULL. */
+static const struct note *rx_find(const char *token)
+{
+	const struct note *found = NULL;
+
+	pthread_mutex_lock(&rx.lock);
+	for (size_t i = 0; i < rx.nnotes; i++)
+		if (strcmp(rx.notes[i].token, token) == 0)
+			found = &rx.notes[i];
+	pthread_mutex_unlock(&rx.lock);
+	return found;
+}
+
+static void notify_url(char *buf, size_t len)
+{
+	snprintf(buf, len, "http://127.0.0.1:%u/notify", rx.port);
+}
+
+/* ------------------------------------------------------------------ client */
+
+struct buf {
+	char *p;
+	size_t len;
+};
+
+static size_t buf_write(char *p, size_t size, size_t n, void *arg)
+{
+	struct buf *b = arg;
+	char *np = realloc(b->p, b->len + size * n + 1);
+
+	if (np == NULL)
+		return 0;
+	memcpy(np + b->len, p, size * n);
+	b->p = np;
+	b->len += size * n;
+	b->p[b->len] = '\0';
+	return size * n;
+}
+
+/* GET http://127.0.0.1:port/path; the status code (0: no answer). */
+static long http_get(unsigned port, const char *path, char **body)
+{
+	CURL *c = curl_easy_init();
+	char url[512];
+	struct buf b = { 0 };
+	long code = 0;
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", port, path);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, buf_write);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	if (curl_easy_perform(c) == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+	curl_easy_cleanup(c);
+	if (body != NULL)
+		*body = b.p ? b.p : strdup("");
+	else
+		free(b.p);
+	return code;
+}
+
+/* The tmc-server way: multipart file (+ notify, token, wait). */
+static long post_task(unsigned port, const char *path, const char *tar, const char *notify, const char *token,
+    int wait, char **body)
+{
+	CURL *c = curl_easy_init();
+	curl_mime *m = curl_mime_init(c);
+	curl_mimepart *p;
+	char url[512];
+	struct buf b = { 0 };
+	long code = 0;
+
+	p = curl_mime_addpart(m);
+	curl_mime_name(p, "file");
+	curl_mime_filedata(p, tar);
+	curl_mime_type(p, "application/x-tar");
+	if (notify != NULL) {
+		p = curl_mime_addpart(m);
+		curl_mime_name(p, "notify");
+		curl_mime_data(p, notify, CURL_ZERO_TERMINATED);
+	}
+	if (token != NULL) {
+		p = curl_mime_addpart(m);
+		curl_mime_name(p, "token");
+		curl_mime_data(p, token, CURL_ZERO_TERMINATED);
+	}
+	if (wait) {
+		p = curl_mime_addpart(m);
+		curl_mime_name(p, "wait");
+		curl_mime_data(p, "1", CURL_ZERO_TERMINATED);
+	}
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", port, path);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_MIMEPOST, m);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, buf_write);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 180L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	if (curl_easy_perform(c) == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+	curl_mime_free(m);
+	curl_easy_cleanup(c);
+	if (body != NULL)
+		*body = b.p ? b.p : strdup("");
+	else
+		free(b.p);
+	return code;
+}
+
+/* An integer field of a JSON text; -1 when absent. */
+static long json_int_field(const char *text, const char *key)
+{
+	json_t *j = text ? json_loads(text, 0, NULL) : NULL;
+	long v = -1;
+
+	if (j != NULL && json_is_integer(json_object_get(j, key)))
+		v = (long)json_integer_value(json_object_get(j, key));
+	json_decref(j);
+	return v;
+}
+
+/* ---------------------------------------------------------------- task tars */
+
+/* DIR/NAME.tar holding an executable tmc-run with this script (made with
+ * tar(1) from a scratch dir, as a course server would). */
+static const char *task_tar(const char *name, const char *script)
+{
+	static char paths[16][300];
+	static int next;
+	char *tar = paths[next++ % 16], dir[300], run[340];
+	const char *argv[] = { "tar", "-C", dir, "-cf", tar, ".", NULL };
+	FILE *f;
+
+	snprintf(dir, sizeof(dir), "%s/task-%s", tmp_root, name);
+	snprintf(tar, 300, "%s/%s.tar", tmp_root, name);
+	snprintf(run, sizeof(run), "%s/tmc-run", dir);
+	mkdir(dir, 0755);
+	f = fopen(run, "w");
+	if (f == NULL)
+		return tar;
+	fputs(script, f);
+	fclose(f);
+	chmod(run, 0755);
+	if (run_cmd(argv, 30, NULL, 0, NULL) != 0)
+		printf("    could not make %s\n", tar);
+	return tar;
+}
+
+/* A tar of an exercise directory (tests/exercises/NAME). */
+static const char *dir_tar(const char *dir, const char *name)
+{
+	static char tar[300];
+	const char *argv[] = { "tar", "-C", dir, "-cf", tar, ".", NULL };
+
+	snprintf(tar, sizeof(tar), "%s/%s.tar", tmp_root, name);
+	if (run_cmd(argv, 30, NULL, 0, NULL) != 0)
+		printf("    could not make %s\n", tar);
+	return tar;
+}
+
+#define ECHO_TASK "#!/bin/sh\necho 'hello from the pool'\nexit 0\n"
+
+/* ------------------------------------------------------------------ sandboxd */
+
+struct daemon {
+	pid_t pid;
+	int fd;
+	unsigned port;
+	char work[300], log[320];
+};
+
+static int bind_any(unsigned *port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t al = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 128) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&a, &al) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	*port = ntohs(a.sin_port);
+	return fd;
+}
+
+static void daemon_init(struct daemon *d, const char *name)
+{
+	memset(d, 0, sizeof(*d));
+	d->pid = -1;
+	d->fd = -1;
+	snprintf(d->work, sizeof(d->work), "%s/%s", tmp_root, name);
+	mkdir(d->work, 0755);
+	snprintf(d->log, sizeof(d->log), "%s/%s.log", tmp_root, name);
+}
+
+/* Starts bin on d's socket (bound on first use) with these flags (NULL
+ * terminated), then waits for /status.json. */
+static int daemon_start(struct daemon *d, const char *bin, const char *const *extra)
+{
+	const char *argv[48];
+	char fdarg[16];
+	size_t n = 0;
+	double until;
+
+	if (d->fd < 0 && (d->fd = bind_any(&d->port)) < 0)
+		return -1;
+	snprintf(fdarg, sizeof(fdarg), "%d", d->fd);
+	argv[n++] = bin;
+	for (; extra != NULL && *extra != NULL && n < 30; extra++)
+		argv[n++] = *extra;
+	argv[n++] = "--listen-fd";
+	argv[n++] = fdarg;
+	argv[n++] = "--work-dir";
+	argv[n++] = d->work;
+	argv[n++] = "--log";
+	argv[n++] = d->log;
+	argv[n++] = "--timeout";
+	argv[n++] = "60";
+	argv[n++] = "--retry-initial";
+	argv[n++] = "200ms";
+	argv[n] = NULL;
+	d->pid = fork();
+	if (d->pid < 0)
+		return -1;
+	if (d->pid == 0) {
+		fcntl(d->fd, F_SETFD, 0);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	proc_add(d->pid);
+	for (until = now_s() + 20; now_s() < until; usleep(20000)) {
+		int st;
+
+		if (waitpid(d->pid, &st, WNOHANG) == d->pid) {
+			printf("    sandboxd exited at start (status %d); log %s\n", st, d->log);
+			proc_del(d->pid);
+			d->pid = -1;
+			return -1;
+		}
+		if (http_get(d->port, "/status.json", NULL) == 200)
+			return 0;
+	}
+	return -1;
+}
+
+/* SIGTERM drains: the running task finishes first (--timeout 60 bounds it). */
+static void daemon_stop(struct daemon *d)
+{
+	if (d->pid <= 0)
+		return;
+	kill(d->pid, SIGTERM);
+	waitpid(d->pid, NULL, 0);
+	proc_del(d->pid);
+	d->pid = -1;
+}
+
+static void daemon_fini(struct daemon *d)
+{
+	daemon_stop(d);
+	if (d->fd >= 0)
+		close(d->fd);
+	d->fd = -1;
+}
+
+/* ------------------------------------------------------------------ nginx */
+
+struct nginx {
+	pid_t pid;
+	int fd;
+	unsigned port;
+	char dir[300];
+};
+
+/* Writes the site with gen-site.sh for these instance ports and starts
+ * nginx in the foreground on its inherited socket. */
+static int nginx_start(struct nginx *ng, const char *name, const struct daemon *ds, int n)
+{
+	char listen[64], addrs[8][32], out[4096], conf[360], env[32], gen[300];
+	const char *argv[24];
+	size_t k = 0;
+	double until;
+
+	memset(ng, 0, sizeof(*ng));
+	ng->pid = -1;
+	snprintf(ng->dir, sizeof(ng->dir), "%s/%s", tmp_root, name);
+	if ((ng->fd = bind_any(&ng->port)) < 0)
+		return -1;
+	snprintf(listen, sizeof(listen), "127.0.0.1:%u", ng->port);
+	snprintf(gen, sizeof(gen), "%s/nginx/gen-site.sh", web_dir);
+	argv[k++] = gen;
+	argv[k++] = "-s";
+	argv[k++] = ng->dir;
+	argv[k++] = "-f";
+	argv[k++] = "-l";
+	argv[k++] = listen;
+	for (int i = 0; i < n && i < 8; i++) {
+		snprintf(addrs[i], sizeof(addrs[i]), "127.0.0.1:%u", ds[i].port);
+		argv[k++] = addrs[i];
+	}
+	argv[k] = NULL;
+	if (run_cmd(argv, 30, out, sizeof(out), NULL) != 0) {
+		printf("    gen-site.sh failed: %s\n", out);
+		return -1;
+	}
+	snprintf(conf, sizeof(conf), "%s/nginx.conf", ng->dir);
+	snprintf(env, sizeof(env), "NGINX=%d;", ng->fd);
+	ng->pid = fork();
+	if (ng->pid < 0)
+		return -1;
+	if (ng->pid == 0) {
+		char errpath[360];
+		int null = open("/dev/null", O_RDWR), err;
+
+		/* nginx's own start-up notices, before its error log is open. */
+		snprintf(errpath, sizeof(errpath), "%s/logs/stderr.log", ng->dir);
+		err = open(errpath, O_WRONLY | O_CREAT | O_APPEND, 0644);
+		dup2(null, 0);
+		if (err >= 0)
+			dup2(err, 2);
+		fcntl(ng->fd, F_SETFD, 0);
+		putenv(env);
+		execlp("nginx", "nginx", "-p", ng->dir, "-c", conf, (char *)NULL);
+		_exit(127);
+	}
+	proc_add(ng->pid);
+	for (until = now_s() + 10; now_s() < until; usleep(20000)) {
+		int st;
+
+		if (waitpid(ng->pid, &st, WNOHANG) == ng->pid) {
+			printf("    nginx exited at start (status %d); see %s/logs/error.log\n", st, ng->dir);
+			proc_del(ng->pid);
+			ng->pid = -1;
+			return -1;
+		}
+		if (http_get(ng->port, "/pool/instances.json", NULL) == 200)
+			return 0;
+	}
+	return -1;
+}
+
+static void nginx_stop(struct nginx *ng)
+{
+	if (ng->pid > 0) {
+		kill(ng->pid, SIGTERM);
+		waitpid(ng->pid, NULL, 0);
+		proc_del(ng->pid);
+	}
+	ng->pid = -1;
+	if (ng->fd >= 0)
+		close(ng->fd);
+	ng->fd = -1;
+}
+
+/* ---------------------------------------------------------------- the pool */
+
+static struct daemon pool[NINST];
+static struct nginx front;
+static int pool_ok = -1;	/* -1 not yet started, 0 failed, 1 up */
+
+static int pool_up(void)
+{
+	char sbd[4200];
+	const char *extra[] = { "--images-dir", abs_build, NULL };
+
+	if (pool_ok >= 0)
+		return pool_ok;
+	pool_ok = 0;
+	snprintf(sbd, sizeof(sbd), "%s/sandboxd", abs_build);
+	for (int i = 0; i < NINST; i++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "instance%d", i + 1);
+		daemon_init(&pool[i], name);
+		if (daemon_start(&pool[i], sbd, extra) < 0) {
+			printf("    instance %d did not start (log %s)\n", i + 1, pool[i].log);
+			return 0;
+		}
+	}
+	if (nginx_start(&front, "nginx", pool, NINST) < 0) {
+		printf("    nginx did not start\n");
+		return 0;
+	}
+	printf("    nginx on 127.0.0.1:%u in front of instances on ports %u %u %u\n", front.port,
+	    pool[0].port, pool[1].port, pool[2].port);
+	pool_ok = 1;
+	return 1;
+}
+
+static void pool_down(void)
+{
+	if (pool_ok < 0)
+		return;
+	nginx_stop(&front);
+	for (int i = 0; i < NINST; i++)
+		daemon_fini(&pool[i]);
+	pool_ok = -1;
+}
+
+/* Busy flag of instance i (1-based) through its per-instance URL; -1 on error. */
+static long instance_busy(int i, long *tasks_run)
+{
+	char path[64], *body = NULL;
+	long code, busy;
+
+	snprintf(path, sizeof(path), "/sandbox/%d/status.json", i);
+	code = http_get(front.port, path, &body);
+	busy = code == 200 ? json_int_field(body, "busy_instances") : -1;
+	if (tasks_run != NULL)
+		*tasks_run = code == 200 ? json_int_field(body, "tasks_run") : -1;
+	free(body);
+	return busy;
+}
+
+/* Waits until no instance is busy. */
+static int pool_wait_idle(double timeout)
+{
+	for (double until = now_s() + timeout; now_s() < until; usleep(100000)) {
+		int busy = 0;
+
+		for (int i = 1; i <= NINST; i++)
+			busy += instance_busy(i, NULL) != 0;
+		if (busy == 0)
+			return 0;
+	}
+	return -1;
+}
+
+struct conc {
+	const char *tar, *token;
+	pthread_barrier_t *bar;
+	long code;
+	char *body;
+};
+
+static void *conc_post(void *arg)
+{
+	struct conc *c = arg;
+	char url[128];
+
+	notify_url(url, sizeof(url));
+	pthread_barrier_wait(c->bar);
+	c->code = post_task(front.port, "/pool/tasks.json", c->tar, url, c->token, 0, &c->body);
+	return NULL;
+}
+
+/* Posts n tasks to the pool at the same moment; returns how many got 200. */
+static int post_concurrently(int n, const char *tar, const char *prefix_tok, long *codes)
+{
+	pthread_t th[8];
+	struct conc c[8];
+	pthread_barrier_t bar;
+	char toks[8][32];
+	int ok = 0;
+
+	pthread_barrier_init(&bar, NULL, (unsigned)n);
+	for (int i = 0; i < n; i++) {
+		snprintf(toks[i], sizeof(toks[i]), "%s%d", prefix_tok, i + 1);
+		c[i] = (struct conc){ tar, toks[i], &bar, 0, NULL };
+		pthread_create(&th[i], NULL, conc_post, &c[i]);
+	}
+	for (int i = 0; i < n; i++) {
+		pthread_join(th[i], NULL);
+		codes[i] = c[i].code;
+		ok += c[i].code == 200 && c[i].body && strcmp(c[i].body, "{\"status\":\"ok\"}") == 0;
+		free(c[i].body);
+	}
+	pthread_barrier_destroy(&bar);
+	return ok;
+}
+
+/* ------------------------------------------------------------------ tests */
+
+static void test_pool_three_at_once(void)
+{
+	long codes[NINST], busy[NINST + 1];
+	const char *tar = task_tar("sleep4", "#!/bin/sh\nsleep 4\necho slept\n");
+	int ok;
+
+	if (!pool_up()) {
+		CHECK(0, "the pool did not come up");
+		return;
+	}
+	rx_reset();
+	ok = post_concurrently(NINST, tar, "three-", codes);
+	CHECK(ok == NINST, "%d of %d POSTs to /pool/tasks.json got 200 ok (codes %ld %ld %ld)", ok, NINST,
+	    codes[0], codes[1], codes[2]);
+	for (int i = 1; i <= NINST; i++) {
+		busy[i] = instance_busy(i, NULL);
+		CHECK(busy[i] == 1, "instance %d not busy right after the 3 POSTs (%ld): the pool did not spread them",
+		    i, busy[i]);
+	}
+	CHECK(rx_wait(NINST, 60) == NINST, "%zu of %d notifications arrived", rx.nnotes, NINST);
+	for (int i = 1; i <= NINST; i++) {
+		char tok[32];
+		const struct note *n;
+
+		snprintf(tok, sizeof(tok), "three-%d", i);
+		n = rx_find(tok);
+		CHECK(n != NULL && strcmp(n->status, "finished") == 0, "notification %s: %s", tok,
+		    n ? n->status : "missing");
+	}
+	printf("    3 POSTs -> %ld %ld %ld, instances busy %ld %ld %ld, %zu notifications\n", codes[0], codes[1],
+	    codes[2], busy[1], busy[2], busy[3], rx.nnotes);
+}
+
+static void test_pool_fourth_busy(void)
+{
+	long codes[NINST], code;
+	const char *tar = task_tar("sleep5", "#!/bin/sh\nsleep 5\n");
+	char *body = NULL, url[128];
+	double t0;
+
+	if (!pool_up() || pool_wait_idle(60) < 0) {
+		CHECK(0, "the pool is not up and idle");
+		return;
+	}
+	rx_reset();
+	notify_url(url, sizeof(url));
+	CHECK(post_concurrently(NINST, tar, "fill-", codes) == NINST, "the 3 filling POSTs did not all get 200");
+	t0 = now_s();
+	code = post_task(front.port, "/pool/tasks.json", task_tar("echo", ECHO_TASK), url, "fourth", 0, &body);
+	CHECK(code == 500, "4th POST while all are busy -> %ld, wanted 500", code);
+	CHECK(body && strcmp(body, "{\"status\":\"busy\"}") == 0, "4th POST body '%s'", body ? body : "");
+	printf("    4th POST -> %ld %s after %.2fs\n", code, body ? body : "", now_s() - t0);
+	free(body);
+	body = NULL;
+	/* POST / (the original protocol's path) on the pool, too. */
+	code = post_task(front.port, "/pool/", task_tar("echo", ECHO_TASK), url, "fourth-root", 0, NULL);
+	CHECK(code == 500, "POST /pool/ while all are busy -> %ld, wanted 500", code);
+	CHECK(rx_wait(NINST, 60) == NINST, "%zu of %d notifications for the filling tasks", rx.nnotes, NINST);
+	CHECK(pool_wait_idle(30) == 0, "instances still busy after their tasks");
+	code = post_task(front.port, "/pool/", task_tar("echo", ECHO_TASK), url, "after", 0, &body);
+	CHECK(code == 200, "POST after the tasks finished -> %ld (%s)", code, body ? body : "");
+	free(body);
+	CHECK(rx_wait(NINST + 1, 30) == NINST + 1 && rx_find("after") != NULL &&
+	    strcmp(rx_find("after")->status, "finished") == 0, "no notification for the task after");
+	CHECK(rx_find("fourth") == NULL && rx_find("fourth-root") == NULL, "a refused task was run");
+}
+
+static void test_per_instance_urls(void)
+{
+	char url[128];
+
+	if (!pool_up() || pool_wait_idle(60) < 0) {
+		CHECK(0, "the pool is not up and idle");
+		return;
+	}
+	rx_reset();
+	notify_url(url, sizeof(url));
+	for (int i = 1; i <= NINST; i++) {
+		char path[64], tok[32], *body = NULL;
+		long before[NINST + 1], after, code;
+
+		for (int k = 1; k <= NINST; k++)
+			instance_busy(k, &before[k]);
+		snprintf(path, sizeof(path), "/sandbox/%d/tasks.json", i);
+		snprintf(tok, sizeof(tok), "instance-%d", i);
+		code = post_task(front.port, path, task_tar("echo", ECHO_TASK), url, tok, 0, &body);
+		CHECK(code == 200, "POST %s -> %ld (%s)", path, code, body ? body : "");
+		free(body);
+		CHECK(rx_wait((size_t)i, 30) == (size_t)i && rx_find(tok) != NULL &&
+		    strcmp(rx_find(tok)->status, "finished") == 0, "no finished notification for %s", tok);
+		usleep(200000);
+		for (int k = 1; k <= NINST; k++) {
+			instance_busy(k, &after);
+			CHECK(after == before[k] + (k == i), "after POST %s instance %d ran %ld tasks, had %ld",
+			    path, k, after, before[k]);
+		}
+		/* wait=1 and the plain path POST / of the original protocol. */
+		snprintf(path, sizeof(path), "/sandbox/%d/", i);
+		code = post_task(front.port, path, task_tar("echo", ECHO_TASK), NULL, "w", 1, &body);
+		CHECK(code == 200 && body && strstr(body, "\"status\":\"finished\"") &&
+		    strstr(body, "hello from the pool"), "POST %s wait=1 -> %ld %.200s", path, code, body ? body : "");
+		free(body);
+		printf("    /sandbox/%d/: notify and wait=1 both finished on instance %d\n", i, i);
+	}
+}
+
+static void test_pool_status_json(void)
+{
+	char *body = NULL;
+	json_t *j, *arr;
+	long code;
+
+	if (!pool_up()) {
+		CHECK(0, "the pool did not come up");
+		return;
+	}
+	code = http_get(front.port, "/pool/status.json", &body);
+	j = body ? json_loads(body, 0, NULL) : NULL;
+	arr = json_object_get(j, "instances");
+	CHECK(code == 200 && j != NULL, "GET /pool/status.json -> %ld, not JSON: %.200s", code, body ? body : "");
+	CHECK(json_integer_value(json_object_get(j, "total_instances")) == NINST, "total_instances");
+	CHECK(json_array_size(arr) == NINST, "%zu instances listed", json_array_size(arr));
+	for (size_t i = 0; i < json_array_size(arr); i++)
+		CHECK(json_is_integer(json_object_get(json_array_get(arr, i), "busy_instances")),
+		    "instance %zu without busy_instances", i + 1);
+	json_decref(j);
+	free(body);
+	code = http_get(front.port, "/pool/instances.json", &body);
+	CHECK(code == 200 && body && strstr(body, "/sandbox/3/"), "instances.json -> %ld %s", code, body ? body : "");
+	free(body);
+	code = http_get(front.port, "/", &body);
+	CHECK(code == 200 && body && strstr(body, "status.js"), "GET / (the status page) -> %ld", code);
+	free(body);
+}
+
+/* The data-state of the card of instance i in a dumped DOM. */
+static void card_state(const char *dom, int i, char *state, size_t len)
+{
+	char key[48];
+	const char *p, *s;
+
+	snprintf(state, len, "missing");
+	snprintf(key, sizeof(key), "data-instance=\"%d\"", i);
+	if ((p = strstr(dom, key)) == NULL)
+		return;
+	s = strstr(p, "data-state=\"");
+	if (s == NULL || s - p > 200)
+		return;
+	s += strlen("data-state=\"");
+	snprintf(state, len, "%.*s", (int)strcspn(s, "\""), s);
+}
+
+static void chromium_argv(const char **argv, char *profile, const char *mode, const char *url)
+{
+	size_t n = 0;
+
+	argv[n++] = "chromium";
+	argv[n++] = "--headless";
+	argv[n++] = "--no-sandbox";
+	argv[n++] = "--disable-gpu";
+	argv[n++] = "--disable-dev-shm-usage";
+	argv[n++] = "--no-first-run";
+	argv[n++] = "--disable-background-networking";
+	argv[n++] = "--disable-component-update";
+	argv[n++] = "--disable-sync";
+	argv[n++] = "--hide-scrollbars";
+	argv[n++] = "--window-size=1280,860";
+	argv[n++] = "--virtual-time-budget=8000";
+	argv[n++] = profile;
+	argv[n++] = mode;
+	argv[n++] = url;
+	argv[n] = NULL;
+}
+
+static void test_status_page(void)
+{
+	char url[128], profile[200], shot[4200], shotarg[4300], *dom;
+	const char *argv[20], *want[NINST + 1] = { NULL, "idle", "busy", "down" };
+	const char *extra[] = { "--images-dir", abs_build, NULL };
+	char sbd[4200], state[32];
+	long code;
+	int rc;
+
+	if (!have_tool("chromium")) {
+		CHECK(0, "chromium is not installed (Debian package chromium): cannot check the status page");
+		return;
+	}
+	if (!pool_up() || pool_wait_idle(60) < 0) {
+		CHECK(0, "the pool is not up and idle");
+		return;
+	}
+	/* One of each state: 1 idle with a finished task, 2 busy, 3 down. */
+	code = post_task(front.port, "/sandbox/1/", task_tar("echo", ECHO_TASK), NULL, "page", 1, NULL);
+	CHECK(code == 200, "task on instance 1 -> %ld", code);
+	code = post_task(front.port, "/sandbox/2/", task_tar("sleep20", "#!/bin/sh\nsleep 20\n"), NULL, "page", 0, NULL);
+	CHECK(code == 200, "long task on instance 2 -> %ld", code);
+	daemon_stop(&pool[2]);
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/", front.port);
+	snprintf(profile, sizeof(profile), "--user-data-dir=%s/chromium", tmp_root);
+	dom = malloc(1 << 20);
+	chromium_argv(argv, profile, "--dump-dom", url);
+	rc = run_cmd(argv, 90, dom, 1 << 20, NULL);
+	CHECK(rc == 0, "chromium --dump-dom exited %d: %.300s", rc, dom);
+	for (int i = 1; i <= NINST; i++) {
+		card_state(dom, i, state, sizeof(state));
+		CHECK(strcmp(state, want[i]) == 0, "instance %d shown as '%s', wanted '%s'", i, state, want[i]);
+		printf("    page: instance %d %s\n", i, state);
+	}
+	CHECK(strstr(dom, "3 instances: 1 busy, 1 idle, 1 down") != NULL, "summary line not on the page");
+	CHECK(strstr(dom, "finished") != NULL, "the finished task on instance 1 is not shown");
+
+	snprintf(shot, sizeof(shot), "%s/deploy-status.png", abs_build);
+	snprintf(shotarg, sizeof(shotarg), "--screenshot=%s", shot);
+	unlink(shot);
+	chromium_argv(argv, profile, shotarg, url);
+	rc = run_cmd(argv, 90, dom, 1 << 20, NULL);
+	{
+		struct stat st;
+
+		CHECK(rc == 0 && stat(shot, &st) == 0 && st.st_size > 10000, "no screenshot at %s (%d): %.300s",
+		    shot, rc, dom);
+		printf("    screenshot: %s\n", shot);
+	}
+	free(dom);
+	snprintf(sbd, sizeof(sbd), "%s/sandboxd", abs_build);
+	CHECK(daemon_start(&pool[2], sbd, extra) == 0, "instance 3 did not restart");
+}
+
+static void test_systemd_unit(void)
+{
+	char unit[600], target[600], root[4200], out[8192];
+	const char *argv[8];
+	int rc;
+
+	if (!have_tool("systemd-analyze")) {
+		CHECK(0, "systemd-analyze is missing (Debian package systemd): cannot verify the unit");
+		return;
+	}
+	if (realpath(stage_dir, root) == NULL) {
+		CHECK(0, "no install stage at %s (make deploy-stage)", stage_dir);
+		return;
+	}
+	/* The instance name is its port; --root resolves ExecStart= in the
+	 * staged tree, as it will be on the installed machine. */
+	snprintf(unit, sizeof(unit), "%s/lib/systemd/system/sandboxd@8081.service", prefix);
+	snprintf(target, sizeof(target), "%s/lib/systemd/system/tmc-sandbox.target", prefix);
+	{
+		char src[4800], dst[4800];
+
+		snprintf(src, sizeof(src), "%s%s/lib/systemd/system/sandboxd@.service", root, prefix);
+		snprintf(dst, sizeof(dst), "%s%s", root, unit);
+		unlink(dst);
+		CHECK(symlink("sandboxd@.service", dst) == 0, "symlink %s: %s", dst, strerror(errno));
+		(void)src;
+	}
+	{
+		char rootarg[4300];
+
+		snprintf(rootarg, sizeof(rootarg), "--root=%s", root);
+		argv[0] = "systemd-analyze";
+		argv[1] = "verify";
+		argv[2] = rootarg;
+		argv[3] = unit;
+		argv[4] = target;
+		argv[5] = NULL;
+		rc = run_cmd(argv, 60, out, sizeof(out), "SYSTEMD_LOG_LEVEL=notice");
+	}
+	CHECK(rc == 0 && out[0] == '\0', "systemd-analyze verify exited %d: %s", rc, out);
+	printf("    systemd-analyze verify --root=STAGE %s %s -> %d%s%s\n", unit, target, rc, out[0] ? ": " : "",
+	    out);
+}
+
+static void test_install_tree(void)
+{
+	char root[4200], p[8][4400], sbd[4400], out[16384], *body = NULL;
+	const char *rel[] = { "/sbin/sandboxd", "/bin/sandbox-run", "/lib/tmc-sandbox/linux.uml",
+		"/lib/tmc-sandbox/initrd.img", "/lib/tmc-sandbox/rootfs.squashfs", "/lib/tmc-sandbox/lpj",
+		"/share/tmc-sandbox/policy.default", "/etc/tmc-sandbox/sandboxd.conf",
+		"/share/tmc-sandbox/web/status/index.html", "/share/tmc-sandbox/web/nginx/gen-site.sh",
+		"/share/tmc-sandbox/web/instances.sh", "/share/doc/tmc-sandbox/DEPLOYMENT.md",
+		"/lib/systemd/system/sandboxd@.service", "/lib/sysusers.d/tmc-sandbox.conf" };
+	struct daemon d;
+	long code;
+	int rc;
+
+	if (realpath(stage_dir, root) == NULL) {
+		CHECK(0, "no install stage at %s", stage_dir);
+		return;
+	}
+	for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
+		char f[4800];
+
+		snprintf(f, sizeof(f), "%s%s%s", root, prefix, rel[i]);
+		CHECK(access(f, R_OK) == 0, "not installed: %s", f);
+	}
+	/* The shipped config names the installed images. */
+	snprintf(p[0], sizeof(p[0]), "%s%s/etc/tmc-sandbox/sandboxd.conf", root, prefix);
+	{
+		FILE *f = fopen(p[0], "r");
+		size_t n = f ? fread(out, 1, sizeof(out) - 1, f) : 0;
+		char want[700];
+
+		if (f)
+			fclose(f);
+		out[n] = '\0';
+		snprintf(want, sizeof(want), "images-dir = %s/lib/tmc-sandbox", prefix);
+		CHECK(strstr(out, want) != NULL, "%s lacks '%s'", p[0], want);
+	}
+	/* sandboxd from the tree: its config, with the staged paths given by
+	 * the documented flags (the tree is not at its prefix yet). */
+	snprintf(sbd, sizeof(sbd), "%s%s/sbin/sandboxd", root, prefix);
+	snprintf(p[1], sizeof(p[1]), "%s%s/lib/tmc-sandbox", root, prefix);
+	snprintf(p[2], sizeof(p[2]), "%s%s/share/tmc-sandbox/policy.default", root, prefix);
+	{
+		const char *extra[] = { "--config", p[0], "--images-dir", p[1], "--policy", p[2], "--user", "nobody",
+			NULL };
+
+		daemon_init(&d, "installed");
+		CHECK(daemon_start(&d, sbd, extra) == 0, "installed sandboxd did not start (log %s)", d.log);
+	}
+	if (d.pid > 0) {
+		code = post_task(d.port, "/tasks.json", task_tar("echo", ECHO_TASK), NULL, "inst", 1, &body);
+		CHECK(code == 200 && body && strstr(body, "\"status\":\"finished\"") && strstr(body, "hello from the pool"),
+		    "task on the installed sandboxd -> %ld %.300s", code, body ? body : "");
+		printf("    installed sandboxd (%s): task -> %ld %s\n", sbd, code,
+		    body && strstr(body, "\"status\":\"finished\"") ? "finished" : "NOT finished");
+		free(body);
+	}
+	daemon_fini(&d);
+	/* sandbox-run from the tree finds the images next to itself. */
+	snprintf(p[3], sizeof(p[3]), "%s%s/bin/sandbox-run", root, prefix);
+	snprintf(p[4], sizeof(p[4]), "%s/task-echo", tmp_root);
+	{
+		const char *argv[] = { p[3], "--compact", "--work-root", tmp_root, p[4], NULL };
+
+		rc = run_cmd(argv, 120, out, sizeof(out), NULL);
+	}
+	CHECK(rc == 0 && strstr(out, "\"status\":\"finished\""), "installed sandbox-run without --images -> %d %.300s",
+	    rc, out);
+	printf("    installed sandbox-run (no --images): %s\n", rc == 0 && strstr(out, "finished") ? "finished" : "FAILED");
+	/* The installed generator writes a site nginx accepts. */
+	{
+		char gen[4400], dir[300], conf[340];
+		const char *argv[] = { gen, "-s", dir, "127.0.0.1:8081", "127.0.0.1:8082", NULL };
+		const char *t[] = { "nginx", "-t", "-p", dir, "-c", conf, NULL };
+
+		snprintf(gen, sizeof(gen), "%s%s/share/tmc-sandbox/web/nginx/gen-site.sh", root, prefix);
+		snprintf(dir, sizeof(dir), "%s/installed-nginx", tmp_root);
+		snprintf(conf, sizeof(conf), "%s/nginx.conf", dir);
+		rc = run_cmd(argv, 30, out, sizeof(out), NULL);
+		CHECK(rc == 0, "installed gen-site.sh -> %d %s", rc, out);
+		rc = run_cmd(t, 30, out, sizeof(out), NULL);
+		CHECK(rc == 0, "nginx -t on the installed site -> %d %s", rc, out);
+	}
+}
+
+static const struct test {
+	const char *name;
+	void (*fn)(void);
+} tests[] = {
+	{ "pool_three_at_once", test_pool_three_at_once },
+	{ "pool_fourth_busy", test_pool_fourth_busy },
+	{ "per_instance_urls", test_per_instance_urls },
+	{ "pool_status_json", test_pool_status_json },
+	{ "status_page_chromium", test_status_page },
+	{ "systemd_unit_verify", test_systemd_unit },
+	{ "install_tree_runs_task", test_install_tree },
+};
+
+/* ------------------------------------------------------------------ bench */
+
+/* Sum of a field (kB) of /proc/PID/status or smaps_rollup over pid and its
+ * descendants; *count gets the number of processes. */
+static long tree_kb(pid_t root, const char *file, const char *field, int *count)
+{
+	DIR *dp = opendir("/proc");
+	struct dirent *de;
+	pid_t pids[4096], ppids[4096];
+	int n = 0, in[4096] = { 0 }, changed = 1;
+	long sum = 0;
+
+	while (dp != NULL && (de = readdir(dp)) != NULL && n < 4096) {
+		char path[300], line[512];
+		FILE *f;
+
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/status", de->d_name);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		pids[n] = atoi(de->d_name);
+		ppids[n] = 0;
+		while (fgets(line, sizeof(line), f) != NULL)
+			if (strncmp(line, "PPid:", 5) == 0)
+				ppids[n] = atoi(line + 5);
+		fclose(f);
+		in[n] = pids[n] == root;
+		n++;
+	}
+	if (dp != NULL)
+		closedir(dp);
+	while (changed) {
+		changed = 0;
+		for (int i = 0; i < n; i++)
+			for (int k = 0; !in[i] && k < n; k++)
+				if (in[k] && ppids[i] == pids[k])
+					in[i] = changed = 1;
+	}
+	*count = 0;
+	for (int i = 0; i < n; i++) {
+		char path[300], line[512];
+		FILE *f;
+
+		if (!in[i])
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/%s", (int)pids[i], file);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		(*count)++;
+		while (fgets(line, sizeof(line), f) != NULL)
+			if (strncmp(line, field, strlen(field)) == 0)
+				sum += atol(line + strlen(field));
+		fclose(f);
+	}
+	return sum;
+}
+
+struct bench_client {
+	unsigned port;
+	const char *tar;
+	double until;
+	int done, failed, busy;
+};
+
+/* Loops: POST to the pool with wait=1 until the time is up; a busy answer
+ * is retried after a short pause (the client that tmc-server would be). */
+static void *bench_client(void *arg)
+{
+	struct bench_client *b = arg;
+
+	while (now_s() < b->until) {
+		char *body = NULL;
+		long code = post_task(b->port, "/pool/tasks.json", b->tar, NULL, "bench", 1, &body);
+
+		if (code == 200 && body && strstr(body, "\"status\":\"finished\""))
+			b->done++;
+		else if (code == 500 && body && strstr(body, "busy"))
+			b->busy++, usleep(20000);
+		else
+			b->failed++;
+		free(body);
+	}
+	return NULL;
+}
+
+static void bench_throughput(int ninst, const char *what, const char *tar, double seconds)
+{
+	struct daemon ds[4];
+	struct nginx ng;
+	struct bench_client bc[4];
+	pthread_t th[4];
+	char sbd[4200];
+	const char *extra[] = { "--images-dir", abs_build, NULL };
+	int done = 0, failed = 0, busy = 0;
+	double t0, el;
+
+	snprintf(sbd, sizeof(sbd), "%s/sandboxd", abs_build);
+	for (int i = 0; i < ninst; i++) {
+		char name[48];
+
+		snprintf(name, sizeof(name), "bench-%s-%d-%d", what, ninst, i);
+		daemon_init(&ds[i], name);
+		if (daemon_start(&ds[i], sbd, extra) < 0) {
+			printf("bench: instance did not start (log %s)\n", ds[i].log);
+			goto out;
+		}
+	}
+	{
+		char name[48];
+
+		snprintf(name, sizeof(name), "bench-nginx-%s-%d", what, ninst);
+		if (nginx_start(&ng, name, ds, ninst) < 0) {
+			printf("bench: nginx did not start\n");
+			goto out;
+		}
+	}
+	/* One warm-up task per instance (page cache of the images). */
+	for (int i = 0; i < ninst; i++)
+		post_task(ds[i].port, "/tasks.json", tar, NULL, "warm", 1, NULL);
+	t0 = now_s();
+	for (int i = 0; i < ninst; i++) {
+		bc[i] = (struct bench_client){ ng.port, tar, t0 + seconds, 0, 0, 0 };
+		pthread_create(&th[i], NULL, bench_client, &bc[i]);
+	}
+	for (int i = 0; i < ninst; i++) {
+		pthread_join(th[i], NULL);
+		done += bc[i].done;
+		failed += bc[i].failed;
+		busy += bc[i].busy;
+	}
+	el = now_s() - t0;
+	printf("bench: pool of %d instance%s, %-12s %6.1f tasks/min (%d finished in %.1fs, %d failed, %d busy retries)\n",
+	    ninst, ninst > 1 ? "s" : " ", what, done * 60.0 / el, done, el, failed, busy);
+	nginx_stop(&ng);
+out:
+	for (int i = 0; i < ninst; i++)
+		daemon_fini(&ds[i]);
+}
+
+static void bench_memory(const char *what, const char *tar)
+{
+	struct daemon d;
+	char sbd[4200];
+	const char *extra[] = { "--images-dir", abs_build, NULL };
+	long idle_rss, rss_max = 0, pss_max = 0;
+	int procs_max = 0, cnt;
+	double until;
+	char body_path[300];
+
+	(void)body_path;
+	snprintf(sbd, sizeof(sbd), "%s/sandboxd", abs_build);
+	daemon_init(&d, "bench-mem");
+	if (daemon_start(&d, sbd, extra) < 0) {
+		printf("bench: sandboxd did not start\n");
+		return;
+	}
+	post_task(d.port, "/tasks.json", task_tar("echo", ECHO_TASK), NULL, "warm", 1, NULL);
+	usleep(300000);
+	idle_rss = tree_kb(d.pid, "status", "VmRSS:", &cnt);
+	if (post_task(d.port, "/tasks.json", tar, NULL, "mem", 0, NULL) != 200) {
+		printf("bench: memory task not accepted\n");
+		daemon_fini(&d);
+		return;
+	}
+	/* Sample the tree until the instance is idle again. */
+	for (until = now_s() + 120; now_s() < until; usleep(50000)) {
+		char *body = NULL;
+		long busy;
+		long rss = tree_kb(d.pid, "status", "VmRSS:", &cnt);
+		long pss = tree_kb(d.pid, "smaps_rollup", "Pss:", &cnt);
+
+		if (pss > pss_max)
+			pss_max = pss, procs_max = cnt;
+		if (rss > rss_max)
+			rss_max = rss;
+		http_get(d.port, "/status.json", &body);
+		busy = json_int_field(body, "busy_instances");
+		free(body);
+		if (busy == 0)
+			break;
+	}
+	printf("bench: memory, %-18s sandboxd idle RSS %.1f MB; running peak: PSS %.1f MB over %d processes "
+	    "(sandboxd + UML tree; RSS sum %.1f MB counts guest RAM pages once per process), guest mem= 256 MB\n",
+	    what, idle_rss / 1024.0, pss_max / 1024.0, procs_max, rss_max / 1024.0);
+	daemon_fini(&d);
+}
+
+static void run_bench(void)
+{
+	char hello[4200];
+	const char *trivial = task_tar("trivial", "#!/bin/sh\necho ok\n");
+	const char *hello_tar;
+
+	snprintf(hello, sizeof(hello), "%s/c-hello", exercises_dir);
+	hello_tar = dir_tar(hello, "c-hello");
+	printf("bench: %ld cores; each client POSTs to the pool with wait=1, one client per instance\n",
+	    sysconf(_SC_NPROCESSORS_ONLN));
+	for (int n = 1; n <= 4; n *= 2)
+		bench_throughput(n, "trivial", trivial, 20);
+	for (int n = 1; n <= 4; n *= 2)
+		bench_throughput(n, "c-hello", hello_tar, 40);
+	bench_memory("idle/trivial:", task_tar("sleep3", "#!/bin/sh\nsleep 3\n"));
+	bench_memory("c-hello:", hello_tar);
+}
+
+/* ------------------------------------------------------------------ main */
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: deploy_test --build DIR --web DIR --stage DIR --prefix P [TEST...]\n"
+	    "       deploy_test --bench --build DIR --web DIR --exercises DIR\n"
+	    "       deploy_test --list\n");
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	int passed = 0, failed = 0, bench = 0, a;
+	const char *missing = NULL;
+	char cmd[200];
+	struct sigaction sa = { .sa_handler = on_signal };
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	for (a = 1; a < argc && strncmp(argv[a], "--", 2) == 0; a++) {
+		if (strcmp(argv[a], "--list") == 0) {
+			for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
+				printf("%s\n", tests[i].name);
+			return 0;
+		} else if (strcmp(argv[a], "--bench") == 0) {
+			bench = 1;
+		} else if (a + 1 < argc && strcmp(argv[a], "--build") == 0) {
+			build_dir = argv[++a];
+		} else if (a + 1 < argc && strcmp(argv[a], "--web") == 0) {
+			web_dir = argv[++a];
+		} else if (a + 1 < argc && strcmp(argv[a], "--stage") == 0) {
+			stage_dir = argv[++a];
+		} else if (a + 1 < argc && strcmp(argv[a], "--prefix") == 0) {
+			prefix = argv[++a];
+		} else if (a + 1 < argc && strcmp(argv[a], "--exercises") == 0) {
+			exercises_dir = argv[++a];
+		} else {
+			usage();
+		}
+	}
+	if (build_dir == NULL || web_dir == NULL || (bench ? exercises_dir == NULL : stage_dir == NULL || prefix == NULL))
+		usage();
+	if (geteuid() != 0) {
+		printf("deploy_test: needs root: sandboxd confines UML (uid drop, namespaces, cgroup) only as root\n");
+		printf("0 passed, 1 failed\n");
+		return 1;
+	}
+	if (!have_tool("nginx"))
+		missing = "nginx (Debian package nginx)";
+	else if (!have_tool("tar"))
+		missing = "tar";
+	if (missing != NULL) {
+		printf("deploy_test: %s is not installed; run `make deps`\n0 passed, 1 failed\n", missing);
+		return 1;
+	}
+	if (realpath(build_dir, abs_build) == NULL) {
+		printf("deploy_test: %s: %s\n0 passed, 1 failed\n", build_dir, strerror(errno));
+		return 1;
+	}
+	{
+		static char abs_web[4096];
+
+		if (realpath(web_dir, abs_web) == NULL) {
+			printf("deploy_test: %s: %s\n0 passed, 1 failed\n", web_dir, strerror(errno));
+			return 1;
+		}
+		web_dir = abs_web;
+	}
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGALRM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	alarm(DEADLINE_S);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	snprintf(tmp_root, sizeof(tmp_root), "/tmp/deploy_test.XXXXXX");
+	/* The UML user must reach the task dirs below it: 0755. */
+	if (mkdtemp(tmp_root) == NULL || chmod(tmp_root, 0755) < 0 || rx_start() < 0) {
+		perror("deploy_test: setup");
+		return 1;
+	}
+	if (bench) {
+		run_bench();
+	} else {
+		for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
+			int before = checks_failed, selected = a >= argc;
+			double t0 = now_s();
+
+			for (int k = a; k < argc; k++)
+				if (strcmp(argv[k], tests[i].name) == 0)
+					selected = 1;
+			if (!selected)
+				continue;
+			current_test = tests[i].name;
+			printf("-- %s\n", tests[i].name);
+			tests[i].fn();
+			if (checks_failed == before) {
+				passed++;
+				printf("ok   %s (%.1fs)\n", tests[i].name, now_s() - t0);
+			} else {
+				failed++;
+				printf("FAIL %s (%.1fs)\n", tests[i].name, now_s() - t0);
+			}
+		}
+	}
+	pool_down();
+	cleanup();
+	MHD_stop_daemon(rx.mhd);
+	if (failed == 0 && getenv("DEPLOY_TEST_KEEP") == NULL) {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp_root);
+		if (system(cmd) != 0)
+			printf("could not remove %s\n", tmp_root);
+	} else {
+		printf("work dirs, logs and nginx config kept in %s\n", tmp_root);
+	}
+	curl_global_cleanup();
+	if (!bench)
+		printf("%d passed, %d failed\n", passed, failed);
+	return failed == 0 ? 0 : 1;
+}
