@@ -48,7 +48,7 @@ die() {
 
 [ "$RUNS" -ge 5 ] 2>/dev/null || die "RUNS=$RUNS: at least 5 runs are needed for a median"
 for f in "$SBX" "$B/linux.uml" "$B/initrd.img" "$B/rootfs.squashfs" "$BIN/timeit" \
-    "$BIN/forkexec" "$BIN/bench_open" "$BIN/memwatch"; do
+    "$BIN/forkexec" "$BIN/sysloop" "$BIN/bench_open" "$BIN/memwatch"; do
 	[ -e "$f" ] || die "$f missing (run through make: make bench)"
 done
 mkdir -p "$DATA"
@@ -148,12 +148,13 @@ make_tasks() {
 	exec ./timeit -n 3 -o output.txt -- gcc -Wall -O2 -o hello hello.c
 	EOF
 
-	cp "$BIN/forkexec" "$BIN/bench_open" "$TASKS/micro/"
+	cp "$BIN/forkexec" "$BIN/bench_open" "$BIN/sysloop" "$TASKS/micro/"
 	cat > "$TASKS/micro/tmc-run" <<-'EOF'
 	#!/bin/sh
 	set -e
 	./forkexec 100 > output.txt
 	echo "open_us $(./bench_open /etc/passwd 2000)" >> output.txt
+	./sysloop 200 /tmp >> output.txt
 	EOF
 	chmod 0755 "$TASKS"/*/tmc-run
 }
@@ -164,7 +165,7 @@ prepare_chroot() {
 	[ -f "$CHROOT/.stamp" ] || die "$CHROOT missing (make $CHROOT/.stamp)"
 	rm -rf "$CHROOT/bench"
 	mkdir -p "$CHROOT/bench"
-	cp "$BIN/timeit" "$BIN/forkexec" "$BIN/bench_open" "$CHROOT/bench/"
+	cp "$BIN/timeit" "$BIN/forkexec" "$BIN/bench_open" "$BIN/sysloop" "$CHROOT/bench/"
 	cp -r "$HELLO" "$CHROOT/bench/c-hello"
 	mkdir -p "$CHROOT/bench/out"
 	chown -R 1000:1000 "$CHROOT/bench/c-hello" "$CHROOT/bench/out"
@@ -254,6 +255,9 @@ bench_proc() {
 	echo "bench: == proc: fork+_exit and fork+exec of /bin/true, 100 each per boot (mean per boot), $RUNS boots Scout on/off interleaved, vs 1000 each natively in the chroot"
 	series_reset fork_exec.guest fork_exec.noscout fork_exec.native \
 	    fork_exit.guest fork_exit.noscout fork_exit.native open.guest open.noscout open.native
+	for s in getppid create reopen; do
+		series_reset "$s.guest" "$s.noscout" "$s.native"
+	done
 	i=0
 	while [ "$i" -lt "$RUNS" ]; do
 		i=$((i + 1))
@@ -261,14 +265,24 @@ bench_proc() {
 		series_add fork_exec.guest "$(output_value "$DATA/run.json" fork_exec_ms)"
 		series_add fork_exit.guest "$(output_value "$DATA/run.json" fork_exit_ms)"
 		series_add open.guest "$(output_value "$DATA/run.json" open_us)"
+		for s in getppid create reopen; do
+			series_add "$s.guest" "$(output_value "$DATA/run.json" "${s}_us")"
+		done
 		guest "$DATA/run.json" --no-scout "$TASKS/micro"
 		series_add fork_exec.noscout "$(output_value "$DATA/run.json" fork_exec_ms)"
 		series_add fork_exit.noscout "$(output_value "$DATA/run.json" fork_exit_ms)"
 		series_add open.noscout "$(output_value "$DATA/run.json" open_us)"
+		for s in getppid create reopen; do
+			series_add "$s.noscout" "$(output_value "$DATA/run.json" "${s}_us")"
+		done
 		native /bench/forkexec 1000 > "$DATA/native.txt" || die "native forkexec"
 		series_add fork_exec.native "$(sed -n 's/^fork_exec_ms //p' "$DATA/native.txt")"
 		series_add fork_exit.native "$(sed -n 's/^fork_exit_ms //p' "$DATA/native.txt")"
 		series_add open.native "$(native /bench/bench_open /etc/passwd 2000)"
+		native /bench/sysloop 200 /tmp > "$DATA/native.txt" || die "native sysloop"
+		for s in getppid create reopen; do
+			series_add "$s.native" "$(sed -n "s/^${s}_us //p" "$DATA/native.txt")"
+		done
 	done
 	report fork_exec.guest ms
 	report fork_exec.noscout ms
@@ -286,6 +300,14 @@ bench_proc() {
 	awk -v a="$(median open.guest)" -v b="$(median open.noscout)" 'BEGIN {
 		printf "bench: %-32s median %9.3f us (open.guest - open.noscout, medians)\n", "open.scout_trap_cost", a - b }'
 	ratio open.guest/noscout open.guest open.noscout
+	echo "bench: == scout syscalls: 200 x getppid (never trapped: the filter's own cost), creat+close of 200 new files in /tmp and open+close of each again (trapped, decisions not yet cached: a host round trip each)"
+	for s in getppid create reopen; do
+		report "$s.guest" us
+		report "$s.noscout" us
+		report "$s.native" us
+		awk -v id="$s.scout_cost" -v a="$(median "$s.guest")" -v b="$(median "$s.noscout")" 'BEGIN {
+			printf "bench: %-32s median %9.3f us (%s.guest - %s.noscout, medians)\n", id, a - b, substr(id, 1, index(id, ".") - 1), substr(id, 1, index(id, ".") - 1) }'
+	done
 }
 
 bench_scout() {
@@ -300,7 +322,7 @@ bench_scout() {
 			else
 				guest "$DATA/run.json" --no-scout "$TASKS/compile"
 			fi
-			jq -r .output "$DATA/run.json" > "$DATA/times"
+			jq -j .output "$DATA/run.json" > "$DATA/times"
 			[ "$(wc -l < "$DATA/times")" -eq 3 ] || die "compile task: expected 3 times, got: $(cat "$DATA/times")"
 			series_add "compile.cold.$mode" "$(sed -n 1p "$DATA/times")"
 			sed -n '2,3p' "$DATA/times" >> "$DATA/compile.warm.$mode"
@@ -321,7 +343,7 @@ bench_memory() {
 	mkdir -p "$work"
 	n=3
 	echo "bench: == memory: $HELLO with Scout, mem=$MEM, $n runs; host processes whose cmdline has uml_dir=$work/ sampled every 20 ms"
-	series_reset mem.rss mem.pss mem.procs mem.cgroup_peak
+	series_reset mem.rss mem.pss mem.procs mem.mms mem.cgroup_peak
 	i=0
 	while [ "$i" -lt "$n" ]; do
 		i=$((i + 1))
@@ -332,13 +354,15 @@ bench_memory() {
 		series_add mem.rss "$(sed -n 's/^rss_max_kb //p' "$DATA/mem.txt")"
 		series_add mem.pss "$(sed -n 's/^pss_max_kb //p' "$DATA/mem.txt")"
 		series_add mem.procs "$(sed -n 's/^procs_max //p' "$DATA/mem.txt")"
+		series_add mem.mms "$(sed -n 's/^mms_max //p' "$DATA/mem.txt")"
 		series_add mem.cgroup_peak "$(field "$DATA/run.json" .memory)"
 	done
 	report mem.pss MiB 0.0009765625
 	report mem.rss MiB 0.0009765625
 	report mem.procs processes
+	report mem.mms "address spaces"
 	report mem.cgroup_peak MiB 0.00000095367431640625
-	echo "bench:    (pss = the tree's real footprint, the guest RAM file shared out; rss counts it once per process; cgroup_peak = sandbox-run's memory, page cache and the RAM file's touched pages included)"
+	echo "bench:    (maxima over the run, each address space counted once; pss = the tree's real footprint, the guest RAM file shared out; rss counts it once per address space; cgroup_peak = sandbox-run's memory, page cache and the RAM file's touched pages included)"
 	mem_mib=$(echo "$MEM" | awk '/[Gg]$/ { print $1 * 1024; next } /[Mm]$/ { print $1 + 0; next } { print $1 / 1048576 }')
 	budget mem.pss "$(median mem.pss | awk '{ print $1 / 1024 }')" "$((mem_mib + 30))" "MiB (mem= + 30)"
 	budget mem.cgroup_peak "$(median mem.cgroup_peak | awk '{ print $1 / 1048576 }')" "$((mem_mib + 30))" "MiB (mem= + 30)"

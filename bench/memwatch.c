@@ -6,13 +6,17 @@
  * Runs CMD (stdout/stderr pass through) and, every MS milliseconds (default
  * 20) until it exits, sums over the processes whose command line contains
  * PATTERN (e.g. "uml_dir=/some/work-root/": UML and every host process it
- * forked for a guest address space carry it) their VmRSS and their Pss.
- * RSS counts the guest RAM file once per process that maps it; Pss shares
- * it out, so the Pss sum is the tree's real footprint. Writes the maxima:
+ * forked for a guest address space carry it) their VmRSS and their Pss,
+ * counting each address space once: UML's helper threads are processes
+ * that share the kernel's mm (CLONE_VM), found with kcmp(KCMP_VM), and
+ * each reports the whole of it. RSS then still counts the guest RAM file
+ * once per address space that maps it; Pss shares it out, so the Pss sum
+ * is the tree's real footprint. Writes the maxima:
  *
  *   rss_max_kb N
  *   pss_max_kb N
- *   procs_max N
+ *   procs_max N        (processes matched)
+ *   mms_max N          (distinct address spaces among them)
  *   samples N
  *
  * to FILE or stderr. Exit status: CMD's (128+signal), 125 on its own failure.
@@ -23,9 +27,11 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/kcmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -34,7 +40,10 @@ struct sample {
 	unsigned long long rss_kb;
 	unsigned long long pss_kb;
 	unsigned long procs;
+	unsigned long mms;
 };
+
+#define MAX_MMS 4096
 
 /* Reads up to len-1 bytes of a /proc file; NULs become spaces. -1 on error. */
 static ssize_t read_proc(const char *path, char *buf, size_t len)
@@ -69,6 +78,7 @@ static unsigned long long field_kb(const char *path, const char *key)
 
 static void take_sample(const char *pattern, struct sample *s)
 {
+	static pid_t mm_owner[MAX_MMS];
 	DIR *proc = opendir("/proc");
 	struct dirent *de;
 	pid_t self = getpid();
@@ -79,16 +89,29 @@ static void take_sample(const char *pattern, struct sample *s)
 	while ((de = readdir(proc)) != NULL) {
 		char path[300], cmdline[4096];
 
-		if (!isdigit((unsigned char)de->d_name[0]) || strtol(de->d_name, NULL, 10) == self)
+		pid_t pid;
+		unsigned long i;
+
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		pid = (pid_t)strtol(de->d_name, NULL, 10);
+		if (pid == self)
 			continue;
 		snprintf(path, sizeof(path), "/proc/%s/cmdline", de->d_name);
 		if (read_proc(path, cmdline, sizeof(cmdline)) <= 0 || strstr(cmdline, pattern) == NULL)
 			continue;
+		s->procs++;
+		for (i = 0; i < s->mms; i++) {
+			if (syscall(SYS_kcmp, mm_owner[i], pid, KCMP_VM, 0, 0) == 0)
+				break;
+		}
+		if (i < s->mms || s->mms == MAX_MMS)
+			continue;
+		mm_owner[s->mms++] = pid;
 		snprintf(path, sizeof(path), "/proc/%s/status", de->d_name);
 		s->rss_kb += field_kb(path, "VmRSS:");
 		snprintf(path, sizeof(path), "/proc/%s/smaps_rollup", de->d_name);
 		s->pss_kb += field_kb(path, "\nPss:");
-		s->procs++;
 	}
 	closedir(proc);
 }
@@ -101,7 +124,7 @@ static int usage(void)
 
 int main(int argc, char **argv)
 {
-	struct sample max = { 0, 0, 0 }, s;
+	struct sample max = { 0, 0, 0, 0 }, s;
 	struct timespec interval = { 0, 20 * 1000000L };
 	unsigned long samples = 0;
 	const char *pattern;
@@ -136,6 +159,8 @@ int main(int argc, char **argv)
 	if (argc - optind < 2 || argv[optind][0] == '\0')
 		return usage();
 	pattern = argv[optind++];
+	if (strcmp(argv[optind], "--") == 0 && ++optind >= argc)
+		return usage();
 	pid = fork();
 	if (pid < 0)
 		return 125;
@@ -159,10 +184,12 @@ int main(int argc, char **argv)
 			max.pss_kb = s.pss_kb;
 		if (s.procs > max.procs)
 			max.procs = s.procs;
+		if (s.mms > max.mms)
+			max.mms = s.mms;
 		nanosleep(&interval, NULL);
 	}
-	fprintf(out, "rss_max_kb %llu\npss_max_kb %llu\nprocs_max %lu\nsamples %lu\n",
-	    max.rss_kb, max.pss_kb, max.procs, samples);
+	fprintf(out, "rss_max_kb %llu\npss_max_kb %llu\nprocs_max %lu\nmms_max %lu\nsamples %lu\n",
+	    max.rss_kb, max.pss_kb, max.procs, max.mms, samples);
 	if (out != stderr && fclose(out) != 0)
 		return 125;
 	return WIFSIGNALED(ws) ? 128 + WTERMSIG(ws) : WEXITSTATUS(ws);

@@ -17,13 +17,17 @@ KERNEL_VARIANTS ?=
 STOCK_UML ?= /usr/bin/linux.uml
 
 BENCH_BIN := $(B)/bench/bin
-BENCH_TOOLS := $(BENCH_BIN)/timeit $(BENCH_BIN)/forkexec $(BENCH_BIN)/bench_open $(BENCH_BIN)/memwatch
+BENCH_TOOLS := $(BENCH_BIN)/timeit $(BENCH_BIN)/forkexec $(BENCH_BIN)/sysloop \
+	$(BENCH_BIN)/bench_open $(BENCH_BIN)/memwatch
 BENCH_INPUTS := $(IMAGES) $(B)/sandbox-run $(BENCH_TOOLS)
 
 $(BENCH_BIN)/timeit: $(B)/static/bench/timeit.o
 	@mkdir -p $(dir $@)
 	$(CC) -static -o $@ $^
 $(BENCH_BIN)/forkexec: $(B)/static/bench/forkexec.o
+	@mkdir -p $(dir $@)
+	$(CC) -static -o $@ $^
+$(BENCH_BIN)/sysloop: $(B)/static/bench/sysloop.o
 	@mkdir -p $(dir $@)
 	$(CC) -static -o $@ $^
 $(BENCH_BIN)/bench_open: $(B)/static/tests/carrier/bench_open.o
