@@ -140,10 +140,11 @@ static void on_signal(int sig)
 	_exit(1);
 }
 
-/* Runs argv with stdout+stderr into out (NUL-terminated, cut at outlen);
- * returns the exit status, or -1 when it could not run or was killed at
- * the timeout. */
-static int run_cmd(const char *const *argv, double timeout, char *out, size_t outlen, const char *env)
+/* Runs argv with stdout (and stderr, unless errfile names a file for it)
+ * into out (NUL-terminated, cut at outlen); returns the exit status, or -1
+ * when it could not run or was killed at the timeout. */
+static int run_cmd_err(const char *const *argv, double timeout, char *out, size_t outlen, const char *env,
+    const char *errfile)
 {
 	int p[2], st = -1;
 	size_t got = 0;
@@ -159,9 +160,11 @@ static int run_cmd(const char *const *argv, double timeout, char *out, size_t ou
 	if (pid == 0) {
 		int null = open("/dev/null", O_RDONLY);
 
+		int err = errfile ? open(errfile, O_WRONLY | O_CREAT | O_APPEND, 0644) : p[1];
+
 		dup2(null, 0);
 		dup2(p[1], 1);
-		dup2(p[1], 2);
+		dup2(err >= 0 ? err : p[1], 2);
 		if (env != NULL)
 			putenv((char *)env);
 		execvp(argv[0], (char *const *)argv);
@@ -200,6 +203,11 @@ static int run_cmd(const char *const *argv, double timeout, char *out, size_t ou
 	if (now_s() > until)
 		return -1;
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int run_cmd(const char *const *argv, double timeout, char *out, size_t outlen, const char *env)
+{
+	return run_cmd_err(argv, timeout, out, outlen, env, NULL);
 }
 
 static int have_tool(const char *name)
@@ -997,10 +1005,9 @@ static void chromium_argv(const char **argv, char *profile, const char *mode, co
 
 static void test_status_page(void)
 {
-	char url[128], profile[200], shot[4200], shotarg[4300], *dom;
+	char url[128], profile[200], shot[4200], shotarg[4300], errlog[200], *dom;
 	const char *argv[20], *want[NINST + 1] = { NULL, "idle", "busy", "down" };
-	const char *extra[] = { "--images-dir", abs_build, NULL };
-	char sbd[4200], state[32];
+	char state[32];
 	long code;
 	int rc;
 
@@ -1017,14 +1024,16 @@ static void test_status_page(void)
 	CHECK(code == 200, "task on instance 1 -> %ld", code);
 	code = post_task(front.port, "/sandbox/2/", task_tar("sleep20", "#!/bin/sh\nsleep 20\n"), NULL, "page", 0, NULL);
 	CHECK(code == 200, "long task on instance 2 -> %ld", code);
-	daemon_stop(&pool[2]);
+	/* Really down, as a stopped service: nothing listens on its port. */
+	daemon_fini(&pool[2]);
 
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u/", front.port);
 	snprintf(profile, sizeof(profile), "--user-data-dir=%s/chromium", tmp_root);
 	dom = malloc(1 << 20);
+	snprintf(errlog, sizeof(errlog), "%s/chromium.log", tmp_root);
 	chromium_argv(argv, profile, "--dump-dom", url);
-	rc = run_cmd(argv, 90, dom, 1 << 20, NULL);
-	CHECK(rc == 0, "chromium --dump-dom exited %d: %.300s", rc, dom);
+	rc = run_cmd_err(argv, 90, dom, 1 << 20, NULL, errlog);
+	CHECK(rc == 0, "chromium --dump-dom exited %d (its log: %s)", rc, errlog);
 	for (int i = 1; i <= NINST; i++) {
 		card_state(dom, i, state, sizeof(state));
 		CHECK(strcmp(state, want[i]) == 0, "instance %d shown as '%s', wanted '%s'", i, state, want[i]);
@@ -1037,22 +1046,52 @@ static void test_status_page(void)
 	snprintf(shotarg, sizeof(shotarg), "--screenshot=%s", shot);
 	unlink(shot);
 	chromium_argv(argv, profile, shotarg, url);
-	rc = run_cmd(argv, 90, dom, 1 << 20, NULL);
+	rc = run_cmd_err(argv, 90, dom, 1 << 20, NULL, errlog);
 	{
 		struct stat st;
 
-		CHECK(rc == 0 && stat(shot, &st) == 0 && st.st_size > 10000, "no screenshot at %s (%d): %.300s",
-		    shot, rc, dom);
+		CHECK(rc == 0 && stat(shot, &st) == 0 && st.st_size > 10000, "no screenshot at %s (%d; log %s)",
+		    shot, rc, errlog);
 		printf("    screenshot: %s\n", shot);
 	}
 	free(dom);
-	snprintf(sbd, sizeof(sbd), "%s/sandboxd", abs_build);
-	CHECK(daemon_start(&pool[2], sbd, extra) == 0, "instance 3 did not restart");
+	/* Instance 3's port is gone: the next test gets a fresh pool. */
+	pool_down();
+}
+
+/* The staged unit with its paths moved into the stage (the tree is not at
+ * its prefix), written to tmp_root as NAME; 0 or -1. */
+static int stage_unit(const char *root, const char *src, const char *name, char *dst, size_t dstlen)
+{
+	char in[4800], buf[16384], from[600];
+	FILE *f;
+	size_t n, flen;
+
+	snprintf(in, sizeof(in), "%s%s/lib/systemd/system/%s", root, prefix, src);
+	snprintf(dst, dstlen, "%s/units/%s", tmp_root, name);
+	snprintf(from, sizeof(from), "%s/", prefix);
+	flen = strlen(from);
+	if ((f = fopen(in, "r")) == NULL)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	if ((f = fopen(dst, "w")) == NULL)
+		return -1;
+	for (const char *p = buf; *p != '\0';) {
+		if (strncmp(p, from, flen) == 0) {
+			fprintf(f, "%s%s", root, from);
+			p += flen;
+		} else {
+			fputc(*p++, f);
+		}
+	}
+	return fclose(f);
 }
 
 static void test_systemd_unit(void)
 {
-	char unit[600], target[600], root[4200], out[8192];
+	char root[4200], unit[600], target[600], out[8192], dir[200];
 	const char *argv[8];
 	int rc;
 
@@ -1064,34 +1103,61 @@ static void test_systemd_unit(void)
 		CHECK(0, "no install stage at %s (make deploy-stage)", stage_dir);
 		return;
 	}
-	/* The instance name is its port; --root resolves ExecStart= in the
-	 * staged tree, as it will be on the installed machine. */
-	snprintf(unit, sizeof(unit), "%s/lib/systemd/system/sandboxd@8081.service", prefix);
-	snprintf(target, sizeof(target), "%s/lib/systemd/system/tmc-sandbox.target", prefix);
-	{
-		char src[4800], dst[4800];
-
-		snprintf(src, sizeof(src), "%s%s/lib/systemd/system/sandboxd@.service", root, prefix);
-		snprintf(dst, sizeof(dst), "%s%s", root, unit);
-		unlink(dst);
-		CHECK(symlink("sandboxd@.service", dst) == 0, "symlink %s: %s", dst, strerror(errno));
-		(void)src;
-	}
-	{
-		char rootarg[4300];
-
-		snprintf(rootarg, sizeof(rootarg), "--root=%s", root);
-		argv[0] = "systemd-analyze";
-		argv[1] = "verify";
-		argv[2] = rootarg;
-		argv[3] = unit;
-		argv[4] = target;
-		argv[5] = NULL;
-		rc = run_cmd(argv, 60, out, sizeof(out), "SYSTEMD_LOG_LEVEL=notice");
-	}
+	snprintf(dir, sizeof(dir), "%s/units", tmp_root);
+	mkdir(dir, 0755);
+	/* The instance name is its port. verify checks that ExecStart= is an
+	 * executable: the staged sandboxd. */
+	CHECK(stage_unit(root, "sandboxd@.service", "sandboxd@8081.service", unit, sizeof(unit)) == 0,
+	    "cannot stage the unit");
+	CHECK(stage_unit(root, "tmc-sandbox.target", "tmc-sandbox.target", target, sizeof(target)) == 0,
+	    "cannot stage the target");
+	argv[0] = "systemd-analyze";
+	argv[1] = "verify";
+	argv[2] = unit;
+	argv[3] = target;
+	argv[4] = NULL;
+	rc = run_cmd(argv, 60, out, sizeof(out), NULL);
 	CHECK(rc == 0 && out[0] == '\0', "systemd-analyze verify exited %d: %s", rc, out);
-	printf("    systemd-analyze verify --root=STAGE %s %s -> %d%s%s\n", unit, target, rc, out[0] ? ": " : "",
-	    out);
+	printf("    systemd-analyze verify sandboxd@8081.service tmc-sandbox.target -> %d%s%s\n", rc,
+	    out[0] ? ": " : "", out);
+}
+
+/* The unit as systemd runs it, hardening and all: systemd_probe.sh starts
+ * sandboxd@PORT from the staged tree under a real systemd and runs a task. */
+static void test_systemd_runs_task(void)
+{
+	char probe[4200], portarg[16], out[8192];
+	unsigned port;
+	int fd, rc;
+	const char *argv[12];
+
+	if (!have_tool("curl") || !have_tool("unshare") || access("/lib/systemd/systemd", X_OK) != 0) {
+		CHECK(0, "curl, unshare or /lib/systemd/systemd missing (packages curl, util-linux, systemd)");
+		return;
+	}
+	/* The unit binds its own port (the instance name): take a free one
+	 * from the OS and release it just before. */
+	fd = bind_any(&port);
+	CHECK(fd >= 0, "no free port");
+	if (fd < 0)
+		return;
+	close(fd);
+	snprintf(portarg, sizeof(portarg), "%u", port);
+	snprintf(probe, sizeof(probe), "%s/../tests/deploy/systemd_probe.sh", web_dir);
+	argv[0] = probe;
+	argv[1] = "-s";
+	argv[2] = stage_dir;
+	argv[3] = "-p";
+	argv[4] = prefix;
+	argv[5] = "-P";
+	argv[6] = portarg;
+	argv[7] = "-t";
+	argv[8] = task_tar("echo", ECHO_TASK);
+	argv[9] = NULL;
+	rc = run_cmd(argv, 120, out, sizeof(out), NULL);
+	CHECK(rc == 0, "systemd_probe.sh exited %d: %s", rc, out);
+	for (char *line = strtok(out, "\n"); line != NULL; line = strtok(NULL, "\n"))
+		printf("    %s\n", line);
 }
 
 static void test_install_tree(void)
@@ -1188,6 +1254,7 @@ static const struct test {
 	{ "pool_status_json", test_pool_status_json },
 	{ "status_page_chromium", test_status_page },
 	{ "systemd_unit_verify", test_systemd_unit },
+	{ "systemd_unit_runs_task", test_systemd_runs_task },
 	{ "install_tree_runs_task", test_install_tree },
 };
 

@@ -103,7 +103,12 @@ async function pollOne(inst) {
     }
   } catch (e) {
     inst.state = "down";
-    inst.error = e.name === "AbortError" ? "no answer in " + TIMEOUT_MS + " ms" : String(e.message || e);
+    if (e.name === "AbortError")
+      inst.error = "no answer in " + TIMEOUT_MS + " ms";
+    else if (/^HTTP 50[24]$/.test(e.message))
+      inst.error = "not reachable (" + e.message + " from nginx)";
+    else
+      inst.error = String(e.message || e);
   }
 }
 
@@ -133,14 +138,16 @@ function card(inst) {
   const givenUp = m["sandboxd_notify_given_up_total"];
   row("tasks run", String(st.tasks_run ?? "-"));
   if (fin !== undefined)
-    row("finished / failed / timeout", fin + " / " + failed + " / " + tmo, failed + tmo > 0 ? "bad" : "");
+    row("finished", String(fin));
+  if (failed !== undefined)
+    row("failed / timeout", failed + " / " + tmo, failed + tmo > 0 ? "bad" : "");
   if (dcount > 0)
     row("mean duration", secs(dsum / dcount));
   const lr = st.last_result;
   if (lr) {
-    row("last task", lr.status + (lr.reason ? " (" + lr.reason + ")" : "") + ", " + ago(lr.finished_at),
-      lr.status === "finished" ? "" : "bad");
-    row("last run / total", secs(lr.run) + " / " + secs(lr.total));
+    row("last task", lr.status + (lr.reason ? " (" + lr.reason + ")" : ""), lr.status === "finished" ? "" : "bad");
+    row("  ended", ago(lr.finished_at));
+    row("  run / total", secs(lr.run) + " / " + secs(lr.total));
   } else {
     row("last task", "none yet");
   }
