@@ -1244,6 +1244,59 @@ static void test_install_tree(void)
 	}
 }
 
+/* web/instances.sh: start, status, a task, stop (one instance on a port
+ * the OS picked, released just before: the script binds by number). */
+static void test_instances_sh(void)
+{
+	char script[4200], sbd[4200], dir[200], portarg[16], out[4096], *body = NULL;
+	const char *argv[16];
+	unsigned port;
+	long code;
+	int fd, rc;
+
+	fd = bind_any(&port);
+	CHECK(fd >= 0, "no free port");
+	if (fd < 0)
+		return;
+	close(fd);
+	snprintf(script, sizeof(script), "%s/instances.sh", web_dir);
+	snprintf(sbd, sizeof(sbd), "%s/sandboxd", abs_build);
+	snprintf(dir, sizeof(dir), "%s/instances-sh", tmp_root);
+	snprintf(portarg, sizeof(portarg), "%u", port);
+	argv[0] = script;
+	argv[1] = "-n";
+	argv[2] = "1";
+	argv[3] = "-b";
+	argv[4] = portarg;
+	argv[5] = "-d";
+	argv[6] = dir;
+	argv[7] = "-x";
+	argv[8] = sbd;
+	argv[9] = "-w";
+	argv[10] = "60";
+	argv[11] = "start";
+	argv[12] = "--";
+	argv[13] = "--images-dir";
+	argv[14] = abs_build;
+	argv[15] = NULL;
+	rc = run_cmd(argv, 60, out, sizeof(out), NULL);
+	CHECK(rc == 0 && strstr(out, "started"), "instances.sh start -> %d: %s", rc, out);
+	argv[11] = "status";
+	argv[12] = NULL;
+	rc = run_cmd(argv, 30, out, sizeof(out), NULL);
+	CHECK(rc == 0 && strstr(out, "running") && strstr(out, "idle"), "instances.sh status -> %d: %s", rc, out);
+	code = post_task(port, "/tasks.json", task_tar("echo", ECHO_TASK), NULL, "sh", 1, &body);
+	CHECK(code == 200 && body && strstr(body, "\"status\":\"finished\""), "task on the instance -> %ld", code);
+	free(body);
+	argv[11] = "stop";
+	rc = run_cmd(argv, 90, out, sizeof(out), NULL);
+	CHECK(rc == 0 && strstr(out, "stopped"), "instances.sh stop -> %d: %s", rc, out);
+	argv[11] = "status";
+	rc = run_cmd(argv, 30, out, sizeof(out), NULL);
+	CHECK(rc == 3 && strstr(out, "not running"), "instances.sh status after stop -> %d: %s", rc, out);
+	printf("    instances.sh: start, status (idle), task finished, stop, status (not running) on port %u\n", port);
+}
+
 static const struct test {
 	const char *name;
 	void (*fn)(void);
@@ -1256,6 +1309,7 @@ static const struct test {
 	{ "systemd_unit_verify", test_systemd_unit },
 	{ "systemd_unit_runs_task", test_systemd_runs_task },
 	{ "install_tree_runs_task", test_install_tree },
+	{ "instances_sh", test_instances_sh },
 };
 
 /* ------------------------------------------------------------------ bench */
