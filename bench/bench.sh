@@ -4,6 +4,9 @@
 #
 #   bench/bench.sh [SECTION...]        default: boot hello proc scout memory
 #   bench/bench.sh variant NAME KERNEL compare a kernel build with ours
+#   bench/bench.sh variant NAME -- SANDBOX-RUN-OPTION...
+#                                      compare runs with those options (e.g.
+#                                      --initrd X, --rootfs Y) with ours
 #
 # Sections:
 #   boot     boot to `tmc-init: run` (time.boot) and a trivial task's total,
@@ -368,11 +371,12 @@ bench_memory() {
 	budget mem.cgroup_peak "$(median mem.cgroup_peak | awk '{ print $1 / 1048576 }')" "$((mem_mib + 30))" "MiB (mem= + 30)"
 }
 
-# variant NAME KERNEL: the kernel-sensitive figures, ours vs KERNEL, interleaved.
+# variant NAME SANDBOX-RUN-OPTION...: the figures a kernel, initrd or rootfs
+# choice moves, ours (the defaults) vs with those options, interleaved.
 bench_variant() {
-	name=$1 kernel=$2
-	[ -x "$kernel" ] || die "variant $name: $kernel missing"
-	echo "bench: == variant $name: $kernel vs ours ($B/linux.uml), $RUNS runs each, interleaved (Scout on)"
+	name=$1
+	shift
+	echo "bench: == variant $name: sandbox-run $* vs ours (build/ defaults), $RUNS runs each, interleaved (Scout on)"
 	series_reset "v.boot.ours" "v.boot.$name" "v.trivial.ours" "v.trivial.$name" \
 	    "v.fork_exec.ours" "v.fork_exec.$name" "v.hello_run.ours" "v.hello_run.$name"
 	i=0
@@ -380,16 +384,23 @@ bench_variant() {
 		i=$((i + 1))
 		for k in ours "$name"; do
 			if [ "$k" = ours ]; then
-				set -- --kernel "$B/linux.uml"
+				guest "$DATA/run.json" "$TASKS/trivial"
 			else
-				set -- --kernel "$kernel"
+				guest "$DATA/run.json" "$@" "$TASKS/trivial"
 			fi
-			guest "$DATA/run.json" "$@" "$TASKS/trivial"
 			series_add "v.boot.$k" "$(field "$DATA/run.json" .time.boot)"
 			series_add "v.trivial.$k" "$(field "$DATA/run.json" .time.total)"
-			guest "$DATA/run.json" "$@" "$TASKS/micro"
+			if [ "$k" = ours ]; then
+				guest "$DATA/run.json" "$TASKS/micro"
+			else
+				guest "$DATA/run.json" "$@" "$TASKS/micro"
+			fi
 			series_add "v.fork_exec.$k" "$(output_value "$DATA/run.json" fork_exec_ms)"
-			guest "$DATA/run.json" "$@" "$HELLO"
+			if [ "$k" = ours ]; then
+				guest "$DATA/run.json" "$HELLO"
+			else
+				guest "$DATA/run.json" "$@" "$HELLO"
+			fi
 			series_add "v.hello_run.$k" "$(field "$DATA/run.json" .time.run)"
 		done
 	done
@@ -406,8 +417,15 @@ bench_variant() {
 
 make_tasks
 if [ "${1-}" = variant ]; then
-	[ $# -eq 3 ] || die "usage: $0 variant NAME KERNEL"
-	bench_variant "$2" "$3"
+	[ $# -ge 3 ] || die "usage: $0 variant NAME KERNEL | variant NAME -- SANDBOX-RUN-OPTION..."
+	name=$2
+	if [ "$3" = -- ]; then
+		shift 3
+	else
+		[ -x "$3" ] || die "variant $name: kernel $3 missing"
+		set -- --kernel "$3"
+	fi
+	bench_variant "$name" "$@"
 	exit 0
 fi
 [ $# -gt 0 ] || set -- boot hello proc scout memory
