@@ -6,9 +6,31 @@
  * through the real `sandbox-run`; after each, no process of that run may be
  * left on the host.
  *
- * Expectation keys: status, status_in, reason, exit_code (null = absent),
- * contains / not_contains / equals {field: text}, truncated [files],
- * max_length {field: bytes}.
+ * case.json keys: description, exercise (or a task/ dir next to it), args
+ * (sandbox-run options; an argument starting with "$CASE/" names a file in
+ * the case's own dir, e.g. "--policy", "$CASE/policy"), expect.
+ *
+ * Expectation keys (each optional):
+ *
+ *   status            "finished" | "failed" | "timeout"
+ *   status_in         [statuses]: any of them
+ *   reason            text
+ *   exit_code         "N" as a string, or null for absent
+ *   contains          {field: text or [texts]}: the string field contains each
+ *   not_contains      {field: text or [texts]}: it contains none of them
+ *   equals            {field: text}: it is exactly text
+ *   max_length        {field: bytes}
+ *   truncated         [file names] marked truncated
+ *   scout             true: the result carries Scout's record (a `files`
+ *                     array with at least one entry, a `denied` array);
+ *                     false: it carries neither (the run had no Scout)
+ *   files_denied      [entry]: each appears in `files` with verdict "deny"
+ *   files_allowed     [entry]: each appears in `files` with verdict "allow"
+ *   files_not_denied  [path]: no `files` entry for path has verdict "deny"
+ *   denied_syscalls   [name]: each appears in `denied` with count >= 1
+ *
+ * An entry is a path ("/etc/shadow") or {"path": P, "access": A} with A
+ * one of read, write, create, exec (Scout's audit, sandbox/SCOUT.md).
  *
  *   run_cases BUILD_DIR CASES_DIR EXERCISES_DIR [CASE...]
  */
@@ -72,7 +94,8 @@ static void collect_cases(int argc, char **argv)
 }
 
 /* Runs sandbox-run and returns its stdout (capped), or NULL. */
-static char *run_sandbox(json_t *args, const char *task, const char *work_root, int *exit_status)
+static char *run_sandbox(json_t *args, const char *case_dir, const char *task, const char *work_root,
+    int *exit_status)
 {
 	int out[2];
 	char **argv;
@@ -94,8 +117,18 @@ static char *run_sandbox(json_t *args, const char *task, const char *work_root, 
 	argv[n++] = kernel_dir;
 	argv[n++] = "--work-root";
 	argv[n++] = (char *)work_root;
-	for (size_t i = 0; i < nargs; i++)
-		argv[n++] = (char *)json_string_value(json_array_get(args, i));
+	for (size_t i = 0; i < nargs; i++) {
+		const char *a = json_string_value(json_array_get(args, i));
+
+		ck_assert_msg(a != NULL, "args[%zu] is not a string", i);
+		if (strncmp(a, "$CASE/", 6) == 0) {
+			char *p;
+
+			ck_assert_int_ge(asprintf(&p, "%s/%s", case_dir, a + 6), 0);
+			a = p;	/* freed with the forked test process */
+		}
+		argv[n++] = (char *)a;
+	}
 	argv[n++] = (char *)task;
 	argv[n] = NULL;
 
@@ -175,6 +208,100 @@ static const char *field_text(json_t *result, const char *key)
 	return json_string_value(v);
 }
 
+/* Does Scout's `files` list hold entry (a path, or {path, access}) with
+ * the verdict? verdict NULL: with any verdict. */
+static int files_has(json_t *result, json_t *entry, const char *verdict)
+{
+	json_t *files = json_object_get(result, "files"), *f;
+	const char *path, *access = NULL;
+	size_t i;
+
+	if (json_is_object(entry)) {
+		path = json_string_value(json_object_get(entry, "path"));
+		access = json_string_value(json_object_get(entry, "access"));
+	} else
+		path = json_string_value(entry);
+	ck_assert_msg(path != NULL, "a files_* entry is neither a path nor {path, access}");
+	json_array_foreach(files, i, f) {
+		const char *fp = json_string_value(json_object_get(f, "path"));
+		const char *fa = json_string_value(json_object_get(f, "access"));
+		const char *fv = json_string_value(json_object_get(f, "verdict"));
+
+		if (fp == NULL || fa == NULL || fv == NULL || strcmp(fp, path) != 0)
+			continue;
+		if (access != NULL && strcmp(fa, access) != 0)
+			continue;
+		if (verdict == NULL || strcmp(fv, verdict) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static const char *entry_text(json_t *entry)
+{
+	static char buf[PATH_MAX + 32];
+
+	if (json_is_object(entry))
+		snprintf(buf, sizeof(buf), "%s %s",
+		    json_string_value(json_object_get(entry, "access")) ?: "any",
+		    json_string_value(json_object_get(entry, "path")) ?: "?");
+	else
+		snprintf(buf, sizeof(buf), "%s", json_string_value(entry) ?: "?");
+	return buf;
+}
+
+static void check_scout(const char *name, json_t *result, json_t *expect)
+{
+	json_t *value, *want, *have;
+	char *files;
+	size_t i, j;
+
+	value = json_object_get(expect, "scout");
+	if (value != NULL) {
+		json_t *f = json_object_get(result, "files"), *d = json_object_get(result, "denied");
+
+		if (json_is_true(value))
+			ck_assert_msg(json_array_size(f) > 0 && json_is_array(d),
+			    "%s: no Scout record (files, denied) in the result", name);
+		else
+			ck_assert_msg(f == NULL && d == NULL, "%s: a Scout record in a run without Scout",
+			    name);
+	}
+	files = json_dumps(json_object_get(result, "files"), JSON_COMPACT);
+	json_array_foreach(json_object_get(expect, "files_denied"), i, want)
+		ck_assert_msg(files_has(result, want, "deny"), "%s: files lacks a denied '%s': %.2000s",
+		    name, entry_text(want), files ? files : "(none)");
+	json_array_foreach(json_object_get(expect, "files_allowed"), i, want)
+		ck_assert_msg(files_has(result, want, "allow"), "%s: files lacks an allowed '%s': %.2000s",
+		    name, entry_text(want), files ? files : "(none)");
+	json_array_foreach(json_object_get(expect, "files_not_denied"), i, want)
+		ck_assert_msg(!files_has(result, want, "deny"), "%s: '%s' was denied: %.2000s",
+		    name, entry_text(want), files ? files : "(none)");
+	free(files);
+	json_array_foreach(json_object_get(expect, "denied_syscalls"), i, want) {
+		int found = 0;
+
+		json_array_foreach(json_object_get(result, "denied"), j, have)
+			found |= json_equal(json_object_get(have, "syscall"), want) &&
+			    json_integer_value(json_object_get(have, "count")) >= 1;
+		ck_assert_msg(found, "%s: denied lacks syscall '%s'", name, json_string_value(want));
+	}
+}
+
+/* contains / not_contains take a text or an array of texts. */
+static size_t texts_count(json_t *v)
+{
+	return json_is_array(v) ? json_array_size(v) : 1;
+}
+
+static const char *text_at(json_t *v, size_t i)
+{
+	const char *t = json_string_value(json_is_array(v) ? json_array_get(v, i) : v);
+
+	ck_assert_msg(t != NULL, "contains/not_contains: a value is not a text");
+	return t;
+}
+
 static void check_expectations(const char *name, json_t *result, json_t *expect)
 {
 	const char *key;
@@ -210,12 +337,14 @@ static void check_expectations(const char *name, json_t *result, json_t *expect)
 			    json_string_value(json_object_get(result, "exit_code")), json_string_value(value));
 	}
 	json_object_foreach(json_object_get(expect, "contains"), key, value)
-		ck_assert_msg(strstr(field_text(result, key), json_string_value(value)) != NULL,
-		    "%s: %s does not contain '%s'; it is: %.400s", name, key, json_string_value(value),
-		    field_text(result, key));
+		for (size_t i = 0; i < texts_count(value); i++)
+			ck_assert_msg(strstr(field_text(result, key), text_at(value, i)) != NULL,
+			    "%s: %s does not contain '%s'; it is: %.400s", name, key, text_at(value, i),
+			    field_text(result, key));
 	json_object_foreach(json_object_get(expect, "not_contains"), key, value)
-		ck_assert_msg(strstr(field_text(result, key), json_string_value(value)) == NULL,
-		    "%s: %s contains '%s'", name, key, json_string_value(value));
+		for (size_t i = 0; i < texts_count(value); i++)
+			ck_assert_msg(strstr(field_text(result, key), text_at(value, i)) == NULL,
+			    "%s: %s contains '%s'", name, key, text_at(value, i));
 	json_object_foreach(json_object_get(expect, "equals"), key, value)
 		ck_assert_msg(strcmp(field_text(result, key), json_string_value(value)) == 0,
 		    "%s: %s is '%.200s', expected '%s'", name, key, field_text(result, key),
@@ -236,31 +365,61 @@ static void check_expectations(const char *name, json_t *result, json_t *expect)
 			ck_assert_msg(found, "%s: '%s' not marked truncated", name, json_string_value(want));
 		}
 	}
+	check_scout(name, result, expect);
+}
+
+/* One line for Scout's record: how many files it decided on, the denied
+ * ones and the refused syscalls, so a failing case shows what Scout saw. */
+static void print_scout(const char *name, json_t *result)
+{
+	json_t *files = json_object_get(result, "files"), *f;
+	size_t i, n_deny = 0;
+
+	if (files == NULL)
+		return;
+	printf("%s: scout: %zu files entries; denied:", name, json_array_size(files));
+	json_array_foreach(files, i, f) {
+		const char *v = json_string_value(json_object_get(f, "verdict"));
+
+		if (v == NULL || strcmp(v, "deny") != 0)
+			continue;
+		if (n_deny++ < 40)
+			printf(" %s:%s", json_string_value(json_object_get(f, "access")),
+			    json_string_value(json_object_get(f, "path")));
+	}
+	printf("%s; syscalls:", n_deny > 40 ? " ..." : "");
+	json_array_foreach(json_object_get(result, "denied"), i, f)
+		printf(" %s*%lld", json_string_value(json_object_get(f, "syscall")),
+		    json_integer_value(json_object_get(f, "count")));
+	printf("\n");
 }
 
 START_TEST(test_case)
 {
 	const char *name = case_names[_i];
-	char path[PATH_MAX], task[PATH_MAX], work_root[] = "/tmp/tmc-e2e.XXXXXX";
+	char path[PATH_MAX], case_dir[PATH_MAX], task[PATH_MAX], work_root[] = "/tmp/tmc-e2e.XXXXXX";
 	json_error_t jerr;
 	json_t *spec, *result, *expect;
 	const char *exercise;
 	char *out;
 	int ws;
 
-	snprintf(path, sizeof(path), "%s/%s/case.json", cases_dir, name);
+	ck_assert_msg((size_t)snprintf(case_dir, sizeof(case_dir), "%s/%s", cases_dir, name) < sizeof(case_dir) &&
+	    (size_t)snprintf(path, sizeof(path), "%s/case.json", case_dir) < sizeof(path),
+	    "%s: case path too long", name);
 	spec = json_load_file(path, 0, &jerr);
 	ck_assert_msg(spec != NULL, "%s: %s line %d", path, jerr.text, jerr.line);
 	exercise = json_string_value(json_object_get(spec, "exercise"));
 	if (exercise != NULL)
 		snprintf(task, sizeof(task), "%s/%s", exercises_dir, exercise);
 	else
-		snprintf(task, sizeof(task), "%s/%s/task", cases_dir, name);
+		ck_assert_msg((size_t)snprintf(task, sizeof(task), "%s/task", case_dir) < sizeof(task),
+		    "%s: task path too long", name);
 	ck_assert_ptr_nonnull(mkdtemp(work_root));
 	/* sandbox-run drops to an unprivileged uid for UML, which must reach it. */
 	chmod(work_root, 0755);
 
-	out = run_sandbox(json_object_get(spec, "args"), task, work_root, &ws);
+	out = run_sandbox(json_object_get(spec, "args"), case_dir, task, work_root, &ws);
 	ck_assert_msg(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "%s: sandbox-run exited with status %d: %.500s",
 	    name, ws, out);
 	result = json_loads(out, 0, &jerr);
@@ -270,6 +429,7 @@ START_TEST(test_case)
 	    json_string_value(json_object_get(result, "exit_code")),
 	    json_string_value(json_object_get(result, "reason")),
 	    json_dumps(json_object_get(result, "time"), JSON_COMPACT));
+	print_scout(name, result);
 	fflush(stdout);
 	expect = json_object_get(spec, "expect");
 	check_expectations(name, result, expect);
