@@ -1407,7 +1407,7 @@ static void bench_throughput(int ninst, const char *what, const char *tar, doubl
 	char sbd[4200];
 	const char *extra[] = { "--images-dir", abs_build, NULL };
 	int done = 0, failed = 0, busy = 0;
-	double t0, el;
+	double t0, el, load0, load[1];
 
 	snprintf(sbd, sizeof(sbd), "%s/sandboxd", abs_build);
 	for (int i = 0; i < ninst; i++) {
@@ -1429,6 +1429,9 @@ static void bench_throughput(int ninst, const char *what, const char *tar, doubl
 			goto out;
 		}
 	}
+	/* Others' load on the machine skews the figures: show it. */
+	if (getloadavg(&load0, 1) < 1)
+		load0 = -1;
 	/* One warm-up task per instance (page cache of the images). */
 	for (int i = 0; i < ninst; i++)
 		post_task(ds[i].port, "/tasks.json", tar, NULL, "warm", 1, NULL);
@@ -1444,8 +1447,11 @@ static void bench_throughput(int ninst, const char *what, const char *tar, doubl
 		busy += bc[i].busy;
 	}
 	el = now_s() - t0;
-	printf("bench: pool of %d instance%s, %-12s %6.1f tasks/min (%d finished in %.1fs, %d failed, %d busy retries)\n",
-	    ninst, ninst > 1 ? "s" : " ", what, done * 60.0 / el, done, el, failed, busy);
+	if (getloadavg(load, 1) < 1)
+		load[0] = -1;
+	printf("bench: pool of %d instance%s, %-8s %7.1f tasks/min (%d finished in %.1fs, %d failed, %d busy retries; "
+	    "1-min load before %.2f, after %.2f)\n", ninst, ninst > 1 ? "s" : " ", what, done * 60.0 / el, done, el, failed,
+	    busy, load0, load[0]);
 	nginx_stop(&ng);
 out:
 	for (int i = 0; i < ninst; i++)
