@@ -10,7 +10,7 @@ PACKAGES="build-essential pkg-config bc bison flex libelf-dev libssl-dev
   libcurl4-openssl-dev check clang
   busybox-static squashfs-tools mmdebstrap debian-archive-keyring
   linux-source-6.12 user-mode-linux
-  curl jq nginx wrk chromium procps psmisc uidmap"
+  curl jq nginx wrk chromium procps psmisc uidmap systemd"
 
 missing=""
 for p in $PACKAGES; do
