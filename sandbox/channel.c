@@ -95,9 +95,9 @@ ssize_t channel_encode(const struct channel_msg *m, uint8_t *buf, size_t cap,
 		len = 5 + tlen;
 		break;
 	case CHANNEL_VERDICT:
-		if (!verdict_ok(m->verdict))
-			return errbuf_set(err, errlen, "VERDICT: bad verdict");
-		len = 5;
+		if (!verdict_ok(m->verdict) || m->scope > CHANNEL_MAX_TEXT)
+			return errbuf_set(err, errlen, "VERDICT: bad verdict or scope");
+		len = 7;
 		break;
 	case CHANNEL_COUNT:
 		if (!access_ok(m->access) || !verdict_ok(m->verdict) || !path_ok(m->text, tlen) ||
@@ -129,6 +129,8 @@ ssize_t channel_encode(const struct channel_msg *m, uint8_t *buf, size_t cap,
 	case CHANNEL_VERDICT:
 		put_u32(p, m->id);
 		p[4] = m->verdict;
+		p[5] = (uint8_t)m->scope;
+		p[6] = (uint8_t)(m->scope >> 8);
 		break;
 	case CHANNEL_COUNT:
 		put_u32(p, m->count);
@@ -174,7 +176,7 @@ int channel_decode(const uint8_t *buf, size_t len, struct channel_msg *m, size_t
 			return errbuf_set(err, errlen, "%s with a payload", channel_type_name(buf[3]));
 		break;
 	case CHANNEL_VERDICT:
-		if (plen != 5)
+		if (plen != 7)
 			return errbuf_set(err, errlen, "VERDICT of length %u", plen);
 		break;
 	case CHANNEL_ASK:
@@ -210,8 +212,11 @@ int channel_decode(const uint8_t *buf, size_t len, struct channel_msg *m, size_t
 	case CHANNEL_VERDICT:
 		m->id = get_u32(p);
 		m->verdict = p[4];
+		m->scope = (uint16_t)(p[5] | p[6] << 8);
 		if (!verdict_ok(m->verdict))
 			return errbuf_set(err, errlen, "VERDICT: bad verdict %u", m->verdict);
+		if (m->scope > CHANNEL_MAX_TEXT)
+			return errbuf_set(err, errlen, "VERDICT: scope %u", m->scope);
 		break;
 	case CHANNEL_COUNT:
 		m->count = get_u32(p);

@@ -214,11 +214,18 @@ static int handle(struct command_center *cc, const struct channel_msg *m)
 		cc->hello = 1;
 		reply.type = CHANNEL_HELLO_ACK;
 		return queue(cc, &reply);
-	case CHANNEL_ASK:
+	case CHANNEL_ASK: {
+		size_t scope;
+		enum policy_verdict v = policy_check_scope(cc->policy, m->text,
+		    (enum policy_access)m->access, &scope);
+
+		cc_record(cc, m->text, (enum policy_access)m->access, v, 1);
 		reply.type = CHANNEL_VERDICT;
 		reply.id = m->id;
-		reply.verdict = (uint8_t)cc_decide(cc, m->text, (enum policy_access)m->access);
+		reply.verdict = (uint8_t)v;
+		reply.scope = (uint16_t)scope;	/* <= strlen(path) <= CHANNEL_MAX_TEXT */
 		return queue(cc, &reply);
+	}
 	case CHANNEL_COUNT:
 		/* The guest only counts answers the host gave: a claimed allow the
 		 * policy would deny is a lie, and ends the conversation. */

@@ -318,19 +318,8 @@ static int covers(const struct rule *r, const char *path, size_t plen)
 	return plen == r->len || path[r->len] == '/';
 }
 
-enum policy_verdict policy_check(const struct policy *p, const char *path, enum policy_access a)
+static enum policy_verdict verdict_of(const struct rule *best, enum policy_access a)
 {
-	const struct rule *best = NULL;
-	size_t plen = strlen(path);
-
-	if (p == NULL || !path_is_canonical(path, plen))
-		return POLICY_DENY;
-	for (size_t i = 0; i < p->count; i++) {
-		const struct rule *r = &p->rules[i];
-
-		if (covers(r, path, plen) && (best == NULL || r->len > best->len))
-			best = r;
-	}
 	if (best == NULL)
 		return POLICY_DENY;
 	switch (best->kind) {
@@ -344,6 +333,67 @@ enum policy_verdict policy_check(const struct policy *p, const char *path, enum 
 		return POLICY_DENY;
 	}
 	return POLICY_DENY;
+}
+
+/* Does rule r lie at dir[0..dlen) or below it (on a component boundary)? */
+static int at_or_below(const struct rule *r, const char *dir, size_t dlen)
+{
+	if (dlen == 1)		/* "/" */
+		return 1;
+	return r->len >= dlen && memcmp(r->prefix, dir, dlen) == 0 &&
+	    (r->len == dlen || r->prefix[dlen] == '/');
+}
+
+/*
+ * The decision, and its scope: the shortest directory D on the way from
+ * the covering rule down to path such that no other rule lies at or below
+ * D. Then the longest covering rule of every path at or below D is the same
+ * (or there is none), so the verdict holds for all of them. 0 when there is
+ * no such D (a dev rule covers exactly its path; a rule below path).
+ */
+enum policy_verdict policy_check_scope(const struct policy *p, const char *path,
+    enum policy_access a, size_t *scope)
+{
+	const struct rule *best = NULL;
+	size_t plen = strlen(path), dlen;
+
+	*scope = 0;
+	if (p == NULL || !path_is_canonical(path, plen))
+		return POLICY_DENY;
+	for (size_t i = 0; i < p->count; i++) {
+		const struct rule *r = &p->rules[i];
+
+		if (covers(r, path, plen) && (best == NULL || r->len > best->len))
+			best = r;
+	}
+	if (best != NULL && best->kind == RULE_DEV)
+		return verdict_of(best, a);
+	dlen = best != NULL ? best->len : 1;
+	for (;;) {
+		size_t i;
+
+		for (i = 0; i < p->count; i++)
+			if (&p->rules[i] != best && at_or_below(&p->rules[i], path, dlen))
+				break;
+		if (i == p->count) {
+			*scope = dlen;
+			break;
+		}
+		if (dlen == plen)
+			break;
+		/* One component further down towards path. */
+		dlen = dlen == 1 ? 1 : dlen + 1;
+		while (dlen < plen && path[dlen] != '/')
+			dlen++;
+	}
+	return verdict_of(best, a);
+}
+
+enum policy_verdict policy_check(const struct policy *p, const char *path, enum policy_access a)
+{
+	size_t scope;
+
+	return policy_check_scope(p, path, a, &scope);
 }
 
 size_t policy_rule_count(const struct policy *p)

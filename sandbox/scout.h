@@ -47,6 +47,11 @@ struct policy *policy_default(const char *task_dir, char *err, size_t errlen);
 const char *policy_default_text(void);
 /* path must be absolute and canonical (no symlinks, no . or .., no //). */
 enum policy_verdict policy_check(const struct policy *p, const char *path, enum policy_access a);
+/* The same decision and its scope: *scope > 0 says that every path equal to
+ * path[0..*scope) or below it (a directory of path, or path itself) gets the
+ * same verdict for a; 0 that the verdict is for path alone. */
+enum policy_verdict policy_check_scope(const struct policy *p, const char *path,
+    enum policy_access a, size_t *scope);
 size_t policy_rule_count(const struct policy *p);
 const char *policy_access_name(enum policy_access a);
 void policy_free(struct policy *p);
@@ -54,7 +59,7 @@ void policy_free(struct policy *p);
 /* channel.c: the frame format. A frame is a 8-byte header
  *   'S' 'C' version type  len(u32 little-endian)
  * and len payload bytes, len <= CHANNEL_MAX_PAYLOAD. */
-#define CHANNEL_VERSION 1
+#define CHANNEL_VERSION 2	/* 2: VERDICT carries a scope */
 #define CHANNEL_HEADER 8
 #define CHANNEL_MAX_TEXT 4095		/* a path (PATH_MAX - 1) or a syscall name */
 #define CHANNEL_MAX_NAME 32		/* syscall names */
@@ -65,7 +70,9 @@ enum channel_type {
 	CHANNEL_HELLO = 1,	/* guest -> host: first frame; empty payload */
 	CHANNEL_HELLO_ACK = 2,	/* host -> guest: answer to HELLO; empty payload */
 	CHANNEL_ASK = 3,	/* guest -> host: u32 id, u8 access, path */
-	CHANNEL_VERDICT = 4,	/* host -> guest: u32 id, u8 verdict (answer to ASK id) */
+	CHANNEL_VERDICT = 4,	/* host -> guest: u32 id, u8 verdict, u16 scope (answer to
+				 * ASK id): when scope > 0 the verdict holds for this
+				 * access to every path at or below path[0..scope) */
 	CHANNEL_COUNT = 5,	/* guest -> host: u32 n, u8 access, u8 verdict, path:
 				 * n more requests answered from the guest's cache */
 	CHANNEL_DENIED = 6,	/* guest -> host: u32 n, syscall name: n refused calls */
@@ -78,6 +85,7 @@ struct channel_msg {
 	uint32_t count;		/* COUNT, DENIED */
 	uint8_t access;		/* ASK, COUNT: enum policy_access */
 	uint8_t verdict;	/* VERDICT, COUNT: enum policy_verdict */
+	uint16_t scope;		/* VERDICT: 0, or a directory prefix length of the ASK's path */
 	char text[CHANNEL_MAX_TEXT + 1];	/* ASK, COUNT: path; DENIED: name; NUL-terminated */
 };
 
@@ -135,15 +143,15 @@ const char *scout_syscall_name(int nr);
 struct scout_supervisor;
 struct scout_supervisor *scout_supervisor_new(struct command_center *cc, int chan_fd,
     char *err, size_t errlen);
+/* The task's uid, once the Carrier has taken its file-system identity:
+ * turns on the name cache (scout_supervisor.c) unless uid is 0. */
+void scout_supervisor_set_task(struct scout_supervisor *sup, uid_t uid);
 /* Answers one notification from the listener fd; -1 only when the fd is dead. */
 int scout_supervisor_handle(struct scout_supervisor *sup, int notify_fd);
 /* Flushes counts and says goodbye on the channel. */
 void scout_supervisor_finish(struct scout_supervisor *sup);
 int scout_supervisor_broken(const struct scout_supervisor *sup);
 void scout_supervisor_free(struct scout_supervisor *sup);
-/* Path resolution as the task sees it; exported for the carrier tests. */
-int scout_resolve(const char *base, const char *path, int follow_last, pid_t self,
-    char *out, size_t outlen, int *exists);
 
 /* guest/flight_deck.c */
 struct flight_deck_opts {

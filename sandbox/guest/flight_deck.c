@@ -342,6 +342,7 @@ int flight_deck_run(const struct flight_deck_opts *o, struct scout_supervisor *s
 		close(sigfd);
 		return 125;
 	}
+	scout_supervisor_set_task(sup, o->drop ? o->uid : geteuid());
 	while (!leader_done) {
 		struct pollfd pfd[2] = {
 			{ .fd = nfd, .events = POLLIN },

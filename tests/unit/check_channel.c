@@ -12,6 +12,8 @@ static struct channel_msg mk(enum channel_type t, uint32_t id, uint32_t count, u
 	struct channel_msg m;
 
 	memset(&m, 0, sizeof(m));
+	if (t == CHANNEL_VERDICT)
+		m.scope = (uint16_t)(id == 0xfffffffe ? CHANNEL_MAX_TEXT : id);
 	m.type = t;
 	m.id = id;
 	m.count = count;
@@ -29,6 +31,8 @@ START_TEST(test_round_trip)
 		mk(CHANNEL_HELLO_ACK, 0, 0, 0, 0, NULL),
 		mk(CHANNEL_ASK, 7, 0, POLICY_WRITE, 0, "/task/a b\xff"),
 		mk(CHANNEL_VERDICT, 0xfffffffe, 0, 0, POLICY_ALLOW, NULL),
+		mk(CHANNEL_VERDICT, 0, 0, 0, POLICY_DENY, NULL),
+		mk(CHANNEL_VERDICT, 300, 0, 0, POLICY_ALLOW, NULL),
 		mk(CHANNEL_COUNT, 0, 12345, POLICY_EXEC, POLICY_DENY, "/x"),
 		mk(CHANNEL_DENIED, 0, 3, 0, 0, "process_vm_readv"),
 		mk(CHANNEL_BYE, 0, 0, 0, 0, NULL),
@@ -50,6 +54,7 @@ START_TEST(test_round_trip)
 	ck_assert_uint_eq(out->count, in[_i].count);
 	ck_assert_uint_eq(out->access, in[_i].access);
 	ck_assert_uint_eq(out->verdict, in[_i].verdict);
+	ck_assert_uint_eq(out->scope, in[_i].scope);
 	ck_assert_str_eq(out->text, in[_i].text);
 	free(out);
 }
@@ -82,6 +87,7 @@ START_TEST(test_longest_path)
 END_TEST
 
 /* Hostile frames: each must be refused (-1), not waited on. */
+#define V CHANNEL_VERSION
 static const struct {
 	const char *name;
 	size_t len;
@@ -89,21 +95,24 @@ static const struct {
 } bad[] = {
 	{ "magic", 1, { 'X' } },
 	{ "magic2", 2, { 'S', 'X' } },
-	{ "version", 3, { 'S', 'C', 2 } },
-	{ "type 0", 8, { 'S', 'C', 1, 0, 0, 0, 0, 0 } },
-	{ "type 99", 8, { 'S', 'C', 1, 99, 0, 0, 0, 0 } },
-	{ "huge length", 8, { 'S', 'C', 1, CHANNEL_ASK, 0xff, 0xff, 0xff, 0xff } },
-	{ "HELLO payload", 8, { 'S', 'C', 1, CHANNEL_HELLO, 1, 0, 0, 0 } },
-	{ "VERDICT short", 8, { 'S', 'C', 1, CHANNEL_VERDICT, 4, 0, 0, 0 } },
-	{ "ASK empty path", 8, { 'S', 'C', 1, CHANNEL_ASK, 5, 0, 0, 0 } },
-	{ "ASK relative", 14, { 'S', 'C', 1, CHANNEL_ASK, 6, 0, 0, 0, 1, 0, 0, 0, 1, 'a' } },
-	{ "ASK NUL", 15, { 'S', 'C', 1, CHANNEL_ASK, 7, 0, 0, 0, 1, 0, 0, 0, 1, '/', 0 } },
-	{ "ASK access 0", 14, { 'S', 'C', 1, CHANNEL_ASK, 6, 0, 0, 0, 1, 0, 0, 0, 0, '/' } },
-	{ "ASK access 9", 14, { 'S', 'C', 1, CHANNEL_ASK, 6, 0, 0, 0, 1, 0, 0, 0, 9, '/' } },
-	{ "VERDICT 2", 13, { 'S', 'C', 1, CHANNEL_VERDICT, 5, 0, 0, 0, 1, 0, 0, 0, 2 } },
-	{ "COUNT 0", 15, { 'S', 'C', 1, CHANNEL_COUNT, 7, 0, 0, 0, 0, 0, 0, 0, 1, 1, '/' } },
-	{ "DENIED bad name", 13, { 'S', 'C', 1, CHANNEL_DENIED, 5, 0, 0, 0, 1, 0, 0, 0, 'A' } },
-	{ "DENIED long", 8, { 'S', 'C', 1, CHANNEL_DENIED, 40, 0, 0, 0 } },
+	{ "version 1", 3, { 'S', 'C', 1 } },
+	{ "version 3", 3, { 'S', 'C', 3 } },
+	{ "type 0", 8, { 'S', 'C', V, 0, 0, 0, 0, 0 } },
+	{ "type 99", 8, { 'S', 'C', V, 99, 0, 0, 0, 0 } },
+	{ "huge length", 8, { 'S', 'C', V, CHANNEL_ASK, 0xff, 0xff, 0xff, 0xff } },
+	{ "HELLO payload", 8, { 'S', 'C', V, CHANNEL_HELLO, 1, 0, 0, 0 } },
+	{ "VERDICT short", 8, { 'S', 'C', V, CHANNEL_VERDICT, 4, 0, 0, 0 } },
+	{ "ASK empty path", 8, { 'S', 'C', V, CHANNEL_ASK, 5, 0, 0, 0 } },
+	{ "ASK relative", 14, { 'S', 'C', V, CHANNEL_ASK, 6, 0, 0, 0, 1, 0, 0, 0, 1, 'a' } },
+	{ "ASK NUL", 15, { 'S', 'C', V, CHANNEL_ASK, 7, 0, 0, 0, 1, 0, 0, 0, 1, '/', 0 } },
+	{ "ASK access 0", 14, { 'S', 'C', V, CHANNEL_ASK, 6, 0, 0, 0, 1, 0, 0, 0, 0, '/' } },
+	{ "ASK access 9", 14, { 'S', 'C', V, CHANNEL_ASK, 6, 0, 0, 0, 1, 0, 0, 0, 9, '/' } },
+	{ "VERDICT old length", 13, { 'S', 'C', V, CHANNEL_VERDICT, 5, 0, 0, 0, 1, 0, 0, 0, 1 } },
+	{ "VERDICT 2", 15, { 'S', 'C', V, CHANNEL_VERDICT, 7, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0 } },
+	{ "VERDICT scope", 15, { 'S', 'C', V, CHANNEL_VERDICT, 7, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0x10 } },
+	{ "COUNT 0", 15, { 'S', 'C', V, CHANNEL_COUNT, 7, 0, 0, 0, 0, 0, 0, 0, 1, 1, '/' } },
+	{ "DENIED bad name", 13, { 'S', 'C', V, CHANNEL_DENIED, 5, 0, 0, 0, 1, 0, 0, 0, 'A' } },
+	{ "DENIED long", 8, { 'S', 'C', V, CHANNEL_DENIED, 40, 0, 0, 0 } },
 };
 
 START_TEST(test_hostile)
@@ -130,6 +139,9 @@ START_TEST(test_encode_refuses)
 	ck_assert_int_eq(channel_encode(&m, buf, sizeof(buf), err, sizeof(err)), -1);	/* too small */
 	m = mk(CHANNEL_DENIED, 0, 0, 0, 0, "mount");
 	ck_assert_int_eq(channel_encode(&m, buf, sizeof(buf), err, sizeof(err)), -1);	/* count 0 */
+	m = mk(CHANNEL_VERDICT, 1, 0, 0, POLICY_ALLOW, NULL);
+	m.scope = CHANNEL_MAX_TEXT + 1;
+	ck_assert_int_eq(channel_encode(&m, buf, sizeof(buf), err, sizeof(err)), -1);	/* scope */
 }
 END_TEST
 
@@ -138,7 +150,7 @@ static Suite *channel_suite(void)
 	Suite *s = suite_create("channel");
 	TCase *tc = tcase_create("core");
 
-	tcase_add_loop_test(tc, test_round_trip, 0, 7);
+	tcase_add_loop_test(tc, test_round_trip, 0, 9);
 	tcase_add_test(tc, test_longest_path);
 	tcase_add_loop_test(tc, test_hostile, 0, (int)(sizeof(bad) / sizeof(bad[0])));
 	tcase_add_test(tc, test_encode_refuses);

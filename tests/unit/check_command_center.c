@@ -85,13 +85,22 @@ static json_t *find_file(json_t *files, const char *path, const char *verdict)
 START_TEST(test_conversation)
 {
 	json_t *files, *denied, *e;
+	struct channel_msg *r;
 
 	ck_assert_int_eq(send_msg(msg(CHANNEL_HELLO, 0, 0, NULL)), 0);
 	ck_assert_int_eq(reply()->type, CHANNEL_HELLO_ACK);
 	ck_assert_int_eq(send_msg(msg(CHANNEL_ASK, 1, POLICY_READ, "/etc/shadow")), 0);
-	ck_assert_int_eq(reply()->verdict, POLICY_DENY);
+	r = reply();
+	ck_assert_int_eq(r->verdict, POLICY_DENY);
+	ck_assert_uint_eq(r->scope, strlen("/etc/shadow"));
 	ck_assert_int_eq(send_msg(msg(CHANNEL_ASK, 2, POLICY_WRITE, "/task/out.txt")), 0);
-	ck_assert_uint_eq(reply()->id, 2);
+	r = reply();
+	ck_assert_uint_eq(r->id, 2);
+	ck_assert_uint_eq(r->scope, strlen("/task"));	/* all of the task dir */
+	ck_assert_int_eq(send_msg(msg(CHANNEL_ASK, 3, POLICY_WRITE, "/dev/null")), 0);
+	r = reply();
+	ck_assert_int_eq(r->verdict, POLICY_ALLOW);
+	ck_assert_uint_eq(r->scope, 0);		/* dev: that path alone */
 	{
 		struct channel_msg c = msg(CHANNEL_COUNT, 0, POLICY_WRITE, "/task/out.txt");
 

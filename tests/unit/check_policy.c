@@ -83,6 +83,95 @@ START_TEST(test_default_decisions)
 }
 END_TEST
 
+/* Scopes under the default policy: the verdict holds at and below it. */
+static const struct {
+	const char *path;
+	enum policy_access a;
+	enum policy_verdict want;
+	const char *scope;	/* NULL: that path alone */
+} scopes[] = {
+	{ "/usr/include/stdio.h", POLICY_READ, POLICY_ALLOW, "/usr" },
+	{ "/usr", POLICY_EXEC, POLICY_ALLOW, "/usr" },
+	{ "/usr/bin/x", POLICY_CREATE, POLICY_DENY, "/usr" },
+	{ "/etc/passwd", POLICY_READ, POLICY_ALLOW, "/etc/passwd" },	/* deny rules in /etc */
+	{ "/etc", POLICY_READ, POLICY_ALLOW, NULL },
+	{ "/etc/ssh/sshd_config", POLICY_READ, POLICY_DENY, "/etc/ssh" },
+	{ "/task/a/b", POLICY_WRITE, POLICY_ALLOW, "/task" },
+	{ "/dev/null", POLICY_WRITE, POLICY_ALLOW, NULL },		/* dev: exactly */
+	{ "/dev/null/x", POLICY_READ, POLICY_DENY, "/dev/null/x" },
+	{ "/dev/ubda", POLICY_READ, POLICY_DENY, "/dev/ubda" },
+	{ "/var/lib/x", POLICY_READ, POLICY_DENY, "/var" },		/* no rule: denied */
+	{ "/usrx/y", POLICY_READ, POLICY_DENY, "/usrx" },
+	{ "/", POLICY_READ, POLICY_DENY, NULL },
+	{ "/proc/1/mem", POLICY_READ, POLICY_DENY, "/proc/1" },
+	{ "/proc/self/maps", POLICY_READ, POLICY_ALLOW, "/proc/self" },
+	{ "/sys/fs/cgroup/cpu.max", POLICY_READ, POLICY_ALLOW, "/sys/fs/cgroup" },
+	{ "relative", POLICY_READ, POLICY_DENY, NULL },
+};
+
+START_TEST(test_default_scopes)
+{
+	char err[256];
+	struct policy *p = policy_default("/task", err, sizeof(err));
+	size_t scope = 99, want = scopes[_i].scope != NULL ? strlen(scopes[_i].scope) : 0;
+
+	ck_assert_msg(p != NULL, "%s", err);
+	ck_assert_int_eq(policy_check_scope(p, scopes[_i].path, scopes[_i].a, &scope), scopes[_i].want);
+	ck_assert_msg(scope == want, "%s: scope %zu, want %zu", scopes[_i].path, scope, want);
+	if (scopes[_i].scope != NULL)
+		ck_assert(strncmp(scopes[_i].path, scopes[_i].scope, want) == 0);
+	policy_free(p);
+}
+END_TEST
+
+/* For every pair of sample paths: when Q lies at or below P's scope, Q
+ * gets P's verdict (the promise the guest's scope cache relies on). */
+START_TEST(test_scope_promise)
+{
+	static const char *const texts[] = {
+		NULL,	/* the default */
+		"allow ro /\ndeny /secret\nallow rw $TASK/out\nallow dev /secret/tty\n",
+		"allow rw /a\nallow ro /a/b/c\ndeny /a/b/c/d\nallow dev /a/x\n",
+	};
+	static const char *const paths[] = {
+		"/", "/a", "/a/b", "/a/b/c", "/a/b/c/d", "/a/b/c/d/e", "/a/b/cc", "/a/x", "/a/x/y",
+		"/secret", "/secret/tty", "/secret/tty/z", "/secret/k", "/home/t/out", "/home/t/out/f",
+		"/home/t", "/usr", "/usr/lib/x", "/etc", "/etc/shadow", "/etc/shadow-", "/etc/ssh/k",
+		"/task", "/task/f", "/dev/null", "/dev/null/x", "/dev", "/proc/self/fd", "/proc/1",
+		"/var/x/y",
+	};
+	char err[256];
+	const char *text = texts[_i];
+	struct policy *p = text == NULL ? policy_default("/home/t", err, sizeof(err)) :
+	    policy_parse(text, strlen(text), "/home/t", err, sizeof(err));
+	size_t n = sizeof(paths) / sizeof(paths[0]);
+
+	ck_assert_msg(p != NULL, "%s", err);
+	for (int a = 1; a <= POLICY_ACCESS_MAX; a++) {
+		for (size_t i = 0; i < n; i++) {
+			size_t scope;
+			enum policy_verdict v = policy_check_scope(p, paths[i], (enum policy_access)a, &scope);
+
+			ck_assert_int_eq(v, policy_check(p, paths[i], (enum policy_access)a));
+			if (scope == 0)
+				continue;
+			ck_assert(scope == 1 || paths[i][scope] == '\0' || paths[i][scope] == '/');
+			for (size_t j = 0; j < n; j++) {
+				const char *q = paths[j];
+
+				if (strncmp(q, paths[i], scope) != 0 ||
+				    (scope > 1 && q[scope] != '\0' && q[scope] != '/'))
+					continue;
+				ck_assert_msg(policy_check(p, q, (enum policy_access)a) == v,
+				    "policy %d: %s covered by the scope of %s (%zu) but decided otherwise",
+				    (int)_i, q, paths[i], scope);
+			}
+		}
+	}
+	policy_free(p);
+}
+END_TEST
+
 START_TEST(test_root_rule_and_task_subdir)
 {
 	char err[256];
@@ -153,6 +242,8 @@ static Suite *policy_suite(void)
 
 	tcase_add_loop_test(tc, test_rejects, 0, (int)(sizeof(bad_policies) / sizeof(bad_policies[0])));
 	tcase_add_loop_test(tc, test_default_decisions, 0, (int)(sizeof(decisions) / sizeof(decisions[0])));
+	tcase_add_loop_test(tc, test_default_scopes, 0, (int)(sizeof(scopes) / sizeof(scopes[0])));
+	tcase_add_loop_test(tc, test_scope_promise, 0, 3);
 	tcase_add_test(tc, test_root_rule_and_task_subdir);
 	tcase_add_test(tc, test_task_needed);
 	tcase_add_test(tc, test_default_file_matches);
