@@ -29,12 +29,12 @@
 # which is why only medians are compared. A budget MISSED does not fail
 # the bench; a run that does not finish does (exit 1).
 #
-# Environment: B (build dir, default build), RUNS (default 7, at least 5),
+# Environment: B (build dir, default build), RUNS (default 9, at least 5),
 # STOCK_KERNEL (default /usr/bin/linux.uml), MEM (guest mem=, default 256M).
 set -eu
 
 B=${B:-build}
-RUNS=${RUNS:-7}
+RUNS=${RUNS:-9}
 STOCK_KERNEL=${STOCK_KERNEL:-/usr/bin/linux.uml}
 MEM=${MEM:-256M}
 SBX=$B/sandbox-run
@@ -415,7 +415,13 @@ bench_variant() {
 
 # --- Main -----------------------------------------------------------------------
 
+loadavg() {
+	echo "bench: load average $(cut -d' ' -f1-3 /proc/loadavg) ($1; other work on this machine makes figures noisy)"
+}
+
 make_tasks
+loadavg start
+trap 'loadavg end' EXIT
 if [ "${1-}" = variant ]; then
 	[ $# -ge 3 ] || die "usage: $0 variant NAME KERNEL | variant NAME -- SANDBOX-RUN-OPTION..."
 	name=$2

@@ -6,12 +6,12 @@
 #   make bench KERNEL_VARIANTS="raid6-btrfs no-memcg"
 #                                      also build (once, then cached) and
 #                                      compare bench/variants/NAME.config
-#   BENCH_RUNS=N (default 7, at least 5)
+#   BENCH_RUNS=N (default 9, at least 5)
 #
 # The helpers are static so that the same binaries run on the host, in the
 # rootfs chroot and inside the guest; memwatch runs only on the host.
 
-BENCH_RUNS ?= 7
+BENCH_RUNS ?= 9
 BENCH_SECTIONS ?=
 KERNEL_VARIANTS ?=
 STOCK_UML ?= /usr/bin/linux.uml
