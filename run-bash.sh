@@ -42,9 +42,18 @@ if [ -n "$cmd" ]; then
 fi
 if [ "$(id -u)" -eq 0 ]; then
 	chown -R nobody "$work"
-	# --kill-child: when this script is killed, so is the guest.
-	TMPDIR=$work unshare --pid --fork --kill-child --mount --net --ipc --uts \
+	# No pid namespace here: UML as pid 1 cannot exit after a guest panic.
+	set -- unshare --mount --net --ipc --uts \
 		setpriv --reuid=nobody --regid=nogroup --clear-groups --no-new-privs -- "$@"
-else
-	TMPDIR=$work "$@"
 fi
+# In its own session, in the background, so that this script can kill the
+# whole UML process tree; stdin is passed on explicitly (a background job
+# would get /dev/null).
+exec 3<&0
+TMPDIR=$work setsid "$@" <&3 3<&- &
+guest=$!
+trap 'kill -KILL -- "-$guest" 2>/dev/null; rm -rf "$work"; exit 143' INT TERM
+status=0
+wait "$guest" || status=$?
+kill -KILL -- "-$guest" 2>/dev/null || true
+exit "$status"

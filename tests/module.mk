@@ -9,3 +9,8 @@ $(B)/tests/run_cases: $(B)/obj/tests/e2e/run_cases.o $(patsubst %.c,$(B)/obj/%.o
 INTEGRATION_TESTS += e2e-test
 e2e-test: $(B)/tests/run_cases all
 	$(B)/tests/run_cases $(B) tests/cases tests/exercises $(CASES)
+
+.PHONY: guest-shell-test
+INTEGRATION_TESTS += guest-shell-test
+guest-shell-test: images
+	tests/guest/shell_test.sh

@@ -401,6 +401,10 @@ static void __attribute__((noreturn)) exec_task(const struct guest_config *cfg, 
 	int null_fd = open("/dev/null", O_RDONLY);
 	int cg_fd = open(TASK_CGROUP "/cgroup.procs", O_WRONLY | O_CLOEXEC);
 
+	/* pid 1's oom_score_adj of -1000 is inherited: without this reset the
+	 * OOM killer could not pick the task and the guest would thrash or
+	 * panic ("deadlocked on memory") instead of killing it. */
+	write_proc("/proc/self/oom_score_adj", "0");
 	/* Join the task cgroup while still root; the Carrier joins with us. */
 	if (cg_fd >= 0) {
 		if (write(cg_fd, "0", 1) != 1)
@@ -707,6 +711,7 @@ static void __attribute__((noreturn)) operator_shell(void)
 		static char *const envp[] = { "PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
 			"HOME=/root", "TERM=vt100", "LANG=C.UTF-8", NULL };
 		setsid();
+		write_proc("/proc/self/oom_score_adj", "0");
 		int fd = open("/dev/console", O_RDWR);
 		if (fd >= 0) {
 			dup2(fd, 0);
@@ -741,9 +746,9 @@ int main(void)
 	write_proc("/proc/sys/fs/protected_hardlinks", "1");
 	write_proc("/proc/sys/fs/protected_symlinks", "1");
 	read_cmdline(&cfg);
+	setup_cgroup(&cfg);
 	if (cfg.shell)
 		operator_shell();
-	setup_cgroup(&cfg);
 
 	out.cap = err.cap = cfg.stream_cap;
 	out.buf = malloc(cfg.stream_cap);
