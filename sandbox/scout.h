@@ -134,8 +134,13 @@ struct scout_denied {
 	const char *name;
 	int err;		/* errno the task gets */
 };
-/* Builds (does not load) the filter: returns a scmp_filter_ctx as void *. */
-void *scout_filter_build(char *err, size_t errlen);
+struct sock_fprog;
+/* Builds (does not load) the filter as a BPF program (prog->filter is
+ * allocated; scout_filter_free releases it). The program kills a foreign
+ * arch; the loader sets no_new_privs and asks for the listener fd
+ * (SECCOMP_FILTER_FLAG_NEW_LISTENER). Returns 0, or -1 with err filled. */
+int scout_filter_build(struct sock_fprog *prog, char *err, size_t errlen);
+void scout_filter_free(struct sock_fprog *prog);
 const struct scout_denied *scout_denied_lookup(int nr);
 const char *scout_syscall_name(int nr);
 

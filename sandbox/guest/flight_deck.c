@@ -21,7 +21,8 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
-#include <seccomp.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,7 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -78,7 +80,7 @@ static int send_fd(int sock, int fd)
 }
 
 static void __attribute__((noreturn)) child_takeoff(const struct flight_deck_opts *o,
-    scmp_filter_ctx ctx, int sock, const sigset_t *oldmask, pid_t carrier)
+    const struct sock_fprog *prog, int sock, const sigset_t *oldmask, pid_t carrier)
 {
 	int nfd;
 
@@ -107,12 +109,10 @@ static void __attribute__((noreturn)) child_takeoff(const struct flight_deck_opt
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		child_fail(2, "no_new_privs");
 	/* Last step: from here on every syscall is Scout's. */
-	if (seccomp_load(ctx) != 0) {
-		errno = EPERM;
-		child_fail(2, "seccomp_load");
-	}
-	nfd = seccomp_notify_fd(ctx);
-	if (nfd < 0 || send_fd(sock, nfd) < 0)
+	nfd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, prog);
+	if (nfd < 0)
+		child_fail(2, "seccomp");
+	if (send_fd(sock, nfd) < 0)
 		child_fail(2, "handing over the listener");
 	close(nfd);
 	close(sock);
@@ -237,7 +237,9 @@ static int status_code(int st)
 	return 125;
 }
 
-/* Kills and reaps everything left below the Carrier. */
+/* Kills and reaps everything left below the Carrier. No child left means
+ * no descendant left (as subreaper the Carrier inherits every orphan), so
+ * the common case needs no walk through /proc. */
 static void land_all(int sigfd)
 {
 	for (;;) {
@@ -246,6 +248,10 @@ static void land_all(int sigfd)
 		pid_t w;
 		int st;
 
+		while ((w = waitpid(-1, &st, WNOHANG)) > 0)
+			;
+		if (w < 0 && errno == ECHILD)
+			return;
 		kill_tree();
 		while ((w = waitpid(-1, &st, WNOHANG)) > 0)
 			;
@@ -276,21 +282,20 @@ static int take_task_identity(const struct flight_deck_opts *o)
 int flight_deck_run(const struct flight_deck_opts *o, struct scout_supervisor *sup)
 {
 	char err[256];
-	scmp_filter_ctx ctx;
+	struct sock_fprog prog;
 	sigset_t mask, oldmask;
 	int sv[2], sigfd, nfd, status = 125, leader_done = 0;
 	pid_t pid, self = getpid();
 	double deadline = o->timeout_s > 0 ? mono_now() + o->timeout_s : 0;
 
 	/* Built before fork: the child only loads it. */
-	ctx = scout_filter_build(err, sizeof(err));
-	if (ctx == NULL) {
+	if (scout_filter_build(&prog, err, sizeof(err)) < 0) {
 		log_warnx("%s: %s", __func__, err);
 		return 125;
 	}
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) {
 		log_warn("%s: PR_SET_CHILD_SUBREAPER", __func__);
-		seccomp_release(ctx);
+		scout_filter_free(&prog);
 		return 125;
 	}
 	sigemptyset(&mask);
@@ -301,19 +306,19 @@ int flight_deck_run(const struct flight_deck_opts *o, struct scout_supervisor *s
 	if (sigprocmask(SIG_BLOCK, &mask, &oldmask) < 0 ||
 	    (sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
 		log_warn("%s: signalfd", __func__);
-		seccomp_release(ctx);
+		scout_filter_free(&prog);
 		return 125;
 	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		log_warn("%s: socketpair", __func__);
-		seccomp_release(ctx);
+		scout_filter_free(&prog);
 		close(sigfd);
 		return 125;
 	}
 	pid = fork();
 	if (pid < 0) {
 		log_warn("%s: fork", __func__);
-		seccomp_release(ctx);
+		scout_filter_free(&prog);
 		close(sigfd);
 		close(sv[0]);
 		close(sv[1]);
@@ -322,10 +327,10 @@ int flight_deck_run(const struct flight_deck_opts *o, struct scout_supervisor *s
 	if (pid == 0) {
 		close(sv[0]);
 		close(sigfd);
-		child_takeoff(o, ctx, sv[1], &oldmask, self);
+		child_takeoff(o, &prog, sv[1], &oldmask, self);
 	}
 	close(sv[1]);
-	seccomp_release(ctx);
+	scout_filter_free(&prog);
 	nfd = recv_fd(sv[0]);
 	close(sv[0]);
 	if (nfd < 0) {

@@ -13,18 +13,23 @@
  * name); clone3 and openat2 get ENOSYS. Every descendant inherits the filter.
  * x86_64 only: the guest and the host are x86_64; other arches kill.
  */
+#define _GNU_SOURCE
 #include "sandbox/scout.h"
 #include "common/log.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/filter.h>
 #include <linux/sched.h>
 #include <linux/seccomp.h>
 #include <seccomp.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <unistd.h>
 
 #ifndef __NR_fchmodat2
 #define __NR_fchmodat2 452
@@ -220,20 +225,55 @@ static int add_conditional(scmp_filter_ctx ctx, int nr)
 	}
 }
 
-void *scout_filter_build(char *err, size_t errlen)
+/* The BPF program of ctx, exported once in the Carrier: the task's child
+ * then installs it with one seccomp(2) call instead of having libseccomp
+ * generate it again after fork. A pipe carries it: the program is at most
+ * BPF_MAXINSNS instructions (32 KiB), within a pipe's 64 KiB buffer. */
+static int export_program(scmp_filter_ctx ctx, struct sock_fprog *prog, char *err, size_t errlen)
+{
+	struct sock_filter *insns;
+	size_t cap = BPF_MAXINSNS * sizeof(*insns) + 1, len = 0;
+	int p[2], rc;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return errbuf_set(err, errlen, "pipe: %s", strerror(errno));
+	rc = seccomp_export_bpf(ctx, p[1]);
+	close(p[1]);
+	insns = malloc(cap);
+	if (rc != 0 || insns == NULL) {
+		close(p[0]);
+		free(insns);
+		return errbuf_set(err, errlen, "exporting the filter: %s", rc != 0 ? strerror(-rc) : "out of memory");
+	}
+	for (;;) {
+		ssize_t n = read(p[0], (char *)insns + len, cap - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	close(p[0]);
+	if (len == 0 || len == cap || len % sizeof(*insns) != 0) {
+		free(insns);
+		return errbuf_set(err, errlen, "exported filter of %zu bytes", len);
+	}
+	prog->len = (unsigned short)(len / sizeof(*insns));
+	prog->filter = insns;
+	return 0;
+}
+
+int scout_filter_build(struct sock_fprog *prog, char *err, size_t errlen)
 {
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
 	int rc, nr = -1;
 
-	if (ctx == NULL) {
-		errbuf_set(err, errlen, "seccomp_init failed");
-		return NULL;
-	}
+	if (ctx == NULL)
+		return errbuf_set(err, errlen, "seccomp_init failed");
 	/* Only the native arch is in the filter: i386 and x32 entry points
 	 * would see different syscall numbers and walk past every rule. */
 	rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
-	if (rc == 0)
-		rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 1);
 	for (size_t i = 0; rc == 0 && i < sizeof(denied) / sizeof(denied[0]); i++) {
 		nr = denied[i].nr;
 		rc = add_conditional(ctx, nr);
@@ -248,8 +288,16 @@ void *scout_filter_build(char *err, size_t errlen)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), nr = __NR_clone3, 0);
 	if (rc != 0) {
 		seccomp_release(ctx);
-		errbuf_set(err, errlen, "building the filter (syscall %d): %s", nr, strerror(-rc));
-		return NULL;
+		return errbuf_set(err, errlen, "building the filter (syscall %d): %s", nr, strerror(-rc));
 	}
-	return ctx;
+	rc = export_program(ctx, prog, err, errlen);
+	seccomp_release(ctx);
+	return rc;
+}
+
+void scout_filter_free(struct sock_fprog *prog)
+{
+	free(prog->filter);
+	prog->filter = NULL;
+	prog->len = 0;
 }

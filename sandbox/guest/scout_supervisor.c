@@ -40,10 +40,14 @@
 #define __NR_fchmodat2 452
 #endif
 
-#define CACHE_SLOTS 4096	/* power of two; filled to 3/4 at most */
-#define SCOPE_SLOTS 1024	/* the host's scopes: power of two; filled to 3/4 at most */
+/* Hash tables (open addressing, power-of-two sizes, filled to 3/4 at most).
+ * The decision and name caches start small and double as they fill, so a
+ * short run touches little memory (every page is a fault in UML). */
+#define CACHE_MAX 4096		/* decisions per (path, access) */
+#define SCOPE_SLOTS 256		/* the host's scopes: a few per policy rule */
 #define WBUF_SIZE 16384		/* frames to the host that wait for no answer */
-#define NAME_SLOTS 16384	/* the name cache: power of two; filled to 3/4 at most */
+#define NAME_MAX_SLOTS 16384	/* the name cache */
+#define TABLE_MIN 256
 #define CHANNEL_TIMEOUT_MS 10000
 #define MAX_LINKS 40
 #define KERNEL_O_LARGEFILE 0100000
@@ -72,8 +76,8 @@ struct scout_supervisor {
 	uint32_t next_id;
 	struct seccomp_notif *req;
 	struct seccomp_notif_resp *resp;
-	struct cache_slot cache[CACHE_SLOTS];
-	size_t cached;
+	struct cache_slot *cache;
+	size_t cache_cap, cached;
 	struct scope_slot scopes[SCOPE_SLOTS];
 	size_t scoped;
 	uint64_t uncounted;		/* hits neither cached nor reported (COUNT failed) */
@@ -83,7 +87,7 @@ struct scout_supervisor {
 	dev_t root_dev;
 	int root_fixed;
 	struct name_slot *names;
-	size_t names_used;
+	size_t names_cap, names_used;
 	uint8_t rbuf[CHANNEL_MAX_FRAME];
 	size_t rlen;
 	uint8_t wbuf[WBUF_SIZE];
@@ -336,15 +340,50 @@ static void count_now(struct scout_supervisor *sup, const char *path, enum polic
  * ASK over the channel). Every decision reaches the audit once: the host
  * records what it is asked, COUNT carries the hits.
  */
+/* Makes room for one more decision; 0 when there is. */
+static int cache_room(struct scout_supervisor *sup)
+{
+	size_t ncap = sup->cache_cap != 0 ? sup->cache_cap * 2 : TABLE_MIN;
+	struct cache_slot *n;
+
+	if (sup->cached + 1 <= sup->cache_cap / 4 * 3)
+		return 0;
+	if (ncap > CACHE_MAX || (n = calloc(ncap, sizeof(*n))) == NULL)
+		return -1;
+	for (size_t i = 0; i < sup->cache_cap; i++) {
+		struct cache_slot *o = &sup->cache[i];
+		size_t j;
+
+		if (o->path == NULL)
+			continue;
+		for (j = hash_path(o->path, o->access) & (ncap - 1); n[j].path != NULL; j = (j + 1) & (ncap - 1))
+			;
+		n[j] = *o;
+	}
+	free(sup->cache);
+	sup->cache = n;
+	sup->cache_cap = ncap;
+	return 0;
+}
+
+/*
+ * The policy's answer for (path, a): from the cache of exact paths, from a
+ * scope the host gave earlier (the path is then cached as a hit not yet
+ * reported: COUNT at the end), or from the Command Center (in-process or an
+ * ASK over the channel). Every decision reaches the audit once: the host
+ * records what it is asked, COUNT carries the hits.
+ */
 static enum policy_verdict decide(struct scout_supervisor *sup, const char *path, enum policy_access a)
 {
-	size_t i = hash_path(path, a) & (CACHE_SLOTS - 1), scope = 0;
+	size_t i = 0, scope = 0;
 	struct cache_slot *s;
 	enum policy_verdict v;
-	int sv, hit = 0;
+	int sv, hit = 0, room = cache_room(sup) == 0;
 
-	for (; sup->cache[i].path != NULL; i = (i + 1) & (CACHE_SLOTS - 1)) {
-		s = &sup->cache[i];
+	for (i = hash_path(path, a); sup->cache_cap > 0; i++) {
+		s = &sup->cache[i & (sup->cache_cap - 1)];
+		if (s->path == NULL)
+			break;
 		if (s->access == a && strcmp(s->path, path) == 0) {
 			if (sup->cc != NULL)
 				cc_record(sup->cc, path, a, (enum policy_verdict)s->verdict, 1);
@@ -365,12 +404,12 @@ static enum policy_verdict decide(struct scout_supervisor *sup, const char *path
 		if (scope > 0)
 			scope_add(sup, path, scope, a, v);
 	}
-	if (sup->cached >= CACHE_SLOTS / 4 * 3 || (sup->cache[i].path = strdup(path)) == NULL) {
+	s = room ? &sup->cache[i & (sup->cache_cap - 1)] : NULL;
+	if (s == NULL || (s->path = strdup(path)) == NULL) {
 		if (hit)
 			count_now(sup, path, a, v);
 		return v;
 	}
-	s = &sup->cache[i];
 	s->access = (uint8_t)a;
 	s->verdict = (uint8_t)v;
 	s->unsent = hit;
@@ -420,7 +459,9 @@ static int read_string(struct call *c, uint64_t addr, char *out, size_t cap)
 		return EFAULT;
 	while (got < cap) {
 		uint64_t at = addr + got;
-		size_t want = cap - got, first = 4096 - (size_t)(at & 4095);
+		/* Most paths are short: read 256 bytes first (less to copy),
+		 * then the rest. */
+		size_t want = got == 0 && cap > 256 ? 256 : cap - got, first = 4096 - (size_t)(at & 4095);
 		struct iovec local = { out + got, want };
 		struct iovec remote[2] = {
 			{ (void *)(uintptr_t)at, first < want ? first : want },
@@ -534,16 +575,47 @@ static uint32_t hash_bytes(const char *p, size_t n)
 static struct name_slot *name_slot(struct scout_supervisor *sup, const char *path, size_t len,
     int *found)
 {
-	size_t i = hash_bytes(path, len) & (NAME_SLOTS - 1);
+	size_t i;
 
-	for (; sup->names[i].path != NULL; i = (i + 1) & (NAME_SLOTS - 1)) {
-		if (sup->names[i].len == len && memcmp(sup->names[i].path, path, len) == 0) {
+	*found = 0;
+	if (sup->names_cap == 0)
+		return NULL;
+	for (i = hash_bytes(path, len); ; i++) {
+		struct name_slot *s = &sup->names[i & (sup->names_cap - 1)];
+
+		if (s->path == NULL)
+			return s;
+		if (s->len == len && memcmp(s->path, path, len) == 0) {
 			*found = 1;
-			return &sup->names[i];
+			return s;
 		}
 	}
-	*found = 0;
-	return &sup->names[i];
+}
+
+/* Makes room for one more name; 0 when there is. */
+static int names_room(struct scout_supervisor *sup)
+{
+	size_t ncap = sup->names_cap != 0 ? sup->names_cap * 2 : TABLE_MIN;
+	struct name_slot *n;
+
+	if (sup->names_used + 1 <= sup->names_cap / 4 * 3)
+		return 0;
+	if (ncap > NAME_MAX_SLOTS || (n = calloc(ncap, sizeof(*n))) == NULL)
+		return -1;
+	for (size_t i = 0; i < sup->names_cap; i++) {
+		struct name_slot *o = &sup->names[i];
+		size_t j;
+
+		if (o->path == NULL)
+			continue;
+		for (j = hash_bytes(o->path, o->len) & (ncap - 1); n[j].path != NULL; j = (j + 1) & (ncap - 1))
+			;
+		n[j] = *o;
+	}
+	free(sup->names);
+	sup->names = n;
+	sup->names_cap = ncap;
+	return 0;
 }
 
 /* Is the directory path[0..len) known to be fixed (see above)? */
@@ -575,6 +647,8 @@ static int look_up(struct scout_supervisor *sup, const char *path, size_t len, i
 	int found = 0;
 
 	if (parent_fixed) {
+		int room = names_room(sup) == 0;
+
 		slot = name_slot(sup, path, len, &found);
 		if (found) {
 			n->type = slot->type;
@@ -582,6 +656,8 @@ static int look_up(struct scout_supervisor *sup, const char *path, size_t len, i
 			n->target = slot->target;
 			return 0;
 		}
+		if (!room)
+			slot = NULL;
 	}
 	if (lstat(path, &st) < 0) {
 		if (errno != ENOENT)
@@ -599,7 +675,7 @@ static int look_up(struct scout_supervisor *sup, const char *path, size_t len, i
 		linkbuf[r] = '\0';
 		n->target = linkbuf;
 	}
-	if (slot != NULL && sup->names_used < NAME_SLOTS / 4 * 3) {
+	if (slot != NULL) {
 		char *p = strndup(path, len), *t = n->target != NULL ? strdup(n->target) : NULL;
 
 		if (p == NULL || (n->target != NULL && t == NULL)) {
@@ -917,6 +993,9 @@ static int do_open(struct scout_supervisor *sup, struct call *c, int dirfd, uint
 		a = POLICY_WRITE;
 	if ((rc = check(sup, c, canon, a)) != 0)
 		return rc;
+	/* Nothing can appear in a fixed directory: no open needed to say so. */
+	if (!res.exists && res.fixed_dir && !(flags & (O_CREAT | __O_TMPFILE)))
+		return ENOENT;
 	flags &= known;
 	/* O_NONBLOCK: a FIFO must not stall the one supervisor thread; it is
 	 * cleared again below unless the task asked for it. Not needed for a
@@ -1265,8 +1344,6 @@ struct scout_supervisor *scout_supervisor_new(struct command_center *cc, int cha
 		errbuf_set(err, errlen, "out of memory");
 		return NULL;
 	}
-	/* Without memory for it the name cache stays off; resolution works. */
-	sup->names = calloc(NAME_SLOTS, sizeof(*sup->names));
 	sup->cc = cc;
 	sup->chan_fd = chan_fd;
 	if (chan_fd >= 0)
@@ -1278,7 +1355,7 @@ void scout_supervisor_finish(struct scout_supervisor *sup)
 {
 	if (sup->cc != NULL || sup->broken)
 		return;
-	for (size_t i = 0; i < CACHE_SLOTS && !sup->broken; i++) {
+	for (size_t i = 0; i < sup->cache_cap && !sup->broken; i++) {
 		struct cache_slot *s = &sup->cache[i];
 		size_t len;
 
@@ -1312,7 +1389,7 @@ void scout_supervisor_set_task(struct scout_supervisor *sup, uid_t uid)
 
 	sup->task_uid = uid;
 	sup->cache_names = 0;
-	if (uid == 0 || sup->names == NULL || lstat("/", &st) < 0)
+	if (uid == 0 || lstat("/", &st) < 0)
 		return;
 	sup->root_dev = st.st_dev;
 	sup->cache_names = 1;
@@ -1328,11 +1405,12 @@ void scout_supervisor_free(struct scout_supervisor *sup)
 {
 	if (sup == NULL)
 		return;
-	for (size_t i = 0; i < CACHE_SLOTS; i++)
+	for (size_t i = 0; i < sup->cache_cap; i++)
 		free(sup->cache[i].path);
+	free(sup->cache);
 	for (size_t i = 0; i < SCOPE_SLOTS; i++)
 		free(sup->scopes[i].prefix);
-	for (size_t i = 0; sup->names != NULL && i < NAME_SLOTS; i++) {
+	for (size_t i = 0; i < sup->names_cap; i++) {
 		free(sup->names[i].path);
 		free(sup->names[i].target);
 	}
