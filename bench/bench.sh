@@ -2,7 +2,7 @@
 # bench/bench.sh: the guest figures of `make bench` (DESIGN section 7,
 # issues 2 and 4), measured through the real sandbox-run on the real images.
 #
-#   bench/bench.sh [SECTION...]        default: boot hello proc scout memory
+#   bench/bench.sh [SECTION...]        default: boot initrd hello proc scout memory
 #   bench/bench.sh variant NAME KERNEL compare a kernel build with ours
 #   bench/bench.sh variant NAME -- SANDBOX-RUN-OPTION...
 #                                      compare runs with those options (e.g.
@@ -12,6 +12,8 @@
 #   boot     boot to `tmc-init: run` (time.boot) and a trivial task's total,
 #            our build/linux.uml vs the stock Debian linux.uml (6.1, with its
 #            squashfs/overlay modules loaded by /init from a bench initrd)
+#   initrd   boot with build/initrd.img (gzip) vs the same cpio uncompressed:
+#            what the kernel's inflate costs every boot
 #   hello    tests/exercises/c-hello end to end in the guest (with and
 #            without Scout) vs its tmc-run natively in a chroot of the rootfs
 #   proc     fork+exit and fork+exec of /bin/true in the guest (with and
@@ -209,6 +211,25 @@ bench_boot() {
 	report trivial.total.ours ms 1000
 	report trivial.total.stock ms 1000
 	ratio trivial.total.stock/ours trivial.total.stock trivial.total.ours
+}
+
+bench_initrd() {
+	raw=$B/bench/initrd-raw.img
+	gzip -dc "$B/initrd.img" > "$raw.tmp"
+	mv "$raw.tmp" "$raw"
+	echo "bench: == initrd: boot to 'tmc-init: run', trivial task, $B/initrd.img ($(wc -c < "$B/initrd.img") bytes gzip) vs the same cpio uncompressed ($(wc -c < "$raw") bytes), $RUNS runs each, interleaved"
+	series_reset boot.initrd_gzip boot.initrd_raw
+	i=0
+	while [ "$i" -lt "$RUNS" ]; do
+		i=$((i + 1))
+		guest "$DATA/run.json" "$TASKS/trivial"
+		series_add boot.initrd_gzip "$(field "$DATA/run.json" .time.boot)"
+		guest "$DATA/run.json" --initrd "$raw" "$TASKS/trivial"
+		series_add boot.initrd_raw "$(field "$DATA/run.json" .time.boot)"
+	done
+	report boot.initrd_gzip ms 1000
+	report boot.initrd_raw ms 1000
+	ratio boot.initrd_raw/gzip boot.initrd_raw boot.initrd_gzip
 }
 
 bench_hello() {
@@ -434,16 +455,17 @@ if [ "${1-}" = variant ]; then
 	bench_variant "$name" "$@"
 	exit 0
 fi
-[ $# -gt 0 ] || set -- boot hello proc scout memory
+[ $# -gt 0 ] || set -- boot initrd hello proc scout memory
 start=$(date +%s)
 for section in "$@"; do
 	case $section in
 	boot) bench_boot ;;
+	initrd) bench_initrd ;;
 	hello) bench_hello ;;
 	proc) bench_proc ;;
 	scout) bench_scout ;;
 	memory) bench_memory ;;
-	*) die "unknown section $section (boot hello proc scout memory)" ;;
+	*) die "unknown section $section (boot initrd hello proc scout memory)" ;;
 	esac
 done
 echo "bench: == done: $* in $(($(date +%s) - start)) s"

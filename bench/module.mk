@@ -1,7 +1,7 @@
 # bench/module.mk: the guest figures of `make bench` (bench/bench.sh says
 # what each section measures and how it prints).
 #
-#   make bench-uml                     boot, hello, proc, scout, memory
+#   make bench-uml                     boot, initrd, hello, proc, scout, memory
 #   make bench-uml BENCH_SECTIONS=boot one or more sections only
 #   make bench KERNEL_VARIANTS="raid6-btrfs no-memcg"
 #                                      also build (once, then cached) and
