@@ -27,7 +27,7 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes
 HARDEN := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
 # Deferred (=): pkg-config must run after `make deps` installed the packages.
 CFLAGS = -std=gnu11 -O2 -g $(WARN) $(HARDEN) -I. $(PKG_CFLAGS)
-LDFLAGS := -pie -Wl,-z,relro -Wl,-z,now
+LDFLAGS := -pie -Wl,-z,relro -Wl,-z,now -Wl,--as-needed
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 SAN_CFLAGS = -std=gnu11 -O1 -g $(WARN) -I. $(PKG_CFLAGS) $(SAN)
 # Guest programs and the Carrier run without the host's shared libraries.
