@@ -693,6 +693,20 @@ static int look_up(struct scout_supervisor *sup, const char *path, size_t len, i
 	return 0;
 }
 
+/* Below /proc a symlink's target may name no file at all: pipe:[12],
+ * socket:[34], anon_inode:[eventfd], net:[4026531840]. Those are refused;
+ * paths, absolute or relative (/proc/mounts -> self/mounts), are followed. */
+static int proc_target_is_path(const char *t)
+{
+	if (t[0] == '/')
+		return 1;
+	for (; *t != '\0'; t++)
+		if (!((*t >= 'a' && *t <= 'z') || (*t >= 'A' && *t <= 'Z') || (*t >= '0' && *t <= '9') ||
+		    *t == '/' || *t == '.' || *t == '_' || *t == '-'))
+			return 0;
+	return 1;
+}
+
 /* What resolve() found at the end of a path. */
 struct resolved {
 	int exists;
@@ -708,7 +722,7 @@ struct resolved {
  * has no symlinks, ".", ".." or "//". A missing last component is allowed
  * (r->exists = 0): it names a file to create. Returns 0 or an errno.
  * A symlink below /proc whose target is not a path (pipe:[..], socket:[..])
- * is refused with EACCES.
+ * is refused with EACCES (proc_target_is_path).
  */
 static int resolve(struct scout_supervisor *sup, const char *base, const char *path,
     int follow_last, pid_t tid, char *out, size_t outlen, struct resolved *r)
@@ -810,7 +824,7 @@ static int resolve(struct scout_supervisor *sup, const char *base, const char *p
 
 			if (++links > MAX_LINKS)
 				return ELOOP;
-			if (strncmp(out, "/proc/", 6) == 0 && n.target[0] != '/')
+			if (strncmp(out, "/proc/", 6) == 0 && !proc_target_is_path(n.target))
 				return EACCES;
 			if (tl + rlen + 2 >= sizeof(todo))
 				return ENAMETOOLONG;

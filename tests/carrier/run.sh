@@ -145,6 +145,15 @@ check missing-command          127 -- "$work/bin/no-such-program"
 check timeout-kills            137 --timeout 1 -- "$P" sleep 30
 check limits-nofile              0 --limits nofile=64,nproc=512,fsize=1M -- "$P" read "$work/ro/data.txt" ro-data
 check shell-pipeline             0 -- /bin/sh -c "cd '$T' && cat data.txt | grep -q task-data && echo ok > made.txt && test -s made.txt"
+# /proc/mounts is a relative symlink (self/mounts): a path, followed; a
+# pipe's /proc/self/fd/N names no file: refused.
+check proc-relative-link-ok      0 -- /bin/sh -c "head -c 1 /proc/mounts > /dev/null"
+check proc-pipe-fd-refused       0 -- /bin/sh -c "true | '$P' err open-r /proc/self/fd/0 EACCES"
+# Names in the task dir are never cached: a file replaced by a symlink out
+# of the allowed tree is seen as such on the next open.
+check task-names-not-cached      0 -- /bin/sh -c "cd '$T' && echo a > swap && cat swap > /dev/null && rm swap && ! cat swap 2>/dev/null && ln -s ../secret/key swap && '$P' err open-r swap EACCES"
+# System files in fixed directories, opened again and again (name cache).
+check fixed-names-repeat         0 -- /bin/sh -c "for i in 1 2 3 4 5; do head -c 1 /etc/passwd > /dev/null && ! cat /etc/no-such-file 2>/dev/null || exit 1; done"
 
 # The leader exits, leaving a sleeping child: the Carrier must kill it.
 check orphan-leader-exits        0 -- "$P" orphan "$T/orphan.pid"
@@ -198,7 +207,7 @@ if [ -x "$progs/channel_host" ]; then
 	set +e
 	# shellcheck disable=SC2086
 	"$progs/channel_host" "$carrier" "$work/policy" "$T" "$work/chan.json" -- $ids -- /bin/sh -c \
-		"'$P' read '$work/ro/data.txt' ro-data && '$P' read '$work/ro/data.txt' ro-data && '$P' err open-r '$work/secret/key' EACCES && '$P' call mount" >"$log" 2>&1
+		"'$P' read '$work/ro/data.txt' ro-data && '$P' read '$work/ro/data.txt' ro-data && '$P' read '$work/ro/sub/data.txt' sub-data && '$P' err open-r '$work/secret/key' EACCES && '$P' call mount" >"$log" 2>&1
 	got=$?
 	set -e
 	if [ "$got" -eq 0 ] && grep -q '"syscall": "mount"' "$work/chan.json" &&
@@ -206,6 +215,13 @@ if [ -x "$progs/channel_host" ]; then
 		pass channel-end-to-end
 	else
 		fail channel-end-to-end "status $got; $(cat "$log" "$work/chan.json" 2>&1 | head -40)"
+	fi
+	# ro/sub/data.txt was answered from the scope the host gave for
+	# ro/data.txt: the audit must still list it (COUNT at the end).
+	if grep -q "\"path\": \"$work/ro/sub/data.txt\"" "$work/chan.json"; then
+		pass channel-scope-hits-audited
+	else
+		fail channel-scope-hits-audited "$(head -40 "$work/chan.json" 2>&1)"
 	fi
 	set +e
 	# shellcheck disable=SC2086
