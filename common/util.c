@@ -6,6 +6,8 @@
 #include "util.h"
 
 #include <ctype.h>
+#include <libgen.h>
+#include <limits.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -174,4 +176,17 @@ static int rm_rf_at(int parent_fd, const char *name)
 int rm_rf(const char *path)
 {
 	return rm_rf_at(AT_FDCWD, path);
+}
+
+/* The directory of the running program (build/ in a tree, the library dir
+ * when installed), where the images are by default. NULL on failure. */
+char *self_dir(void)
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	if (n <= 0)
+		return NULL;
+	exe[n] = '\0';
+	return strdup(dirname(exe));
 }

@@ -18,5 +18,6 @@ int write_full(int fd, const void *buf, size_t len);
 double mono_now(void);
 int mkdir_p(const char *path, mode_t mode);
 int rm_rf(const char *path);
+char *self_dir(void);
 
 #endif

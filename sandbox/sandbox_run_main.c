@@ -154,13 +154,9 @@ static gid_t opt_gid(const char *arg)
 /* The directory this program is in: build/ in a tree, where the images are. */
 static char *default_images_dir(void)
 {
-	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	char *dir = self_dir();
 
-	if (n <= 0)
-		return strdup(".");
-	exe[n] = '\0';
-	return strdup(dirname(exe));
+	return dir != NULL ? dir : strdup(".");
 }
 
 /* Turns TASK into a runnable.tar at tmp_tar; *use gets the path to run. */

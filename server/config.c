@@ -43,7 +43,7 @@ static const struct option_def options[] = {
 	{ "port", K_UINT, O(port), 65535, "N", "TCP port (default 8080; 0 = any free port, logged)" },
 	{ "listen-fd", K_FD, O(listen_fd), 0, "FD", "use this inherited listening socket instead of binding" },
 	{ "work-dir", K_STR, O(work_dir), 0, "DIR", "uploads, task dirs and the spool (default /var/lib/tmc-sandbox)" },
-	{ "images-dir", K_STR, O(images_dir), 0, "DIR", "where linux.uml, initrd.img, rootfs.squashfs, lpj are (default build)" },
+	{ "images-dir", K_STR, O(images_dir), 0, "DIR", "where linux.uml, initrd.img, rootfs.squashfs, lpj are (default: the directory sandboxd is in)" },
 	{ "kernel", K_STR, O(kernel), 0, "FILE", "UML kernel (overrides images-dir)" },
 	{ "initrd", K_STR, O(initrd), 0, "FILE", "initrd image (overrides images-dir)" },
 	{ "rootfs", K_STR, O(rootfs), 0, "FILE", "root squashfs (overrides images-dir)" },
@@ -80,7 +80,9 @@ void config_defaults(struct config *cfg)
 	cfg->port = 8080;
 	cfg->listen_fd = -1;
 	cfg->work_dir = strdup("/var/lib/tmc-sandbox");
-	cfg->images_dir = strdup("build");
+	cfg->images_dir = self_dir();
+	if (cfg->images_dir == NULL)
+		cfg->images_dir = strdup(".");
 	cfg->memory = 256ULL << 20;
 	cfg->timeout_s = 200;
 	cfg->output_cap = 20ULL << 20;
