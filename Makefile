@@ -92,16 +92,22 @@ $(B)/asan/tests/$(1): $(B)/asan/tests/unit/$(1).o $(patsubst %.c,$(B)/asan/%.o,$
 endef
 $(foreach t,$(UNIT_TESTS),$(eval $(call unit_test_rules,$(t))))
 
+# Under `make test` the images are built first and suites that boot them
+# must not skip (REQUIRE_IMAGES is inherited by the prerequisites of test).
+REQUIRE_IMAGES ?= 0
 unit-test: $(addprefix $(B)/tests/,$(UNIT_TESTS))
-	@set -e; for t in $(UNIT_TESTS); do echo "== unit: $$t"; $(B)/tests/$$t; done
+	@set -e; for t in $(UNIT_TESTS); do echo "== unit: $$t"; \
+		TMC_REQUIRE_IMAGES=$(REQUIRE_IMAGES) $(B)/tests/$$t; done
 
 asan-test: $(addprefix $(B)/asan/tests/,$(UNIT_TESTS))
 	@set -e; for t in $(UNIT_TESTS); do echo "== asan: $$t"; \
-		ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $(B)/asan/tests/$$t; done
+		TMC_REQUIRE_IMAGES=$(REQUIRE_IMAGES) ASAN_OPTIONS=detect_leaks=1 \
+		UBSAN_OPTIONS=print_stacktrace=1 $(B)/asan/tests/$$t; done
 
 integration-test: all $(INTEGRATION_TESTS)
 
-test: unit-test asan-test integration-test
+test: REQUIRE_IMAGES := 1
+test: all unit-test asan-test integration-test
 	@echo "make test: all suites passed"
 
 bench: all $(BENCHES)

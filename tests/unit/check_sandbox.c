@@ -22,11 +22,18 @@ static struct sandbox_images images;
 static int have_images;
 static char tmp[256];
 
+/* A quick `make unit-test` may run before the images exist and says so;
+ * under `make test` (TMC_REQUIRE_IMAGES=1) a missing image is a failure. */
 static int skip_without_images(void)
 {
-	if (!have_images)
+	const char *require = getenv("TMC_REQUIRE_IMAGES");
+
+	if (!have_images) {
 		fprintf(stderr, "check_sandbox: SKIPPED: no UML images in %s (make images)\n",
 		    getenv("TMC_IMAGES") ? getenv("TMC_IMAGES") : "build");
+		ck_assert_msg(require == NULL || strcmp(require, "1") != 0,
+		    "UML images are required here (TMC_REQUIRE_IMAGES=1) but missing");
+	}
 	return !have_images;
 }
 
