@@ -73,6 +73,7 @@ struct scout_supervisor {
 	struct command_center *cc;	/* in-process mode, or NULL */
 	int chan_fd;			/* channel mode, or -1 */
 	int broken;			/* the channel failed: deny what is not cached */
+	int acked;			/* HELLO_ACK read */
 	uint32_t next_id;
 	struct seccomp_notif *req;
 	struct seccomp_notif_resp *resp;
@@ -206,15 +207,25 @@ static void chan_break(struct scout_supervisor *sup)
 	sup->broken = 1;
 }
 
-static int chan_hello(struct scout_supervisor *sup)
+/* HELLO goes out when the Carrier starts; its HELLO_ACK is read before the
+ * first VERDICT (chan_acked), so the round trip overlaps the Flight Deck's
+ * start instead of delaying it. No answer means no VERDICT either: the
+ * first question fails closed as any other. */
+static void chan_hello(struct scout_supervisor *sup)
 {
 	memset(&sup->msg, 0, sizeof(sup->msg));
 	sup->msg.type = CHANNEL_HELLO;
-	if (chan_send(sup, &sup->msg) < 0 || chan_recv(sup, &sup->msg) < 0 ||
-	    sup->msg.type != CHANNEL_HELLO_ACK) {
+	if (chan_send(sup, &sup->msg) < 0)
 		chan_break(sup);
+}
+
+static int chan_acked(struct scout_supervisor *sup)
+{
+	if (sup->acked)
+		return 0;
+	if (chan_recv(sup, &sup->msg) < 0 || sup->msg.type != CHANNEL_HELLO_ACK)
 		return -1;
-	}
+	sup->acked = 1;
 	return 0;
 }
 
@@ -232,7 +243,7 @@ static enum policy_verdict chan_ask(struct scout_supervisor *sup, const char *pa
 	sup->msg.id = id;
 	sup->msg.access = (uint8_t)a;
 	memcpy(sup->msg.text, path, len + 1);
-	if (chan_send(sup, &sup->msg) < 0 || chan_recv(sup, &sup->msg) < 0 ||
+	if (chan_send(sup, &sup->msg) < 0 || chan_acked(sup) < 0 || chan_recv(sup, &sup->msg) < 0 ||
 	    sup->msg.type != CHANNEL_VERDICT || sup->msg.id != id) {
 		chan_break(sup);
 		return POLICY_DENY;
@@ -1361,7 +1372,7 @@ struct scout_supervisor *scout_supervisor_new(struct command_center *cc, int cha
 	sup->cc = cc;
 	sup->chan_fd = chan_fd;
 	if (chan_fd >= 0)
-		(void)chan_hello(sup);
+		chan_hello(sup);
 	return sup;
 }
 
