@@ -108,10 +108,12 @@ budget() {
 # --- Running the guest --------------------------------------------------------
 
 # guest OUT.json [sandbox-run options] TASK: one run that must finish.
+# OUT.json.time gets "WALL CPU" of the sandbox-run command (CPU: the whole
+# UML process tree, user + system).
 guest() {
 	out=$1
 	shift
-	if ! "$SBX" --compact --memory "$MEM" "$@" > "$out" 2> "$out.err"; then
+	if ! "$BIN/timeit" -u -o "$out.time" -- "$SBX" --compact --memory "$MEM" "$@" > "$out" 2> "$out.err"; then
 		cat "$out.err" >&2
 		die "sandbox-run $*"
 	fi
@@ -120,6 +122,14 @@ guest() {
 		jq -r '"status \(.status) reason \(.reason // "-") exit \(.exit_code // "-")\nstderr: \(.stderr)\nvm_log:\n\(.vm_log)"' "$out" | tail -n 30 >&2
 		die "sandbox-run $*: status $status"
 	fi
+}
+
+# wall OUT.json, cpu OUT.json: of the last guest run into OUT.json.
+wall() {
+	cut -d' ' -f1 "$1.time"
+}
+cpu() {
+	cut -d' ' -f2 "$1.time"
 }
 
 # field OUT.json JQ-EXPR
@@ -235,29 +245,29 @@ bench_initrd() {
 bench_hello() {
 	prepare_chroot
 	echo "bench: == hello: $HELLO (gcc -Wall -O2 + ./hello), guest via sandbox-run ($RUNS runs, Scout on/off interleaved) vs its tmc-run in a chroot of the rootfs"
-	series_reset hello.guest.wall hello.guest.total hello.guest.run hello.guest.boot \
-	    hello.noscout.total hello.noscout.run hello.native
+	series_reset hello.guest.wall hello.guest.total hello.guest.run hello.guest.boot hello.guest.cpu \
+	    hello.noscout.total hello.noscout.run hello.noscout.cpu hello.native hello.native.cpu
 	i=0
 	while [ "$i" -lt "$RUNS" ]; do
 		i=$((i + 1))
-		"$BIN/timeit" -o "$DATA/wall" -- "$SBX" --compact --memory "$MEM" "$HELLO" > "$DATA/run.json" ||
-			die "sandbox-run $HELLO"
-		[ "$(jq -r .status "$DATA/run.json")" = finished ] || die "$HELLO did not finish: $(jq -c 'del(.vm_log, .files)' "$DATA/run.json")"
+		guest "$DATA/run.json" "$HELLO"
 		[ "$(jq -r .output "$DATA/run.json")" = "Hello, world!" ] || die "$HELLO: unexpected output"
-		guest "$DATA/check.json" --no-scout "$HELLO"
-		series_add hello.guest.wall "$(cat "$DATA/wall")"
+		series_add hello.guest.wall "$(wall "$DATA/run.json")"
+		series_add hello.guest.cpu "$(cpu "$DATA/run.json")"
 		series_add hello.guest.total "$(field "$DATA/run.json" .time.total)"
 		series_add hello.guest.run "$(field "$DATA/run.json" .time.run)"
 		series_add hello.guest.boot "$(field "$DATA/run.json" .time.boot)"
-		series_add hello.noscout.total "$(field "$DATA/check.json" .time.total)"
-		series_add hello.noscout.run "$(field "$DATA/check.json" .time.run)"
+		guest "$DATA/run.json" --no-scout "$HELLO"
+		series_add hello.noscout.total "$(field "$DATA/run.json" .time.total)"
+		series_add hello.noscout.run "$(field "$DATA/run.json" .time.run)"
+		series_add hello.noscout.cpu "$(cpu "$DATA/run.json")"
+		# Native, after a first warm-up run (the host page cache).
+		[ "$i" -gt 1 ] || native /bin/sh -c 'cd /bench/c-hello && ./tmc-run' || die "native tmc-run in $CHROOT"
+		"$BIN/timeit" -u -o "$DATA/native.time" -- chroot --userspec=1000:1000 "$CHROOT" \
+		    /bin/sh -c 'cd /bench/c-hello && ./tmc-run' || die "native tmc-run in $CHROOT"
+		series_add hello.native "$(cut -d' ' -f1 "$DATA/native.time")"
+		series_add hello.native.cpu "$(cut -d' ' -f2 "$DATA/native.time")"
 	done
-	# Native: one warm-up (the host page cache), then the measured runs.
-	native /bench/timeit -n 1 -o /dev/null -- /bin/sh -c 'cd /bench/c-hello && ./tmc-run' ||
-		die "native tmc-run in $CHROOT"
-	native /bench/timeit -n "$RUNS" -o /bench/out/native.txt -- /bin/sh -c 'cd /bench/c-hello && ./tmc-run' ||
-		die "native tmc-run in $CHROOT"
-	cp "$CHROOT/bench/out/native.txt" "$DATA/hello.native"
 	[ "$(cat "$CHROOT/bench/c-hello/output.txt")" = "Hello, world!" ] || die "native hello: unexpected output"
 	report hello.guest.wall ms 1000
 	report hello.guest.total ms 1000
@@ -272,6 +282,12 @@ bench_hello() {
 	ratio hello.run/native hello.guest.run hello.native
 	ratio hello.run.scout/noscout hello.guest.run hello.noscout.run
 	budget hello.total/native "$(awk -v a="$(median hello.guest.total)" -v b="$(median hello.native)" 'BEGIN { print a / b }')" 5 "ratio"
+	echo "bench:    CPU time (user+system) of the whole process tree, far less disturbed by other load than wall time:"
+	report hello.guest.cpu ms 1000
+	report hello.noscout.cpu ms 1000
+	report hello.native.cpu ms 1000
+	ratio hello.cpu.guest/native hello.guest.cpu hello.native.cpu
+	ratio hello.cpu.scout/noscout hello.guest.cpu hello.noscout.cpu
 }
 
 bench_proc() {
@@ -336,7 +352,8 @@ bench_proc() {
 
 bench_scout() {
 	echo "bench: == scout: gcc -Wall -O2 -o hello hello.c in the guest, timed inside by timeit: 3 compiles per boot (1st cold page cache, 2nd-3rd warm), $RUNS boots Scout on/off interleaved"
-	series_reset compile.cold.scout compile.cold.noscout compile.warm.scout compile.warm.noscout
+	series_reset compile.cold.scout compile.cold.noscout compile.warm.scout compile.warm.noscout \
+	    compile.cpu.scout compile.cpu.noscout
 	i=0
 	while [ "$i" -lt "$RUNS" ]; do
 		i=$((i + 1))
@@ -346,6 +363,7 @@ bench_scout() {
 			else
 				guest "$DATA/run.json" --no-scout "$TASKS/compile"
 			fi
+			series_add "compile.cpu.$mode" "$(cpu "$DATA/run.json")"
 			jq -j .output "$DATA/run.json" > "$DATA/times"
 			[ "$(wc -l < "$DATA/times")" -eq 3 ] || die "compile task: expected 3 times, got: $(cat "$DATA/times")"
 			series_add "compile.cold.$mode" "$(sed -n 1p "$DATA/times")"
@@ -360,6 +378,12 @@ bench_scout() {
 	report compile.warm.noscout ms 1000
 	ratio compile.warm.scout/noscout compile.warm.scout compile.warm.noscout
 	budget compile.warm.scout/noscout "$(awk -v a="$(median compile.warm.scout)" -v b="$(median compile.warm.noscout)" 'BEGIN { print a / b }')" 1.10 "ratio"
+	echo "bench:    CPU time of the whole UML tree for the boot with its 3 compiles (less disturbed by other load; includes ~the boot's CPU in both):"
+	report compile.cpu.scout ms 1000
+	report compile.cpu.noscout ms 1000
+	ratio compile.cpu.scout/noscout compile.cpu.scout compile.cpu.noscout
+	awk -v a="$(median compile.cpu.scout)" -v b="$(median compile.cpu.noscout)" 'BEGIN {
+		printf "bench: %-32s median %9.3f ms (compile.cpu.scout - compile.cpu.noscout, medians, / 3 compiles)\n", "compile.cpu.scout_cost", (a - b) * 1000 / 3 }'
 }
 
 bench_memory() {
