@@ -64,7 +64,11 @@ $(B)/tests/deploy_test: $(B)/obj/tests/deploy/deploy_test.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
 
 # The staged install the test runs from (PREFIX /usr/local, as a user's).
-DEPLOY_STAGE := $(B)/deploy-stage
+# It must lie outside what the hardened unit hides (PrivateTmp: /tmp and
+# /var/tmp; ProtectHome: /home, /root), because the systemd probe runs the
+# staged unit for real and a clone may live in any of those: so it goes
+# below the cache dir, one stage per build dir.
+DEPLOY_STAGE := $(if $(TMC_CACHE_DIR),$(TMC_CACHE_DIR)/deploy-stage-$(shell printf '%s' '$(abspath $(B))' | sha256sum | cut -c1-12),$(abspath $(B))/deploy-stage)
 
 .PHONY: deploy-test deploy-stage pool-bench
 deploy-stage: $(B)/sandboxd $(B)/sandbox-run $(B)/carrier $(IMAGES)
