@@ -423,7 +423,8 @@ bench_variant() {
 	shift
 	echo "bench: == variant $name: sandbox-run $* vs ours (build/ defaults), $RUNS runs each, interleaved (Scout on)"
 	series_reset "v.boot.ours" "v.boot.$name" "v.trivial.ours" "v.trivial.$name" \
-	    "v.fork_exec.ours" "v.fork_exec.$name" "v.hello_run.ours" "v.hello_run.$name"
+	    "v.fork_exec.ours" "v.fork_exec.$name" "v.hello_run.ours" "v.hello_run.$name" \
+	    "v.compile_cold.ours" "v.compile_cold.$name"
 	i=0
 	while [ "$i" -lt "$RUNS" ]; do
 		i=$((i + 1))
@@ -447,9 +448,16 @@ bench_variant() {
 				guest "$DATA/run.json" "$@" "$HELLO"
 			fi
 			series_add "v.hello_run.$k" "$(field "$DATA/run.json" .time.run)"
+			if [ "$k" = ours ]; then
+				guest "$DATA/run.json" "$TASKS/compile"
+			else
+				guest "$DATA/run.json" "$@" "$TASKS/compile"
+			fi
+			series_add "v.compile_cold.$k" "$(jq -r .output "$DATA/run.json" | sed -n 1p)"
 		done
 	done
-	for what in boot:ms:1000 trivial:ms:1000 fork_exec:ms:1 hello_run:ms:1000; do
+	echo "bench:    (boot, trivial = total of an exit-0 task, fork_exec = fork+exec of /bin/true, hello_run = c-hello's run, compile_cold = first gcc of a boot, timed in the guest)"
+	for what in boot:ms:1000 trivial:ms:1000 fork_exec:ms:1 hello_run:ms:1000 compile_cold:ms:1000; do
 		id=${what%%:*}
 		rest=${what#*:}
 		report "v.$id.ours" "${rest%%:*}" "${rest#*:}"
