@@ -15,6 +15,7 @@
  *   status            "finished" | "failed" | "timeout"
  *   status_in         [statuses]: any of them
  *   reason            text
+ *   reason_not        text: the result's reason is anything else (or absent)
  *   exit_code         "N" as a string, or null for absent
  *   contains          {field: text or [texts]}: the string field contains each
  *   not_contains      {field: text or [texts]}: it contains none of them
@@ -321,6 +322,10 @@ static void check_expectations(const char *name, json_t *result, json_t *expect)
 			found |= strcmp(json_string_value(s), field_text(result, "status")) == 0;
 		ck_assert_msg(found, "%s: status '%s' not among the expected", name, field_text(result, "status"));
 	}
+	value = json_object_get(expect, "reason_not");
+	if (value != NULL)
+		ck_assert_msg(!json_equal(json_object_get(result, "reason"), value),
+		    "%s: reason is '%s'", name, json_string_value(value));
 	value = json_object_get(expect, "reason");
 	if (value != NULL)
 		ck_assert_msg(json_equal(json_object_get(result, "reason"), value),
