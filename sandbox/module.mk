@@ -1,21 +1,38 @@
-# sandbox/: the host side as a library (libsandbox objects) and the
-# `sandbox-run` CLI. upload_tar.c belongs to the HTTP intake work and is
-# linked in as soon as it exists.
+# sandbox/: the host side as a library (libsandbox objects), the
+# `sandbox-run` CLI and `tmc-unpack`, the confined parser of hostile
+# archives (privsep.c).
 # policy.c, channel.c, command_center.c (Scout's host end, see scout.mk)
 # serve the guest's serial line during a run.
+# SANDBOX_SRCS has no archive code: sandboxd links it without libarchive.
+# The parsers themselves (SANDBOX_ARCHIVE_SRCS) run in tmc-unpack; task_tar.c
+# packs a trusted exercise dir for sandbox-run.
 SANDBOX_SRCS := sandbox/sandbox.c sandbox/result.c sandbox/uml.c sandbox/cgroup.c \
-	sandbox/vmlog.c sandbox/output_tar.c sandbox/task_tar.c sandbox/utf8.c \
-	sandbox/policy.c sandbox/channel.c sandbox/command_center.c \
-	$(wildcard sandbox/upload_tar.c)
+	sandbox/vmlog.c sandbox/output_set.c sandbox/utf8.c sandbox/privsep.c \
+	sandbox/policy.c sandbox/channel.c sandbox/command_center.c
+SANDBOX_ARCHIVE_SRCS := sandbox/upload_tar.c sandbox/output_tar.c sandbox/task_tar.c
 
-PROGRAMS += sandbox-run
-$(B)/sandbox-run: $(B)/obj/sandbox/sandbox_run_main.o $(patsubst %.c,$(B)/obj/%.o,$(SANDBOX_SRCS) $(COMMON_SRCS))
+PROGRAMS += sandbox-run tmc-unpack
+$(B)/sandbox-run: $(B)/obj/sandbox/sandbox_run_main.o $(patsubst %.c,$(B)/obj/%.o,$(SANDBOX_SRCS) $(SANDBOX_ARCHIVE_SRCS) $(COMMON_SRCS)) | $(B)/tmc-unpack
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
+UNPACK_SRCS := sandbox/upload_tar.c sandbox/output_tar.c sandbox/output_set.c sandbox/utf8.c \
+	sandbox/privsep.c $(COMMON_SRCS)
+$(B)/tmc-unpack: $(B)/obj/sandbox/unpack_main.o $(patsubst %.c,$(B)/obj/%.o,$(UNPACK_SRCS))
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 UNIT_TESTS += check_utf8 check_vmlog check_output_tar check_result check_sandbox
 check_utf8_SRCS := sandbox/utf8.c $(COMMON_SRCS)
 check_vmlog_SRCS := sandbox/vmlog.c sandbox/utf8.c $(COMMON_SRCS)
-check_output_tar_SRCS := sandbox/output_tar.c sandbox/utf8.c $(COMMON_SRCS)
-check_result_SRCS := sandbox/result.c sandbox/output_tar.c sandbox/vmlog.c sandbox/utf8.c $(COMMON_SRCS)
-# Boots the real images when they exist (and says so when they do not).
-check_sandbox_SRCS := $(SANDBOX_SRCS) $(COMMON_SRCS)
+check_output_tar_SRCS := sandbox/output_tar.c sandbox/output_set.c sandbox/utf8.c $(COMMON_SRCS)
+check_result_SRCS := sandbox/result.c sandbox/output_tar.c sandbox/output_set.c sandbox/vmlog.c \
+	sandbox/utf8.c $(COMMON_SRCS)
+# Boots the real images when they exist (and says so when they do not);
+# output.tar is read by build/tmc-unpack.
+check_sandbox_SRCS := $(SANDBOX_SRCS) $(SANDBOX_ARCHIVE_SRCS) $(COMMON_SRCS)
+$(B)/tests/check_sandbox $(B)/asan/tests/check_sandbox: | $(B)/tmc-unpack
+
+# The confinement and the answer's caps with test parsers in the forked
+# child, and the real build/tmc-unpack against the in-process parsers.
+UNIT_TESTS += check_privsep
+check_privsep_SRCS := $(SANDBOX_SRCS) $(SANDBOX_ARCHIVE_SRCS) $(COMMON_SRCS)
+$(B)/tests/check_privsep $(B)/asan/tests/check_privsep: | $(B)/tmc-unpack

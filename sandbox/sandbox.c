@@ -4,11 +4,12 @@
  * Owns: the work dir (runnable.tar copy, output.tar of the output cap, the
  * guest RAM dir), the cgroup's life, the poll loop that feeds the vm log,
  * serves the serial line and enforces the wall clock, the teardown that
- * proves no UML process is left, and the hand-off to output_tar.c and
- * result.c.
+ * proves no UML process is left, and the hand-off to tmc-unpack (which
+ * reads output.tar, see privsep.c) and result.c.
  * Never: keeps global state or installs signal handlers (sandboxd calls it
- * from a worker thread), reads guest data before the guest is dead, leaves
- * the work dir or the cgroup behind (unless keep_work_dir).
+ * from a worker thread), reads guest data before the guest is dead or in
+ * this process, leaves the work dir or the cgroup behind (unless
+ * keep_work_dir).
  */
 #define _GNU_SOURCE
 #include "sandbox/sandbox_host.h"
@@ -65,8 +66,8 @@ static char *sandbox_image_path(const char *dir, const char *name)
 
 int sandbox_images_find(struct sandbox_images *img, const char *dir, char *err, size_t errlen)
 {
-	char path[PATH_MAX], buf[64];
-	const char *missing[3];
+	char path[PATH_MAX], buf[64], list[128] = "";
+	const char *missing[4];
 	size_t nmissing = 0;
 	ssize_t n;
 	uint64_t lpj;
@@ -76,12 +77,21 @@ int sandbox_images_find(struct sandbox_images *img, const char *dir, char *err, 
 	img->kernel = sandbox_image_path(dir, "linux.uml");
 	img->initrd = sandbox_image_path(dir, "initrd.img");
 	img->rootfs = sandbox_image_path(dir, "rootfs.squashfs");
+	img->unpack = sandbox_image_path(dir, "tmc-unpack");
+	if (img->unpack == NULL) {
+		char *self = self_dir();
+
+		img->unpack = self != NULL ? sandbox_image_path(self, "tmc-unpack") : NULL;
+		free(self);
+	}
 	if (img->kernel == NULL)
 		missing[nmissing++] = "linux.uml";
 	if (img->initrd == NULL)
 		missing[nmissing++] = "initrd.img";
 	if (img->rootfs == NULL)
 		missing[nmissing++] = "rootfs.squashfs";
+	if (img->unpack == NULL)
+		missing[nmissing++] = "tmc-unpack";
 	if (snprintf(path, sizeof(path), "%s/lpj", dir) < (int)sizeof(path) &&
 	    (fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
 		n = read_full(fd, buf, sizeof(buf) - 1);
@@ -94,10 +104,11 @@ int sandbox_images_find(struct sandbox_images *img, const char *dir, char *err, 
 			return errbuf_set(err, errlen, "%s: not a number", path);
 		img->lpj = (unsigned long)lpj;
 	}
+	for (size_t i = 0; i < nmissing; i++)
+		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "",
+		    missing[i]);
 	if (nmissing > 0)
-		return errbuf_set(err, errlen, "%s: missing %s%s%s%s%s", dir, missing[0],
-		    nmissing > 1 ? ", " : "", nmissing > 1 ? missing[1] : "",
-		    nmissing > 2 ? ", " : "", nmissing > 2 ? missing[2] : "");
+		return errbuf_set(err, errlen, "%s: missing %s", dir, list);
 	return 0;
 }
 
@@ -106,7 +117,16 @@ void sandbox_images_free(struct sandbox_images *img)
 	free((char *)img->kernel);
 	free((char *)img->initrd);
 	free((char *)img->rootfs);
+	free((char *)img->unpack);
 	memset(img, 0, sizeof(*img));
+}
+
+void sandbox_unpack_helper(const struct sandbox_config *cfg, struct privsep_helper *h)
+{
+	memset(h, 0, sizeof(*h));
+	h->path = cfg->images.unpack;
+	h->uid = cfg->run_uid;
+	h->gid = cfg->run_gid;
 }
 
 /* Everything one run owns, released by sandbox_cleanup(). */
@@ -237,6 +257,8 @@ static int sandbox_prepare(struct sandbox_job *j, const char *runnable_tar, char
 
 	if (img->kernel == NULL || img->initrd == NULL || img->rootfs == NULL)
 		return errbuf_set(err, errlen, "images: kernel, initrd and rootfs are all needed");
+	if (img->unpack == NULL)
+		return errbuf_set(err, errlen, "images: tmc-unpack is needed to read output.tar");
 	if (realpath(img->kernel, j->kernel) == NULL)
 		return errbuf_set(err, errlen, "kernel %s: %s", img->kernel, strerror(errno));
 	if (realpath(img->initrd, j->initrd) == NULL)
@@ -588,6 +610,7 @@ int sandbox_run(const struct sandbox_config *cfg, const char *runnable_tar,
 	struct output_set out;
 	struct result_input in;
 	struct sandbox_cc cc;
+	struct privsep_helper unpack;
 	char oerr[256];
 	int status = 0, timed_out, have_out;
 	double t_end;
@@ -624,8 +647,11 @@ int sandbox_run(const struct sandbox_config *cfg, const char *runnable_tar,
 	log_debug("%s: UML %d done after %.3f s%s", __func__, (int)j.proc.pid, t_end - j.t0,
 	    timed_out ? " (timeout)" : "");
 
-	/* The guest is gone: only now is output.tar read, as hostile data. */
-	have_out = output_tar_read(j.output, cfg->limits.file_cap, &out, oerr, sizeof(oerr)) == 0;
+	/* The guest is gone: only now is output.tar read, as hostile data, by
+	 * tmc-unpack. Its failure reads as a guest crash (no meta.txt). */
+	sandbox_unpack_helper(cfg, &unpack);
+	have_out = privsep_output(&unpack, j.output, cfg->limits.file_cap, &out, oerr,
+	    sizeof(oerr)) == 0;
 	if (!have_out)
 		vmlog_note(j.log, oerr, t_end);
 

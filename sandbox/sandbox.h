@@ -11,8 +11,9 @@
  *   pipe into a timestamped, capped vm log and serves Scout's serial line
  *   (Command Center) while it waits. The wall-clock timeout kills the whole
  *   group and the pid namespace. After the guest is gone, output.tar is
- *   read as hostile data and turned into the result JSON whose keys are
- *   those of the notification (DESIGN section 4), without `token`.
+ *   read as hostile data by tmc-unpack, an unprivileged, seccomp-confined
+ *   helper process (privsep.c), and turned into the result JSON whose keys
+ *   are those of the notification (DESIGN section 4), without `token`.
  *
  * Thread-safety: sandbox_run() keeps no global state and installs no signal
  * handler, so sandboxd calls it from a worker thread.
@@ -46,6 +47,7 @@ struct sandbox_images {
 	const char *kernel;	/* linux.uml */
 	const char *initrd;	/* initrd.img */
 	const char *rootfs;	/* rootfs.squashfs */
+	const char *unpack;	/* tmc-unpack, the confined parser of hostile archives */
 	unsigned long lpj;	/* loops_per_jiffy for lpj=; 0 = let the guest calibrate */
 };
 
@@ -91,13 +93,18 @@ struct sandbox_config {
 	const struct sandbox_channel *channel;	/* NULL: ssl1 drained and ignored */
 };
 
+struct privsep_helper;
+
 /* sandbox.c */
 void sandbox_config_defaults(struct sandbox_config *cfg);
 /* Fills img with absolute, allocated paths of DIR/linux.uml, initrd.img,
- * rootfs.squashfs (those that exist) and lpj from DIR/lpj (0 when absent);
- * -1 with err naming what is missing. Free with sandbox_images_free(). */
+ * rootfs.squashfs, tmc-unpack (that one also next to the running program)
+ * (those that exist) and lpj from DIR/lpj (0 when absent); -1 with err
+ * naming what is missing. Free with sandbox_images_free(). */
 int sandbox_images_find(struct sandbox_images *img, const char *dir, char *err, size_t errlen);
 void sandbox_images_free(struct sandbox_images *img);
+/* The tmc-unpack of cfg, running as cfg's unprivileged uid (privsep.c). */
+void sandbox_unpack_helper(const struct sandbox_config *cfg, struct privsep_helper *h);
 /* Runs one task. runnable_tar is a clean ustar holding an executable tmc-run
  * (see upload_tar.c / task_tar.c). On success returns 0 and *result holds
  * the result object (also for failed/timeout tasks: those are results, not
@@ -112,17 +119,20 @@ const char *sandbox_reason_name(enum sandbox_reason r);
 int task_tar_from_dir(const char *dir, const char *out_tar, char *err, size_t errlen);
 
 /* upload_tar.c: validates an untrusted upload and rewrites it as a clean
- * ustar runnable.tar (rules in DESIGN 3.1). */
+ * ustar runnable.tar (rules in DESIGN 3.1), in this process: for tests and
+ * unprivileged callers; privileged ones use privsep_upload(). */
 struct upload_limits {
 	uint64_t max_entries;
 	uint64_t max_unpacked;	/* sum of entry sizes, bytes */
 	uint64_t max_entry;	/* one entry, bytes */
 };
-void upload_limits_defaults(struct upload_limits *lim);
 int upload_tar_normalize(const char *in_path, const char *out_tar,
     const struct upload_limits *lim, char *err, size_t errlen);
+int upload_tar_normalize_fd(int in_fd, int out_fd, const struct upload_limits *lim,
+    char *err, size_t errlen);
 
-/* output_tar.c: reads the guest's output.tar as hostile data. */
+/* output_tar.c: reads the guest's output.tar as hostile data, in this
+ * process (tests, tmc-unpack); sandbox_run() uses privsep_output(). */
 struct output_file {
 	char name[64];
 	char *data;		/* NUL-terminated, at most cap bytes, invalid UTF-8 replaced */
@@ -137,9 +147,13 @@ struct output_set {
 };
 int output_tar_read(const char *path, uint64_t file_cap, struct output_set *out,
     char *err, size_t errlen);
+int output_tar_read_fd(int fd, uint64_t file_cap, struct output_set *out,
+    char *err, size_t errlen);
+
+/* output_set.c: the set once read, and meta.txt (no archive code). */
 const struct output_file *output_set_get(const struct output_set *set, const char *name);
 void output_set_free(struct output_set *set);
-/* meta.txt of contract version 1, parsed strictly (see output_tar.c). */
+/* meta.txt of contract version 1, parsed strictly. */
 struct output_meta {
 	int version;		/* 1 */
 	int has_exit_code;
@@ -156,6 +170,28 @@ struct output_meta {
 };
 int output_tar_parse_meta(const char *text, size_t len, struct output_meta *meta,
     char *err, size_t errlen);
+
+/* privsep.c: what a privileged program calls instead of
+ * upload_tar_normalize() and output_tar_read(): the parsing happens in
+ * tmc-unpack, a fresh process running as the unprivileged uid, under
+ * rlimits and a seccomp filter, answering over a pipe in bounded frames
+ * (theory of operation at the top of privsep.c). Same results as the
+ * in-process parsers for any input the parser survives; when it dies,
+ * hangs or answers garbage, -1 with an error. */
+struct privsep_helper {
+	const char *path;	/* tmc-unpack, exec'd */
+	/* Tests only: run this in the forked child instead of the exec (same
+	 * fds, rlimits and uid; argv as tmc-unpack's; exit status = return). */
+	int (*fn)(int argc, char **argv);
+	uid_t uid;		/* whom it runs as when the caller is root (never 0) */
+	gid_t gid;
+	unsigned timeout_s;	/* killed after it; 0 = the request's default */
+};
+void upload_limits_defaults(struct upload_limits *lim);
+int privsep_upload(const struct privsep_helper *h, const char *in_path, const char *out_tar,
+    const struct upload_limits *lim, char *err, size_t errlen);
+int privsep_output(const struct privsep_helper *h, const char *path, uint64_t file_cap,
+    struct output_set *out, char *err, size_t errlen);
 
 /* vmlog.c: the timestamped, capped console transcript. */
 struct vmlog;

@@ -76,4 +76,35 @@ struct result_input {
 };
 json_t *result_build(const struct result_input *in, char *err, size_t errlen);
 
+/* output_set.c */
+#define OUTPUT_NAMES 8		/* the contract's result file names */
+int output_name_known(const char *name);
+
+/* privsep.c: the frames tmc-unpack answers with, on fd PRIVSEP_FD_MSG, each
+ * a struct privsep_hdr (host byte order) then len bytes. All go child ->
+ * caller; a request is answered by zero or more FILE/NOTE frames and one
+ * final frame (OK, ERROR or END); anything else ends the conversation. */
+enum privsep_msg {
+	PRIVSEP_MSG_OK = 1,	/* upload passed; runnable.tar is complete. Empty. */
+	PRIVSEP_MSG_ERROR,	/* refused or failed: the reason, text, <= PRIVSEP_TEXT_MAX */
+	PRIVSEP_MSG_FILE,	/* a result file: u32 truncated (0/1), u32 name length,
+				 * name (a known one, < 64), data (<= 3 x file_cap) */
+	PRIVSEP_MSG_NOTE,	/* output_set.note (what was skipped), text */
+	PRIVSEP_MSG_END,	/* the output set is complete. Empty. */
+};
+struct privsep_hdr {
+	uint32_t type;		/* enum privsep_msg */
+	uint32_t len;		/* payload bytes */
+};
+#define PRIVSEP_FD_IN	0	/* the input, read-only */
+#define PRIVSEP_FD_OUT	1	/* runnable.tar (upload) or /dev/null */
+#define PRIVSEP_FD_MSG	3	/* the answer pipe */
+#define PRIVSEP_TEXT_MAX 1024
+#define PRIVSEP_FRAME_MAX (1U << 30)
+#define PRIVSEP_EXIT_SETUP 125	/* exit status: the child could not confine itself */
+#define PRIVSEP_EXIT_EXEC 127	/* exit status: the exec failed */
+uint64_t upload_stream_cap(const struct upload_limits *lim);
+int privsep_send(int fd, uint32_t type, const void *a, size_t alen, const void *b, size_t blen);
+int privsep_send_output(int fd, const struct output_set *set);
+
 #endif

@@ -2,10 +2,8 @@
  * sandbox_run_main.c: `sandbox-run`, one task through the sandbox from the
  * command line; prints the result object (DESIGN section 4) on stdout.
  * TASK is an exercise directory (packed by task_tar.c: trusted, the
- * operator's own) or a tar. A tar goes through upload_tar_normalize() when
- * the library has it (the same checks as an HTTP upload); a build without
- * it passes the tar through unchanged, which is only acceptable for tars
- * the operator made.
+ * operator's own) or a tar. A tar goes through the same checks as an HTTP
+ * upload, in tmc-unpack (privsep.c): sandbox-run usually runs as root.
  * Exit status: 0 when a result was produced, whatever its status; 1 when
  * the sandbox could not produce one; 2 for usage errors.
  */
@@ -26,10 +24,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Linked in only when sandbox/upload_tar.c is part of the build. */
-#pragma weak upload_tar_normalize
-#pragma weak upload_limits_defaults
-
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -43,6 +37,8 @@ static void usage(FILE *f)
 "  --kernel FILE       UML kernel (overrides DIR/linux.uml)\n"
 "  --initrd FILE       initrd (overrides DIR/initrd.img)\n"
 "  --rootfs FILE       root squashfs (overrides DIR/rootfs.squashfs)\n"
+"  --unpack FILE       tmc-unpack, the confined archive parser (overrides\n"
+"                      DIR/tmc-unpack, then the one next to sandbox-run)\n"
 "  --lpj N             loops_per_jiffy for lpj= (overrides DIR/lpj; 0 = calibrate)\n"
 "limits (SIZE is bytes or with a K, M or G suffix):\n"
 "  --memory SIZE       guest RAM, mem= (default 256M)\n"
@@ -63,21 +59,20 @@ static void usage(FILE *f)
 "  --compact           one-line JSON (default: indented)\n"
 "  -v                  more log on stderr (repeat for debug)\n"
 "  -h, --help          this text\n"
-"TASK as a tar: checked and rewritten by the upload rules when this build\n"
-"has them (%s); otherwise used as it is, so only pass tars you made.\n",
-	    upload_tar_normalize != NULL ? "it has" : "it does not");
+"TASK as a tar: checked and rewritten by the upload rules, in tmc-unpack.\n");
 }
 
 enum {
 	OPT_KERNEL = 256, OPT_INITRD, OPT_ROOTFS, OPT_IMAGES, OPT_LPJ, OPT_MEMORY, OPT_TIMEOUT,
 	OPT_OUTPUT_CAP, OPT_FILE_CAP, OPT_VM_LOG_CAP, OPT_TMPFS, OPT_NPROC, OPT_UID, OPT_GID,
-	OPT_WORK_ROOT, OPT_KEEP, OPT_NO_SCOUT, OPT_POLICY, OPT_COMPACT,
+	OPT_WORK_ROOT, OPT_KEEP, OPT_NO_SCOUT, OPT_POLICY, OPT_COMPACT, OPT_UNPACK,
 };
 
 static const struct option options[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
 	{ "initrd", required_argument, NULL, OPT_INITRD },
 	{ "rootfs", required_argument, NULL, OPT_ROOTFS },
+	{ "unpack", required_argument, NULL, OPT_UNPACK },
 	{ "images", required_argument, NULL, OPT_IMAGES },
 	{ "lpj", required_argument, NULL, OPT_LPJ },
 	{ "memory", required_argument, NULL, OPT_MEMORY },
@@ -160,8 +155,11 @@ static char *default_images_dir(void)
 }
 
 /* Turns TASK into a runnable.tar at tmp_tar; *use gets the path to run. */
-static int prepare_task(const char *task, const char *tmp_tar, const char **use)
+static int prepare_task(const struct sandbox_config *cfg, const char *task, const char *tmp_tar,
+    const char **use)
 {
+	struct privsep_helper unpack;
+	struct upload_limits lim;
 	char err[512];
 	struct stat st;
 
@@ -181,19 +179,13 @@ static int prepare_task(const char *task, const char *tmp_tar, const char **use)
 		log_warnx("%s: neither a directory nor a file", task);
 		return -1;
 	}
-	if (upload_tar_normalize != NULL && upload_limits_defaults != NULL) {
-		struct upload_limits lim;
-
-		upload_limits_defaults(&lim);
-		if (upload_tar_normalize(task, tmp_tar, &lim, err, sizeof(err)) < 0) {
-			log_warnx("%s: %s", task, err);
-			return -1;
-		}
-		*use = tmp_tar;
-		return 0;
+	upload_limits_defaults(&lim);
+	sandbox_unpack_helper(cfg, &unpack);
+	if (privsep_upload(&unpack, task, tmp_tar, &lim, err, sizeof(err)) < 0) {
+		log_warnx("%s: %s", task, err);
+		return -1;
 	}
-	log_debug("%s: no upload_tar_normalize in this build: tar used as it is", task);
-	*use = task;
+	*use = tmp_tar;
 	return 0;
 }
 
@@ -201,8 +193,8 @@ int main(int argc, char **argv)
 {
 	struct sandbox_config cfg;
 	struct sandbox_images found;
-	const char *kernel = NULL, *initrd = NULL, *rootfs = NULL, *task, *use = NULL;
-	char *images_dir = NULL, find_err[512], err[512], tmp_dir[PATH_MAX - 32];
+	const char *kernel = NULL, *initrd = NULL, *rootfs = NULL, *unpack = NULL, *task, *use = NULL;
+	char *images_dir = NULL, *unpack_abs = NULL, find_err[512], err[512], tmp_dir[PATH_MAX - 32];
 	char tmp_tar[PATH_MAX];
 	int lpj_set = 0, compact = 0, verbosity = 1, c, rc = 1;
 	unsigned long lpj = 0;
@@ -214,6 +206,13 @@ int main(int argc, char **argv)
 		case OPT_KERNEL: kernel = optarg; break;
 		case OPT_INITRD: initrd = optarg; break;
 		case OPT_ROOTFS: rootfs = optarg; break;
+		case OPT_UNPACK:
+			free(unpack_abs);
+			unpack_abs = realpath(optarg, NULL);
+			if (unpack_abs == NULL)
+				bad_usage("--unpack %s: no such file", optarg);
+			unpack = unpack_abs;
+			break;
 		case OPT_IMAGES:
 			free(images_dir);
 			images_dir = strdup(optarg);
@@ -264,11 +263,14 @@ int main(int argc, char **argv)
 		cfg.images.initrd = initrd;
 	if (rootfs != NULL)
 		cfg.images.rootfs = rootfs;
+	if (unpack != NULL)
+		cfg.images.unpack = unpack;
 	if (lpj_set)
 		cfg.images.lpj = lpj;
-	if (cfg.images.kernel == NULL || cfg.images.initrd == NULL || cfg.images.rootfs == NULL) {
-		log_warnx("images: %s (build them with `make images` or pass --images/--kernel/"
-		    "--initrd/--rootfs)", find_err[0] ? find_err : "incomplete");
+	if (cfg.images.kernel == NULL || cfg.images.initrd == NULL || cfg.images.rootfs == NULL ||
+	    cfg.images.unpack == NULL) {
+		log_warnx("images: %s (build them with `make images build/tmc-unpack` or pass "
+		    "--images/--kernel/--initrd/--rootfs/--unpack)", find_err[0] ? find_err : "incomplete");
 		goto out;
 	}
 
@@ -281,7 +283,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	snprintf(tmp_tar, sizeof(tmp_tar), "%s/runnable.tar", tmp_dir);
-	if (prepare_task(task, tmp_tar, &use) == 0) {
+	if (prepare_task(&cfg, task, tmp_tar, &use) == 0) {
 		if (sandbox_run(&cfg, use, &result, err, sizeof(err)) < 0) {
 			log_warnx("sandbox: %s", err);
 		} else {
@@ -300,5 +302,6 @@ out:
 	json_decref(result);
 	sandbox_images_free(&found);
 	free(images_dir);
+	free(unpack_abs);
 	return rc;
 }

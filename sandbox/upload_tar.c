@@ -6,7 +6,10 @@
  * rules of DESIGN 3.1, and writing the entries that pass as a fresh ustar
  * archive with normalised owners and modes.
  * Never: extracts anything onto the host, follows a link, logs, or trusts a
- * size or a name from the archive before it has been checked.
+ * size or a name from the archive before it has been checked. Once it has
+ * the fds it opens nothing: upload_tar_normalize_fd() is what tmc-unpack
+ * runs, unprivileged and under its seccomp filter (privsep.c); a privileged
+ * program calls privsep_upload() instead of upload_tar_normalize().
  *
  * Rules (each rejection names the entry and what is wrong with it):
  *   - names are relative; no component is "..", none is empty after
@@ -25,7 +28,7 @@
  *   - a regular file `tmc-run` at the top (made executable if it is not).
  */
 #define _GNU_SOURCE
-#include "sandbox/sandbox.h"
+#include "sandbox/sandbox_host.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -39,13 +42,6 @@
 #include "common/log.h"
 
 #define UPLOAD_NAME_MAX 255	/* ustar prefix (155) + "/" + name (100) */
-
-void upload_limits_defaults(struct upload_limits *lim)
-{
-	lim->max_entries = 10000;
-	lim->max_unpacked = 64ULL << 20;
-	lim->max_entry = 64ULL << 20;
-}
 
 struct seen {
 	char *name;
@@ -361,8 +357,11 @@ static int one_entry(struct archive *in, struct archive *out, struct archive_ent
 	}
 }
 
-int upload_tar_normalize(const char *in_path, const char *out_tar,
-    const struct upload_limits *lim, char *err, size_t errlen)
+/* Validates the upload on in_fd and writes the clean ustar to out_fd, both
+ * left open; on failure out_fd holds garbage the caller removes. No fsync:
+ * the caller that made the file does that. */
+int upload_tar_normalize_fd(int in_fd, int out_fd, const struct upload_limits *lim,
+    char *err, size_t errlen)
 {
 	struct archive *in = NULL, *out = NULL;
 	struct archive_entry *clean = NULL;
@@ -370,20 +369,13 @@ int upload_tar_normalize(const char *in_path, const char *out_tar,
 	struct stat sb;
 	/* Headers, padding and pax records are not "unpacked size" but still
 	 * cost decompression: bound the raw tar stream as well. */
-	uint64_t stream_cap = lim->max_unpacked + (lim->max_entries + 16) * 2048 + (1 << 20);
-	int in_fd = -1, out_fd = -1, rc = -1;
+	uint64_t stream_cap = upload_stream_cap(lim);
+	int rc = -1;
 
-	in_fd = open(in_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (in_fd < 0)
-		return errbuf_set(err, errlen, "open upload: %s", strerror(errno));
-	if (fstat(in_fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
-		errbuf_set(err, errlen, "upload is not a regular file");
-		goto out;
-	}
-	if (sb.st_size == 0) {
-		errbuf_set(err, errlen, "empty upload: expected a tar archive");
-		goto out;
-	}
+	if (fstat(in_fd, &sb) < 0 || !S_ISREG(sb.st_mode))
+		return errbuf_set(err, errlen, "upload is not a regular file");
+	if (sb.st_size == 0)
+		return errbuf_set(err, errlen, "empty upload: expected a tar archive");
 	in = archive_read_new();
 	out = archive_write_new();
 	clean = archive_entry_new();
@@ -402,13 +394,10 @@ int upload_tar_normalize(const char *in_path, const char *out_tar,
 		    why ? ": " : "", why ? why : "");
 		goto out;
 	}
-
-	out_fd = open(out_tar, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
-	if (out_fd < 0) {
-		errbuf_set(err, errlen, "create %s: %s", out_tar, strerror(errno));
-		goto out;
-	}
+	/* Unpadded, whatever the fd: libarchive pads to 10240 on fd 1 (stdout
+	 * as a tape), which is where tmc-unpack has runnable.tar. */
 	if (archive_write_set_format_ustar(out) != ARCHIVE_OK ||
+	    archive_write_set_bytes_in_last_block(out, 1) != ARCHIVE_OK ||
 	    archive_write_open_fd(out, out_fd) != ARCHIVE_OK) {
 		errbuf_set(err, errlen, "start runnable.tar: %s", archive_error_string(out));
 		goto out;
@@ -441,10 +430,6 @@ int upload_tar_normalize(const char *in_path, const char *out_tar,
 		errbuf_set(err, errlen, "finish runnable.tar: %s", archive_error_string(out));
 		goto out;
 	}
-	if (fsync(out_fd) < 0) {
-		errbuf_set(err, errlen, "fsync runnable.tar: %s", strerror(errno));
-		goto out;
-	}
 	rc = 0;
 out:
 	if (out != NULL)
@@ -456,11 +441,31 @@ out:
 	for (size_t i = 0; i < st.nseen; i++)
 		free(st.seen[i].name);
 	free(st.seen);
-	if (out_fd >= 0)
-		close(out_fd);
-	if (in_fd >= 0)
+	return rc;
+}
+
+/* In this process: for unprivileged callers and tests (privsep.c has the
+ * one for privileged programs). Creates out_tar, removed again on failure. */
+int upload_tar_normalize(const char *in_path, const char *out_tar,
+    const struct upload_limits *lim, char *err, size_t errlen)
+{
+	int in_fd, out_fd, rc;
+
+	in_fd = open(in_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (in_fd < 0)
+		return errbuf_set(err, errlen, "open upload: %s", strerror(errno));
+	out_fd = open(out_tar, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (out_fd < 0) {
+		rc = errbuf_set(err, errlen, "create %s: %s", out_tar, strerror(errno));
 		close(in_fd);
-	if (rc < 0 && out_fd >= 0)
+		return rc;
+	}
+	rc = upload_tar_normalize_fd(in_fd, out_fd, lim, err, errlen);
+	if (rc == 0 && fsync(out_fd) < 0)
+		rc = errbuf_set(err, errlen, "fsync runnable.tar: %s", strerror(errno));
+	close(out_fd);
+	close(in_fd);
+	if (rc < 0)
 		unlink(out_tar);
 	return rc;
 }

@@ -14,9 +14,11 @@
  *               <work>/incoming/<id>.upload under the upload cap, checks the
  *               small fields, hands the task to the runner and suspends the
  *               connection. It never blocks on task work.
- *     runner    one worker thread (runner.c). Validates the upload with
- *               libarchive and rewrites it as a clean ustar runnable.tar
- *               (upload_tar.c), answers the suspended client (400 with the
+ *     runner    one worker thread (runner.c). Has the upload validated
+ *               and rewritten as a clean ustar runnable.tar by tmc-unpack,
+ *               a separate, unprivileged, seccomp-confined process
+ *               (privsep.c: sandboxd itself never parses an archive and
+ *               does not link libarchive), answers the suspended client (400 with the
  *               reason, or 200 ok), writes a running marker to the spool,
  *               calls sandbox_run() (which forks the confined UML process;
  *               sandbox/README.md has the processes below it), then spools
@@ -110,6 +112,9 @@ static void setup_sandbox(const struct config *cfg, struct sandbox_config *sb, c
 	override_image(&sb->images.kernel, cfg->kernel);
 	override_image(&sb->images.initrd, cfg->initrd);
 	override_image(&sb->images.rootfs, cfg->rootfs);
+	if (sb->images.unpack == NULL)
+		fatalx("no tmc-unpack in %s or next to sandboxd: uploads and results cannot be "
+		    "parsed (build it with `make build/tmc-unpack`)", cfg->images_dir);
 	sb->limits.memory = cfg->memory;
 	sb->limits.timeout_s = cfg->timeout_s;
 	sb->limits.output_cap = cfg->output_cap;

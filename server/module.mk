@@ -3,18 +3,23 @@
 SERVER_SRCS := server/config.c server/http.c server/intake.c server/runner.c \
 	server/notify.c server/spool.c server/status.c
 
+# The upload limits' defaults and caps live in privsep.c (no archive code).
+PRIVSEP_SRCS := sandbox/privsep.c sandbox/output_set.c sandbox/utf8.c
+
 UNIT_TESTS += check_upload_tar
-check_upload_tar_SRCS := sandbox/upload_tar.c $(COMMON_SRCS)
+check_upload_tar_SRCS := sandbox/upload_tar.c $(PRIVSEP_SRCS) $(COMMON_SRCS)
 
 UNIT_TESTS += check_intake
 check_intake_SRCS := server/intake.c $(COMMON_SRCS)
 
+# No archive code in sandboxd: uploads and output.tar are parsed by
+# tmc-unpack (sandbox/privsep.c), which it needs next to its images.
 PROGRAMS += sandboxd
-$(B)/sandboxd: $(patsubst %.c,$(B)/obj/%.o,server/main.c $(SERVER_SRCS) $(SANDBOX_SRCS) $(COMMON_SRCS))
+$(B)/sandboxd: $(patsubst %.c,$(B)/obj/%.o,server/main.c $(SERVER_SRCS) $(SANDBOX_SRCS) $(COMMON_SRCS)) | $(B)/tmc-unpack
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread -lm
 
 # The same daemon with ASan/UBSan, for the leak run of the HTTP tests.
-$(B)/asan/sandboxd: $(patsubst %.c,$(B)/asan/%.o,server/main.c $(SERVER_SRCS) $(SANDBOX_SRCS) $(COMMON_SRCS))
+$(B)/asan/sandboxd: $(patsubst %.c,$(B)/asan/%.o,server/main.c $(SERVER_SRCS) $(SANDBOX_SRCS) $(COMMON_SRCS)) | $(B)/tmc-unpack
 	$(CC) $(SAN) -o $@ $^ $(PKG_LIBS) -lpthread -lm
 
 # HTTP integration tests: the real daemon, real UML, a real receiver.
@@ -30,9 +35,10 @@ http-test: $(B)/tests/http_test $(B)/sandboxd $(B)/asan/sandboxd $(IMAGES)
 	$(B)/tests/http_test $(B)/sandboxd $(B) $(HTTP_TESTS)
 
 UNIT_TESTS += check_config check_spool check_notify
-check_config_SRCS := server/config.c sandbox/upload_tar.c $(COMMON_SRCS)
+check_config_SRCS := server/config.c $(PRIVSEP_SRCS) $(COMMON_SRCS)
 check_spool_SRCS := server/spool.c $(COMMON_SRCS)
-check_notify_SRCS := server/notify.c server/spool.c server/status.c server/config.c sandbox/upload_tar.c $(COMMON_SRCS)
+check_notify_SRCS := server/notify.c server/spool.c server/status.c server/config.c $(PRIVSEP_SRCS) \
+	$(COMMON_SRCS)
 
 .PHONY: http-bench
 BENCHES += http-bench

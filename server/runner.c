@@ -3,7 +3,8 @@
  *
  * Owns: the busy slot (claimed with one atomic compare-and-swap by the HTTP
  * thread as soon as a POST's headers are in, so two POSTs never both get
- * it); the worker thread, which validates the upload (upload_tar.c), answers
+ * it); the worker thread, which has the upload validated (by tmc-unpack,
+ * unprivileged: privsep.c), answers
  * the client, runs the task with sandbox_run() and hands the result on
  * (spool + notifier, or the waiting client); a task's state changes, each
  * logged in run_task().
@@ -141,13 +142,15 @@ static double time_field(json_t *result, const char *key)
 static void run_task(struct task *t)
 {
 	struct sandbox_config sb = rsb;
+	struct privsep_helper unpack;
 	json_t *result = NULL;
 	char err[512] = "";
 	double t_start = mono_now(), t_valid, t_done;
 	const char *status, *reason, *mode;
 	json_t *exit_code;
 
-	if (upload_tar_normalize(t->upload_path, t->tar_path, &rcfg->upload, err, sizeof(err)) < 0) {
+	sandbox_unpack_helper(&rsb, &unpack);
+	if (privsep_upload(&unpack, t->upload_path, t->tar_path, &rcfg->upload, err, sizeof(err)) < 0) {
 		unlink(t->upload_path);
 		unlink(t->tar_path);
 		log_info("task %s token=%s rejected: %s (%.3fs)", t->id, t->token_hash, err, mono_now() - t_start);

@@ -30,12 +30,13 @@ WEB_SUBST = sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@BINDIR@|$(BINDIR)|g' \
 	-e 's|@IMAGESDIR@|$(PKGLIBDIR)|g' -e 's|@DATADIR@|$(DATADIR)|g' \
 	-e 's|@DOCDIR@|$(DOCDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'
 
-install: $(B)/sandboxd $(B)/sandbox-run $(B)/carrier $(IMAGES)
+install: $(B)/sandboxd $(B)/sandbox-run $(B)/tmc-unpack $(B)/carrier $(IMAGES)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(PKGLIBDIR) \
 		$(DESTDIR)$(DATADIR)/web/nginx $(DESTDIR)$(DATADIR)/web/status $(DESTDIR)$(DOCDIR) \
 		$(DESTDIR)$(SYSCONFDIR)/tmc-sandbox $(DESTDIR)$(SYSCONFDIR)/logrotate.d \
 		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR)
-	install -m 0755 $(B)/sandboxd $(B)/sandbox-run $(B)/carrier $(B)/linux.uml $(DESTDIR)$(PKGLIBDIR)/
+	install -m 0755 $(B)/sandboxd $(B)/sandbox-run $(B)/tmc-unpack $(B)/carrier $(B)/linux.uml \
+		$(DESTDIR)$(PKGLIBDIR)/
 	install -m 0644 $(B)/initrd.img $(B)/rootfs.squashfs $(B)/lpj $(DESTDIR)$(PKGLIBDIR)/
 	ln -sf $$(realpath -m --relative-to=$(SBINDIR) $(PKGLIBDIR)/sandboxd) $(DESTDIR)$(SBINDIR)/sandboxd
 	ln -sf $$(realpath -m --relative-to=$(BINDIR) $(PKGLIBDIR)/sandbox-run) $(DESTDIR)$(BINDIR)/sandbox-run
@@ -71,7 +72,7 @@ $(B)/tests/deploy_test: $(B)/obj/tests/deploy/deploy_test.o
 DEPLOY_STAGE := $(if $(TMC_CACHE_DIR),$(TMC_CACHE_DIR)/deploy-stage-$(shell printf '%s' '$(abspath $(B))' | sha256sum | cut -c1-12),$(abspath $(B))/deploy-stage)
 
 .PHONY: deploy-test deploy-stage pool-bench
-deploy-stage: $(B)/sandboxd $(B)/sandbox-run $(B)/carrier $(IMAGES)
+deploy-stage: $(B)/sandboxd $(B)/sandbox-run $(B)/tmc-unpack $(B)/carrier $(IMAGES)
 	rm -rf $(DEPLOY_STAGE)
 	$(MAKE) --no-print-directory install DESTDIR=$(abspath $(DEPLOY_STAGE)) PREFIX=/usr/local > /dev/null
 

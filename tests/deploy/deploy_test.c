@@ -1165,6 +1165,7 @@ static void test_install_tree(void)
 	char root[4200], p[8][4400], sbd[4400], out[16384], *body = NULL;
 	const char *rel[] = { "/sbin/sandboxd", "/bin/sandbox-run", "/lib/tmc-sandbox/linux.uml",
 		"/lib/tmc-sandbox/initrd.img", "/lib/tmc-sandbox/rootfs.squashfs", "/lib/tmc-sandbox/lpj",
+		"/lib/tmc-sandbox/tmc-unpack",
 		"/share/tmc-sandbox/policy.default", "/etc/tmc-sandbox/sandboxd.conf",
 		"/share/tmc-sandbox/web/status/index.html", "/share/tmc-sandbox/web/nginx/gen-site.sh",
 		"/share/tmc-sandbox/web/instances.sh", "/share/doc/tmc-sandbox/DEPLOYMENT.md",
