@@ -399,6 +399,31 @@ static void print_scout(const char *name, json_t *result)
 	printf("\n");
 }
 
+/* Every result stays in BUILD/tests/results/CASE.json for a look after the
+ * run; a guest that died without a result also gets its console's last
+ * lines printed, since that is where a guest panic shows. */
+static void keep_result(const char *name, const char *text, json_t *result)
+{
+	char path[PATH_MAX];
+	FILE *f;
+	const char *reason = json_string_value(json_object_get(result, "reason"));
+	const char *log = json_string_value(json_object_get(result, "vm_log"));
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/tests/results", build_dir) < sizeof(path) &&
+	    mkdir_p(path, 0755) == 0 &&
+	    (size_t)snprintf(path, sizeof(path), "%s/tests/results/%s.json", build_dir, name) < sizeof(path) &&
+	    (f = fopen(path, "w")) != NULL) {
+		fputs(text, f);
+		fclose(f);
+	}
+	if (reason != NULL && log != NULL && strcmp(reason, "crash") == 0) {
+		size_t len = strlen(log);
+		const char *tail = len > 4000 ? log + len - 4000 : log;
+
+		printf("%s: guest crashed; end of its console:\n%s\n", name, tail);
+	}
+}
+
 START_TEST(test_case)
 {
 	const char *name = case_names[_i];
@@ -435,6 +460,7 @@ START_TEST(test_case)
 	    json_string_value(json_object_get(result, "reason")),
 	    json_dumps(json_object_get(result, "time"), JSON_COMPACT));
 	print_scout(name, result);
+	keep_result(name, out, result);
 	fflush(stdout);
 	expect = json_object_get(spec, "expect");
 	check_expectations(name, result, expect);
