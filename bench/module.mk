@@ -3,9 +3,9 @@
 #
 #   make bench-uml                     boot, initrd, hello, proc, scout, memory
 #   make bench-uml BENCH_SECTIONS=boot one or more sections only
-#   make bench KERNEL_VARIANTS="raid6-btrfs no-memcg"
+#   make bench KERNEL_VARIANTS="raid6-btrfs squashfs-lz4"
 #                                      also build (once, then cached) and
-#                                      compare bench/variants/NAME.config
+#                                      compare bench/variants/NAME.*
 #   BENCH_RUNS=N (default 9, at least 5)
 #
 # The helpers are static so that the same binaries run on the host, in the
@@ -53,12 +53,22 @@ BENCHES += bench-uml
 bench-uml: $(BENCH_INPUTS) $(B)/bench/initrd-stock.img $(B)/bench/chroot/.stamp
 	B=$(B) RUNS=$(BENCH_RUNS) STOCK_KERNEL=$(STOCK_UML) bench/bench.sh $(BENCH_SECTIONS)
 
-# Kernel config variants, only when asked: each costs a kernel build.
+# Config variants, only when asked. A variant NAME is bench/variants/NAME.config
+# (a kernel fragment over kernel/uml.config: a kernel build the first time)
+# and/or bench/variants/NAME.mksquashfs (mksquashfs options: the rootfs
+# repacked from the chroot); what a variant does not change is ours.
 ifneq ($(strip $(KERNEL_VARIANTS)),)
 BENCHES += bench-variants
 endif
+variant_kernel = $(if $(wildcard bench/variants/$(1).config),$(B)/bench/linux-$(1).uml)
+variant_rootfs = $(if $(wildcard bench/variants/$(1).mksquashfs),$(B)/bench/rootfs-$(1).squashfs)
 $(B)/bench/linux-%.uml: bench/variants/%.config kernel/uml.config kernel/build.sh | $(DEPS_OK)
 	kernel/build.sh $@ kernel/uml.config $<
-bench-variants: $(BENCH_INPUTS) $(patsubst %,$(B)/bench/linux-%.uml,$(KERNEL_VARIANTS))
-	@set -e; for v in $(KERNEL_VARIANTS); do \
-		B=$(B) RUNS=$(BENCH_RUNS) bench/bench.sh variant $$v $(B)/bench/linux-$$v.uml; done
+$(B)/bench/rootfs-%.squashfs: bench/variants/%.mksquashfs $(B)/bench/chroot/.stamp
+	rm -f $@
+	mksquashfs $(B)/bench/chroot $@ -no-progress -quiet -e bench .stamp $$(grep -v '^#' $<)
+bench-variants: $(BENCH_INPUTS) $(foreach v,$(KERNEL_VARIANTS),$(call variant_kernel,$(v)) $(call variant_rootfs,$(v)))
+	@set -e; $(foreach v,$(KERNEL_VARIANTS),\
+		$(if $(call variant_kernel,$(v))$(call variant_rootfs,$(v)),,echo "bench: no bench/variants/$(v).config or .mksquashfs" >&2; exit 1;) \
+		B=$(B) RUNS=$(BENCH_RUNS) bench/bench.sh variant $(v) -- \
+		$(addprefix --kernel ,$(call variant_kernel,$(v))) $(addprefix --rootfs ,$(call variant_rootfs,$(v)));)
