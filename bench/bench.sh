@@ -15,11 +15,14 @@
 #   initrd   boot with build/initrd.img (gzip) vs the same cpio uncompressed:
 #            what the kernel's inflate costs every boot
 #   hello    tests/exercises/c-hello end to end in the guest (with and
-#            without Scout) vs its tmc-run natively in a chroot of the rootfs
+#            without Scout) vs its tmc-run natively in a chroot of the rootfs,
+#            wall time and the CPU time of the whole process tree
 #   proc     fork+exit and fork+exec of /bin/true in the guest (with and
-#            without Scout) vs the chroot; one trapped open with/without Scout
+#            without Scout) vs the chroot; a trapped open (cached decision),
+#            an untrapped getppid and uncached creat/open, with/without Scout
 #   scout    gcc compile of hello.c in the guest with and without Scout
-#            (first compile of a boot = cold page cache, then warm ones)
+#            (first compile of a boot = cold page cache, then warm ones),
+#            plus the UML tree's CPU time per boot
 #   memory   RSS/Pss of the UML process tree while c-hello runs, and the
 #            cgroup peak sandbox-run reports, vs mem=
 #
