@@ -194,8 +194,6 @@ int main(int argc, char **argv)
 	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-		fatalx("curl_global_init failed");
 
 	setup_work_dir(&cfg, tasks_dir, sizeof(tasks_dir));
 	setup_sandbox(&cfg, &sb, tasks_dir);
@@ -228,7 +226,7 @@ int main(int argc, char **argv)
 	notify_stop();
 	spool_fini();
 	sandbox_images_free(&sb.images);
-	curl_global_cleanup();
+	notify_curl_cleanup();
 	log_info("stopped");
 	config_free(&cfg);
 	if (log_fd != 2)

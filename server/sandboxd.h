@@ -126,6 +126,7 @@ enum notify_outcome notify_post(const char *url, enum notify_format fmt, json_t 
 int notify_start(const struct config *cfg);
 void notify_enqueue(const char *id);
 void notify_stop(void);
+void notify_curl_cleanup(void);
 
 /* spool.c: results on disk until a 2xx; running markers. */
 int spool_init(const char *work_dir, char *err, size_t errlen);
