@@ -23,7 +23,7 @@ done
 set -- $frags
 mkdir -p "$(dirname "$out")"
 out="$(cd "$(dirname "$out")" && pwd)/$(basename "$out")"
-tarball=$(ls /usr/src/linux-source-6.12.tar.* 2>/dev/null | head -n 1)
+tarball=$(find /usr/src -maxdepth 1 -name 'linux-source-6.12.tar.*' | head -n 1)
 [ -n "$tarball" ] || { echo "kernel: /usr/src/linux-source-6.12.tar.* missing: run 'make deps'" >&2; exit 1; }
 srcver=$(dpkg-query -W -f='${Version}' linux-source-6.12)
 
@@ -37,14 +37,15 @@ if [ -n "$cache" ] && [ -f "$cached" ]; then
 	exit 0
 fi
 
-work="$(dirname "$out")/kernel-$key"
-src="$work/src"
-if [ ! -f "$src/.extracted" ]; then
-	rm -rf "$work"
+# One source tree per output name, kept between builds: a config change
+# rebuilds only what it touches instead of extracting 1.5 GB again.
+src="$(dirname "$out")/kernel-src-$(basename "$out")"
+if [ ! -f "$src/.extracted-$srcver" ]; then
+	rm -rf "$src"
 	mkdir -p "$src"
 	echo "kernel: extracting $tarball"
 	tar -xf "$tarball" -C "$src" --strip-components=1
-	touch "$src/.extracted"
+	touch "$src/.extracted-$srcver"
 fi
 
 cd "$src"
@@ -71,6 +72,8 @@ mv "$out.tmp" "$out"
 cp .config "$out.config"
 
 if [ -n "$cache" ] && mkdir -p "$cache" 2>/dev/null; then
-	cp "$out" "$cached.tmp" && mv "$cached.tmp" "$cached" || true
+	if ! { cp "$out" "$cached.tmp" && mv "$cached.tmp" "$cached"; }; then
+		echo "$(basename "$0"): could not cache $out in $cache" >&2
+	fi
 fi
 echo "kernel: built $out"

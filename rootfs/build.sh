@@ -32,8 +32,18 @@ for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.l
 done
 [ $# -gt 0 ] || { echo "rootfs: no apt sources configured on this machine" >&2; exit 1; }
 
-tree="$out.tree"
-rm -rf "$tree"
+tree="$(cd "$(dirname "$out")" && pwd)/$(basename "$out").tree"
+# A build killed midway can leave the host's /proc, /sys or /dev mounted in
+# the tree: unmount whatever is there first, and never delete across mounts.
+remove_tree() {
+	findmnt -rn -o TARGET | grep "^$tree/" | sort -r | while read -r m; do
+		umount -l "$m" || true
+	done
+	rm -rf --one-file-system "$tree"
+}
+remove_tree
+# The hooks are run by mmdebstrap with the tree as $1: single quotes intended.
+# shellcheck disable=SC2016
 # No docs, man pages or locales: they cost squashfs size and nothing else.
 # The JRE's update-alternatives still links into man1, so that dir must exist.
 mmdebstrap --variant=minbase --mode=root \
@@ -51,11 +61,16 @@ mmdebstrap --variant=minbase --mode=root \
 	--customize-hook='echo tmc-sandbox > "$1/etc/hostname"' \
 	bookworm "$tree" "$@"
 
-mksquashfs "$tree" "$out.tmp" -noappend -comp zstd -quiet -no-progress
-rm -rf "$tree"
+# lz4 (high-compression mode: slower to pack, as fast to unpack): in the
+# guest, every page of gcc or the JVM is decompressed by an emulated CPU, and
+# zstd cost ~half of a hello-C run there.
+mksquashfs "$tree" "$out.tmp" -noappend -comp lz4 -Xhc -quiet -no-progress
+remove_tree
 mv "$out.tmp" "$out"
 
 if [ -n "$cache" ] && mkdir -p "$cache" 2>/dev/null; then
-	cp "$out" "$cached.tmp" && mv "$cached.tmp" "$cached" || true
+	if ! { cp "$out" "$cached.tmp" && mv "$cached.tmp" "$cached"; }; then
+		echo "$(basename "$0"): could not cache $out in $cache" >&2
+	fi
 fi
 echo "rootfs: built $out ($(du -h "$out" | cut -f1))"
