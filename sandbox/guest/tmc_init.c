@@ -110,19 +110,47 @@ static void __attribute__((noreturn)) power_off(void)
 	_exit(1);
 }
 
+/* Reads a small text file (procfs, cgroupfs) whole, NUL-terminated;
+ * returns its length or -1. */
+static ssize_t read_text(const char *path, char *buf, size_t size)
+{
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, size - 1);
+	close(fd);
+	if (n < 0)
+		return -1;
+	buf[n] = '\0';
+	return n;
+}
+
+/* The number after "KEY " at the start of a line of a counters file. */
+static unsigned long long read_counter(const char *path, const char *key)
+{
+	char buf[16384];
+	size_t key_len = strlen(key);
+
+	if (read_text(path, buf, sizeof(buf)) <= 0)
+		return 0;
+	for (char *line = buf; line != NULL && *line != '\0';) {
+		if (strncmp(line, key, key_len) == 0 && line[key_len] == ' ')
+			return strtoull(line + key_len + 1, NULL, 10);
+		line = strchr(line, '\n');
+		if (line != NULL)
+			line++;
+	}
+	return 0;
+}
+
 static void read_cmdline(struct guest_config *cfg)
 {
 	char buf[4096];
-	ssize_t n;
-	int fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC);
 
-	if (fd < 0)
+	if (read_text("/proc/cmdline", buf, sizeof(buf)) <= 0)
 		return;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return;
-	buf[n] = '\0';
 	for (char *save = NULL, *tok = strtok_r(buf, " \n", &save); tok != NULL;
 	    tok = strtok_r(NULL, " \n", &save)) {
 		char *end;
@@ -159,20 +187,7 @@ static void write_proc(const char *path, const char *value)
 
 static unsigned long long oom_kills(void)
 {
-	char buf[8192];
-	ssize_t n;
-	char *p;
-	int fd = open("/proc/vmstat", O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	p = strstr(buf, "\noom_kill ");
-	return p ? strtoull(p + 10, NULL, 10) : 0;
+	return read_counter("/proc/vmstat", "oom_kill");
 }
 
 /* --- Unpacking the task ------------------------------------------------------
@@ -317,18 +332,7 @@ out:
 
 static unsigned long long mem_total(void)
 {
-	char buf[4096];
-	ssize_t n;
-	int fd = open("/proc/meminfo", O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	return strncmp(buf, "MemTotal:", 9) == 0 ? strtoull(buf + 9, NULL, 10) * 1024 : 0;
+	return read_counter("/proc/meminfo", "MemTotal:") * 1024;
 }
 
 static int setup_cgroup(const struct guest_config *cfg)
@@ -359,20 +363,7 @@ static int setup_cgroup(const struct guest_config *cfg)
 
 static unsigned long long cgroup_oom_kills(void)
 {
-	char buf[1024];
-	ssize_t n;
-	char *p;
-	int fd = open(TASK_CGROUP "/memory.events", O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	p = strstr(buf, "oom_kill ");
-	return p ? strtoull(p + 9, NULL, 10) : 0;
+	return read_counter(TASK_CGROUP "/memory.events", "oom_kill");
 }
 
 /* --- Running tmc-run ------------------------------------------------------- */
