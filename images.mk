@@ -22,8 +22,12 @@ $(B)/initrd.img: initrd/build.sh $(B)/init $(B)/tmc-init $(INITRD_CARRIER) | $(D
 $(B)/rootfs-$(PROFILE).squashfs: rootfs/build.sh rootfs/packages-$(PROFILE).txt | $(DEPS_OK)
 	@mkdir -p $(B)
 	rootfs/build.sh $@ rootfs/packages-$(PROFILE).txt
-$(B)/rootfs.squashfs: $(B)/rootfs-$(PROFILE).squashfs
-	ln -sf rootfs-$(PROFILE).squashfs $@
+# Checked at every make: a timestamp cannot tell which profile the link
+# names (make follows it), so a switch of PROFILE would go unnoticed.
+$(B)/rootfs.squashfs: $(B)/rootfs-$(PROFILE).squashfs FORCE
+	@[ "$$(readlink $@)" = rootfs-$(PROFILE).squashfs ] || ln -sfn rootfs-$(PROFILE).squashfs $@
+.PHONY: FORCE
+FORCE:
 
 $(B)/lpj: $(B)/linux.uml $(B)/initrd.img scripts/measure-lpj.sh
 	scripts/measure-lpj.sh $(B)/linux.uml $(B)/initrd.img > $@.tmp && mv $@.tmp $@
