@@ -26,6 +26,7 @@
 #include <linux/openat2.h>
 #include <linux/seccomp.h>
 #include <poll.h>
+#include <stddef.h>
 #include <seccomp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,9 +41,10 @@
 #define __NR_fchmodat2 452
 #endif
 
-/* Hash tables (open addressing, power-of-two sizes, filled to 3/4 at most).
- * The decision and name caches start small and double as they fill, so a
- * short run touches little memory (every page is a fault in UML). */
+/* Hash tables (struct table: open addressing, power-of-two sizes, filled
+ * to 3/4 at most). The decision and name caches start small and double as
+ * they fill, so a short run touches little memory (every page is a fault in
+ * UML); the scopes are one fixed array. */
 #define CACHE_MAX 4096		/* decisions per (path, access) */
 #define SCOPE_SLOTS 256		/* the host's scopes: a few per policy rule */
 #define WBUF_SIZE 16384		/* frames to the host that wait for no answer */
@@ -52,22 +54,43 @@
 #define MAX_LINKS 40
 #define KERNEL_O_LARGEFILE 0100000
 
+/*
+ * An open-addressing table of one slot type. Every slot type begins with
+ * its key string (char *), NULL in an empty slot: that is all the shared
+ * code knows of a slot. At most 3/4 of the slots are used, so a probe
+ * always ends at an empty slot.
+ */
+struct table {
+	void *slot;
+	size_t cap;		/* 0 or a power of two */
+	size_t used;
+};
+
+/* What a probe compares a slot with. */
+struct key {
+	const char *s;
+	size_t len;
+	uint8_t access;
+};
+
 struct cache_slot {
-	char *path;
+	char *path;		/* the key: first */
 	uint8_t access;
 	uint8_t verdict;
 	uint32_t unsent;	/* channel mode: hits not yet reported with COUNT */
 };
+_Static_assert(offsetof(struct cache_slot, path) == 0, "struct table: the key first");
 
 /* A directory (or file) below which the host's verdict for one access
  * holds (VERDICT's scope): asking again about any path below it would only
  * repeat it. */
 struct scope_slot {
-	char *prefix;
+	char *prefix;		/* the key: first */
 	size_t len;
 	uint8_t access;
 	uint8_t verdict;
 };
+_Static_assert(offsetof(struct scope_slot, prefix) == 0, "struct table: the key first");
 
 struct scout_supervisor {
 	struct command_center *cc;	/* in-process mode, or NULL */
@@ -77,18 +100,16 @@ struct scout_supervisor {
 	uint32_t next_id;
 	struct seccomp_notif *req;
 	struct seccomp_notif_resp *resp;
-	struct cache_slot *cache;
-	size_t cache_cap, cached;
-	struct scope_slot scopes[SCOPE_SLOTS];
-	size_t scoped;
+	struct table cache;		/* of struct cache_slot */
+	struct table scopes;		/* of struct scope_slot, in scope_slots */
+	struct scope_slot scope_slots[SCOPE_SLOTS];
 	uint64_t uncounted;		/* hits neither cached nor reported (COUNT failed) */
 	/* the name cache (resolve()); off until scout_supervisor_set_task */
 	int cache_names;
 	uid_t task_uid;
 	dev_t root_dev;
 	int root_fixed;
-	struct name_slot *names;
-	size_t names_cap, names_used;
+	struct table names;		/* of struct name_slot */
 	uint8_t rbuf[CHANNEL_MAX_FRAME];
 	size_t rlen;
 	uint8_t wbuf[WBUF_SIZE];
@@ -255,41 +276,104 @@ static enum policy_verdict chan_ask(struct scout_supervisor *sup, const char *pa
 	return sup->msg.verdict == POLICY_ALLOW ? POLICY_ALLOW : POLICY_DENY;
 }
 
-/* ---- decisions and their cache ---------------------------------------- */
+/* ---- hash tables ------------------------------------------------------ */
 
-static uint32_t hash_path(const char *p, enum policy_access a)
+/* FNV-1a. */
+static uint32_t hash_bytes(const char *p, size_t n)
 {
 	uint32_t h = 2166136261u;
 
-	for (; *p != '\0'; p++)
-		h = (h ^ (uint8_t)*p) * 16777619u;
-	return (h ^ (uint32_t)a) * 16777619u;
+	while (n-- > 0)
+		h = (h ^ (uint8_t)*p++) * 16777619u;
+	return h;
 }
 
-static uint32_t hash_scope(const char *p, size_t len, enum policy_access a)
+static uint32_t hash_access(const char *p, size_t n, enum policy_access a)
 {
-	uint32_t h = 2166136261u;
+	return (hash_bytes(p, n) ^ (uint32_t)a) * 16777619u;
+}
 
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (uint8_t)p[i]) * 16777619u;
-	return (h ^ (uint32_t)a) * 16777619u;
+static void *table_at(const struct table *t, size_t size, size_t i)
+{
+	return (unsigned char *)t->slot + (i & (t->cap - 1)) * size;
+}
+
+static int slot_empty(const void *slot)
+{
+	return *(char *const *)slot == NULL;
+}
+
+/* The slot where a probe for k (hashed to hash) ends: the one whose key
+ * same() finds equal (*found = 1), else the empty one where k belongs.
+ * NULL for a table with no slots yet. */
+static void *table_find(const struct table *t, size_t size, uint32_t hash,
+    int (*same)(const void *slot, const struct key *k), const struct key *k, int *found)
+{
+	*found = 0;
+	if (t->cap == 0)
+		return NULL;
+	for (size_t i = hash; ; i++) {
+		void *s = table_at(t, size, i);
+
+		if (slot_empty(s))
+			return s;
+		if (same(s, k)) {
+			*found = 1;
+			return s;
+		}
+	}
+}
+
+/* Makes room for one more slot, doubling the table from TABLE_MIN up to max
+ * slots; 0 when there is room, -1 when the table is full at max or the
+ * allocation failed (the table is then unchanged). hash: a used slot's. */
+static int table_room(struct table *t, size_t size, size_t max, uint32_t (*hash)(const void *slot))
+{
+	size_t ncap = t->cap != 0 ? t->cap * 2 : TABLE_MIN;
+	struct table n = { NULL, ncap, t->used };
+
+	if (t->used + 1 <= t->cap / 4 * 3)
+		return 0;
+	if (ncap > max || (n.slot = calloc(ncap, size)) == NULL)
+		return -1;
+	for (size_t i = 0; i < t->cap; i++) {
+		const void *o = table_at(t, size, i);
+		size_t j;
+
+		if (slot_empty(o))
+			continue;
+		for (j = hash(o); !slot_empty(table_at(&n, size, j)); j++)
+			;
+		memcpy(table_at(&n, size, j), o, size);
+	}
+	free(t->slot);
+	*t = n;
+	return 0;
+}
+
+/* Frees every slot's key. */
+static void table_free_keys(struct table *t, size_t size)
+{
+	for (size_t i = 0; i < t->cap; i++)
+		free(*(char **)table_at(t, size, i));
+}
+
+/* ---- decisions and their cache ---------------------------------------- */
+
+static int scope_same(const void *slot, const struct key *k)
+{
+	const struct scope_slot *s = slot;
+
+	return s->access == k->access && s->len == k->len && memcmp(s->prefix, k->s, k->len) == 0;
 }
 
 static struct scope_slot *scope_slot(struct scout_supervisor *sup, const char *prefix, size_t len,
     enum policy_access a, int *found)
 {
-	size_t i = hash_scope(prefix, len, a) & (SCOPE_SLOTS - 1);
+	struct key k = { prefix, len, (uint8_t)a };
 
-	for (; sup->scopes[i].prefix != NULL; i = (i + 1) & (SCOPE_SLOTS - 1)) {
-		struct scope_slot *s = &sup->scopes[i];
-
-		if (s->access == a && s->len == len && memcmp(s->prefix, prefix, len) == 0) {
-			*found = 1;
-			return s;
-		}
-	}
-	*found = 0;
-	return &sup->scopes[i];
+	return table_find(&sup->scopes, sizeof(struct scope_slot), hash_access(prefix, len, a),
+	    scope_same, &k, found);
 }
 
 /* The verdict of a scope that covers path, or -1. */
@@ -315,12 +399,12 @@ static void scope_add(struct scout_supervisor *sup, const char *path, size_t len
 	int found;
 	struct scope_slot *s = scope_slot(sup, path, len, a, &found);
 
-	if (found || sup->scoped >= SCOPE_SLOTS / 4 * 3 || (s->prefix = strndup(path, len)) == NULL)
+	if (found || sup->scopes.used >= SCOPE_SLOTS / 4 * 3 || (s->prefix = strndup(path, len)) == NULL)
 		return;
 	s->len = len;
 	s->access = (uint8_t)a;
 	s->verdict = (uint8_t)v;
-	sup->scoped++;
+	sup->scopes.used++;
 }
 
 /* Reports one decision the host did not make itself (a scope hit that
@@ -344,37 +428,18 @@ static void count_now(struct scout_supervisor *sup, const char *path, enum polic
 		chan_break(sup);
 }
 
-/*
- * The policy's answer for (path, a): from the cache of exact paths, from a
- * scope the host gave earlier (the path is then cached as a hit not yet
- * reported: COUNT at the end), or from the Command Center (in-process or an
- * ASK over the channel). Every decision reaches the audit once: the host
- * records what it is asked, COUNT carries the hits.
- */
-/* Makes room for one more decision; 0 when there is. */
-static int cache_room(struct scout_supervisor *sup)
+static uint32_t cache_hash(const void *slot)
 {
-	size_t ncap = sup->cache_cap != 0 ? sup->cache_cap * 2 : TABLE_MIN;
-	struct cache_slot *n;
+	const struct cache_slot *s = slot;
 
-	if (sup->cached + 1 <= sup->cache_cap / 4 * 3)
-		return 0;
-	if (ncap > CACHE_MAX || (n = calloc(ncap, sizeof(*n))) == NULL)
-		return -1;
-	for (size_t i = 0; i < sup->cache_cap; i++) {
-		struct cache_slot *o = &sup->cache[i];
-		size_t j;
+	return hash_access(s->path, strlen(s->path), (enum policy_access)s->access);
+}
 
-		if (o->path == NULL)
-			continue;
-		for (j = hash_path(o->path, o->access) & (ncap - 1); n[j].path != NULL; j = (j + 1) & (ncap - 1))
-			;
-		n[j] = *o;
-	}
-	free(sup->cache);
-	sup->cache = n;
-	sup->cache_cap = ncap;
-	return 0;
+static int cache_same(const void *slot, const struct key *k)
+{
+	const struct cache_slot *s = slot;
+
+	return s->access == k->access && strcmp(s->path, k->s) == 0;
 }
 
 /*
@@ -386,22 +451,20 @@ static int cache_room(struct scout_supervisor *sup)
  */
 static enum policy_verdict decide(struct scout_supervisor *sup, const char *path, enum policy_access a)
 {
-	size_t i = 0, scope = 0;
+	size_t scope = 0;
+	struct key k = { path, strlen(path), (uint8_t)a };
 	struct cache_slot *s;
 	enum policy_verdict v;
-	int sv, hit = 0, room = cache_room(sup) == 0;
+	int sv, found, hit = 0;
+	int room = table_room(&sup->cache, sizeof(*s), CACHE_MAX, cache_hash) == 0;
 
-	for (i = hash_path(path, a); sup->cache_cap > 0; i++) {
-		s = &sup->cache[i & (sup->cache_cap - 1)];
-		if (s->path == NULL)
-			break;
-		if (s->access == a && strcmp(s->path, path) == 0) {
-			if (sup->cc != NULL)
-				cc_record(sup->cc, path, a, (enum policy_verdict)s->verdict, 1);
-			else if (s->unsent < UINT32_MAX)
-				s->unsent++;
-			return (enum policy_verdict)s->verdict;
-		}
+	s = table_find(&sup->cache, sizeof(*s), hash_access(path, k.len, a), cache_same, &k, &found);
+	if (found) {
+		if (sup->cc != NULL)
+			cc_record(sup->cc, path, a, (enum policy_verdict)s->verdict, 1);
+		else if (s->unsent < UINT32_MAX)
+			s->unsent++;
+		return (enum policy_verdict)s->verdict;
 	}
 	if (sup->cc != NULL)
 		v = cc_decide(sup->cc, path, a);
@@ -415,7 +478,8 @@ static enum policy_verdict decide(struct scout_supervisor *sup, const char *path
 		if (scope > 0)
 			scope_add(sup, path, scope, a, v);
 	}
-	s = room ? &sup->cache[i & (sup->cache_cap - 1)] : NULL;
+	if (!room)
+		s = NULL;
 	if (s == NULL || (s->path = strdup(path)) == NULL) {
 		if (hit)
 			count_now(sup, path, a, v);
@@ -424,7 +488,7 @@ static enum policy_verdict decide(struct scout_supervisor *sup, const char *path
 	s->access = (uint8_t)a;
 	s->verdict = (uint8_t)v;
 	s->unsent = hit;
-	sup->cached++;
+	sup->cache.used++;
 	return v;
 }
 
@@ -560,12 +624,13 @@ static int is_digits(const char *s, size_t n)
  * afresh every time. A task that runs as root (no --uid) gets no cache.
  */
 struct name_slot {
-	char *path;
+	char *path;		/* the key: first */
 	size_t len;
 	char *target;		/* S_IFLNK: the link's target */
 	mode_t type;		/* S_IFMT bits; 0: the name does not exist */
 	uint8_t fixed;		/* a directory whose entries are fixed */
 };
+_Static_assert(offsetof(struct name_slot, path) == 0, "struct table: the key first");
 
 /* One name as the walk sees it. */
 struct name {
@@ -574,59 +639,27 @@ struct name {
 	const char *target;
 };
 
-static uint32_t hash_bytes(const char *p, size_t n)
+static uint32_t name_hash(const void *slot)
 {
-	uint32_t h = 2166136261u;
+	const struct name_slot *s = slot;
 
-	while (n-- > 0)
-		h = (h ^ (uint8_t)*p++) * 16777619u;
-	return h;
+	return hash_bytes(s->path, s->len);
+}
+
+static int name_same(const void *slot, const struct key *k)
+{
+	const struct name_slot *s = slot;
+
+	return s->len == k->len && memcmp(s->path, k->s, k->len) == 0;
 }
 
 static struct name_slot *name_slot(struct scout_supervisor *sup, const char *path, size_t len,
     int *found)
 {
-	size_t i;
+	struct key k = { path, len, 0 };
 
-	*found = 0;
-	if (sup->names_cap == 0)
-		return NULL;
-	for (i = hash_bytes(path, len); ; i++) {
-		struct name_slot *s = &sup->names[i & (sup->names_cap - 1)];
-
-		if (s->path == NULL)
-			return s;
-		if (s->len == len && memcmp(s->path, path, len) == 0) {
-			*found = 1;
-			return s;
-		}
-	}
-}
-
-/* Makes room for one more name; 0 when there is. */
-static int names_room(struct scout_supervisor *sup)
-{
-	size_t ncap = sup->names_cap != 0 ? sup->names_cap * 2 : TABLE_MIN;
-	struct name_slot *n;
-
-	if (sup->names_used + 1 <= sup->names_cap / 4 * 3)
-		return 0;
-	if (ncap > NAME_MAX_SLOTS || (n = calloc(ncap, sizeof(*n))) == NULL)
-		return -1;
-	for (size_t i = 0; i < sup->names_cap; i++) {
-		struct name_slot *o = &sup->names[i];
-		size_t j;
-
-		if (o->path == NULL)
-			continue;
-		for (j = hash_bytes(o->path, o->len) & (ncap - 1); n[j].path != NULL; j = (j + 1) & (ncap - 1))
-			;
-		n[j] = *o;
-	}
-	free(sup->names);
-	sup->names = n;
-	sup->names_cap = ncap;
-	return 0;
+	return table_find(&sup->names, sizeof(struct name_slot), hash_bytes(path, len), name_same, &k,
+	    found);
 }
 
 /* Is the directory path[0..len) known to be fixed (see above)? */
@@ -658,7 +691,7 @@ static int look_up(struct scout_supervisor *sup, const char *path, size_t len, i
 	int found = 0;
 
 	if (parent_fixed) {
-		int room = names_room(sup) == 0;
+		int room = table_room(&sup->names, sizeof(*slot), NAME_MAX_SLOTS, name_hash) == 0;
 
 		slot = name_slot(sup, path, len, &found);
 		if (found) {
@@ -699,7 +732,7 @@ static int look_up(struct scout_supervisor *sup, const char *path, size_t len, i
 		slot->target = t;
 		slot->type = n->type;
 		slot->fixed = (uint8_t)n->fixed;
-		sup->names_used++;
+		sup->names.used++;
 	}
 	return 0;
 }
@@ -1371,6 +1404,8 @@ struct scout_supervisor *scout_supervisor_new(struct command_center *cc, int cha
 	}
 	sup->cc = cc;
 	sup->chan_fd = chan_fd;
+	sup->scopes.slot = sup->scope_slots;
+	sup->scopes.cap = SCOPE_SLOTS;
 	if (chan_fd >= 0)
 		chan_hello(sup);
 	return sup;
@@ -1380,8 +1415,8 @@ void scout_supervisor_finish(struct scout_supervisor *sup)
 {
 	if (sup->cc != NULL || sup->broken)
 		return;
-	for (size_t i = 0; i < sup->cache_cap && !sup->broken; i++) {
-		struct cache_slot *s = &sup->cache[i];
+	for (size_t i = 0; i < sup->cache.cap && !sup->broken; i++) {
+		struct cache_slot *s = table_at(&sup->cache, sizeof(*s), i);
 		size_t len;
 
 		if (s->path == NULL || s->unsent == 0)
@@ -1430,16 +1465,13 @@ void scout_supervisor_free(struct scout_supervisor *sup)
 {
 	if (sup == NULL)
 		return;
-	for (size_t i = 0; i < sup->cache_cap; i++)
-		free(sup->cache[i].path);
-	free(sup->cache);
-	for (size_t i = 0; i < SCOPE_SLOTS; i++)
-		free(sup->scopes[i].prefix);
-	for (size_t i = 0; i < sup->names_cap; i++) {
-		free(sup->names[i].path);
-		free(sup->names[i].target);
-	}
-	free(sup->names);
+	table_free_keys(&sup->cache, sizeof(struct cache_slot));
+	free(sup->cache.slot);
+	table_free_keys(&sup->scopes, sizeof(struct scope_slot));
+	for (size_t i = 0; i < sup->names.cap; i++)
+		free(((struct name_slot *)table_at(&sup->names, sizeof(struct name_slot), i))->target);
+	table_free_keys(&sup->names, sizeof(struct name_slot));
+	free(sup->names.slot);
 	seccomp_notify_free(sup->req, sup->resp);
 	free(sup);
 }
