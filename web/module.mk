@@ -60,7 +60,7 @@ install: $(B)/sandboxd $(B)/sandbox-run $(B)/tmc-unpack $(B)/carrier $(IMAGES)
 
 # ------------------------------------------------------------------ tests
 
-$(B)/tests/deploy_test: $(B)/obj/tests/deploy/deploy_test.o
+$(B)/tests/deploy_test: $(B)/obj/tests/deploy/deploy_test.o $(B)/obj/tests/lib/http_harness.o
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
 

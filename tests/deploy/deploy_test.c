@@ -43,85 +43,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/lib/http_harness.h"
+
 #define DEADLINE_S 900		/* the whole run, tests or bench */
 #define NINST 3			/* instances in the test pool */
-#define MAXPROC 32
 
 static const char *build_dir, *web_dir, *stage_dir, *prefix, *exercises_dir;
 static char tmp_root[64], abs_build[4096];
-static int checks_failed;
-static const char *current_test;
-
-#define CHECK(cond, ...) do {                                           \
-		if (!(cond)) {                                          \
-			checks_failed++;                                \
-			printf("    FAIL %s:%d [%s] ", __FILE__, __LINE__, current_test); \
-			printf(__VA_ARGS__);                            \
-			printf("\n");                                   \
-			fflush(stdout);                                 \
-		}                                                       \
-	} while (0)
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* ------------------------------------------------------ started processes */
-
-/* Every child the harness starts, so that cleanup() can end it whatever
- * happened. Signal-safe: only kill/waitpid on the fixed table. */
-static volatile pid_t procs[MAXPROC];
-
-static void proc_add(pid_t pid)
-{
-	for (int i = 0; i < MAXPROC; i++)
-		if (procs[i] == 0) {
-			procs[i] = pid;
-			return;
-		}
-}
-
-static void proc_del(pid_t pid)
-{
-	for (int i = 0; i < MAXPROC; i++)
-		if (procs[i] == pid)
-			procs[i] = 0;
-}
-
-/* TERM, up to 15 s for drains (sandboxd finishes its task; its UML has
- * parent-death SIGKILL), then KILL. */
-static void cleanup(void)
-{
-	int left = 0;
-
-	for (int i = 0; i < MAXPROC; i++)
-		if (procs[i] > 0 && kill(procs[i], SIGTERM) == 0)
-			left++;
-	for (int t = 0; left > 0 && t < 150; t++) {
-		left = 0;
-		for (int i = 0; i < MAXPROC; i++) {
-			if (procs[i] <= 0)
-				continue;
-			if (waitpid(procs[i], NULL, WNOHANG) == procs[i])
-				procs[i] = 0;
-			else
-				left++;
-		}
-		if (left > 0)
-			usleep(100000);
-	}
-	for (int i = 0; i < MAXPROC; i++)
-		if (procs[i] > 0) {
-			kill(procs[i], SIGKILL);
-			waitpid(procs[i], NULL, 0);
-			procs[i] = 0;
-		}
-}
-
 static void on_signal(int sig)
 {
 	static const char msg[] = "deploy_test: interrupted or past the deadline; stopping what it started\n";
@@ -129,7 +57,7 @@ static void on_signal(int sig)
 	if (write(1, msg, sizeof(msg) - 1) < 0) {
 		/* nothing to do */
 	}
-	cleanup();
+	harness_procs_end();
 	if (sig == SIGALRM) {
 		static const char fail[] = "0 passed, 1 failed\n";
 
@@ -149,7 +77,7 @@ static int run_cmd_err(const char *const *argv, double timeout, char *out, size_
 	int p[2], st = -1;
 	size_t got = 0;
 	pid_t pid;
-	double until = now_s() + timeout;
+	double until = harness_now_s() + timeout;
 	char sink[4096];
 
 	if (pipe2(p, O_CLOEXEC) < 0)
@@ -171,7 +99,7 @@ static int run_cmd_err(const char *const *argv, double timeout, char *out, size_
 		dprintf(2, "exec %s: %s\n", argv[0], strerror(errno));
 		_exit(127);
 	}
-	proc_add(pid);
+	harness_proc_add(pid);
 	close(p[1]);
 	if (out != NULL && outlen > 0)
 		out[0] = '\0';
@@ -179,7 +107,7 @@ static int run_cmd_err(const char *const *argv, double timeout, char *out, size_
 		struct pollfd pf = { p[0], POLLIN, 0 };
 		ssize_t n;
 
-		if (now_s() > until) {
+		if (harness_now_s() > until) {
 			kill(pid, SIGKILL);
 			break;
 		}
@@ -199,8 +127,8 @@ static int run_cmd_err(const char *const *argv, double timeout, char *out, size_
 	close(p[0]);
 	if (waitpid(pid, &st, 0) != pid)
 		st = -1;
-	proc_del(pid);
-	if (now_s() > until)
+	harness_proc_del(pid);
+	if (harness_now_s() > until)
 		return -1;
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
@@ -230,238 +158,37 @@ static int have_tool(const char *name)
 
 /* ---------------------------------------------------------------- receiver */
 
-struct note {
-	char token[64];
-	char status[16];
-	double at;
-};
-
-static struct receiver {
-	struct MHD_Daemon *mhd;
-	unsigned port;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	struct note notes[512];
-	size_t nnotes;
-} rx = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
-
-struct rx_req {
-	char *body;
-	size_t len;
-};
-
-static enum MHD_Result rx_handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
-    const char *version, const char *data, size_t *size, void **con_cls)
+/* The status of the last notification with this token ("(none)" when it
+ * has none), or NULL when none came. */
+static const char *rx_status(const char *token)
 {
-	struct rx_req *r = *con_cls;
-	struct MHD_Response *resp;
-	enum MHD_Result ret;
+	long i = harness_rx_find("token", token);
+	const char *st;
 
-	(void)cls;
-	(void)url;
-	(void)version;
-	(void)method;
-	if (r == NULL) {
-		*con_cls = calloc(1, sizeof(*r));
-		return *con_cls ? MHD_YES : MHD_NO;
-	}
-	if (*size > 0) {
-		char *nb = realloc(r->body, r->len + *size + 1);
-
-		if (nb == NULL)
-			return MHD_NO;
-		memcpy(nb + r->len, data, *size);
-		r->body = nb;
-		r->len += *size;
-		r->body[r->len] = '\0';
-		*size = 0;
-		return MHD_YES;
-	}
-	pthread_mutex_lock(&rx.lock);
-	if (rx.nnotes < sizeof(rx.notes) / sizeof(rx.notes[0])) {
-		struct note *n = &rx.notes[rx.nnotes++];
-		json_t *j = json_loadb(r->body ? r->body : "", r->len, 0, NULL);
-		const char *tok = json_string_value(json_object_get(j, "token"));
-		const char *st = json_string_value(json_object_get(j, "status"));
-
-		snprintf(n->token, sizeof(n->token), "%s", tok ? tok : "");
-		snprintf(n->status, sizeof(n->status), "%s", st ? st : "(none)");
-		n->at = now_s();
-		json_decref(j);
-		pthread_cond_broadcast(&rx.cond);
-	}
-	pthread_mutex_unlock(&rx.lock);
-	resp = MHD_create_response_from_buffer(2, (void *)"ok", MHD_RESPMEM_PERSISTENT);
-	ret = MHD_queue_response(c, 200, resp);
-	MHD_destroy_response(resp);
-	return ret;
-}
-
-static void rx_done(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode t)
-{
-	struct rx_req *r = *con_cls;
-
-	(void)cls;
-	(void)c;
-	(void)t;
-	if (r != NULL) {
-		free(r->body);
-		free(r);
-	}
-	*con_cls = NULL;
-}
-
-static int rx_start(void)
-{
-	const union MHD_DaemonInfo *info;
-
-	rx.mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO, 0, NULL, NULL,
-	    rx_handler, NULL, MHD_OPTION_NOTIFY_COMPLETED, rx_done, NULL, MHD_OPTION_END);
-	if (rx.mhd == NULL)
-		return -1;
-	info = MHD_get_daemon_info(rx.mhd, MHD_DAEMON_INFO_BIND_PORT);
-	rx.port = info ? info->port : 0;
-	return rx.port ? 0 : -1;
-}
-
-static void rx_reset(void)
-{
-	pthread_mutex_lock(&rx.lock);
-	rx.nnotes = 0;
-	pthread_mutex_unlock(&rx.lock);
-}
-
-static size_t rx_wait(size_t count, double timeout)
-{
-	double until = now_s() + timeout;
-	size_t n;
-
-	pthread_mutex_lock(&rx.lock);
-	while (rx.nnotes < count && now_s() < until) {
-		struct timespec ts;
-
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 100 * 1000 * 1000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
-		pthread_cond_timedwait(&rx.cond, &rx.lock, &ts);
-	}
-	n = rx.nnotes;
-	pthread_mutex_unlock(&rx.lock);
-	return n;
-}
-
-/* The note with this token, or NULL. */
-static const struct note *rx_find(const char *token)
-{
-	const struct note *found = NULL;
-
-	pthread_mutex_lock(&rx.lock);
-	for (size_t i = 0; i < rx.nnotes; i++)
-		if (strcmp(rx.notes[i].token, token) == 0)
-			found = &rx.notes[i];
-	pthread_mutex_unlock(&rx.lock);
-	return found;
-}
-
-static void notify_url(char *buf, size_t len)
-{
-	snprintf(buf, len, "http://127.0.0.1:%u/notify", rx.port);
+	if (i < 0)
+		return NULL;
+	st = harness_rx_str((size_t)i, "status");
+	return st ? st : "(none)";
 }
 
 /* ------------------------------------------------------------------ client */
 
-struct buf {
-	char *p;
-	size_t len;
-};
-
-static size_t buf_write(char *p, size_t size, size_t n, void *arg)
-{
-	struct buf *b = arg;
-	char *np = realloc(b->p, b->len + size * n + 1);
-
-	if (np == NULL)
-		return 0;
-	memcpy(np + b->len, p, size * n);
-	b->p = np;
-	b->len += size * n;
-	b->p[b->len] = '\0';
-	return size * n;
-}
-
-/* GET http://127.0.0.1:port/path; the status code (0: no answer). */
-static long http_get(unsigned port, const char *path, char **body)
-{
-	CURL *c = curl_easy_init();
-	char url[512];
-	struct buf b = { 0 };
-	long code = 0;
-
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", port, path);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, buf_write);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	if (curl_easy_perform(c) == CURLE_OK)
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-	curl_easy_cleanup(c);
-	if (body != NULL)
-		*body = b.p ? b.p : strdup("");
-	else
-		free(b.p);
-	return code;
-}
-
-/* The tmc-server way: multipart file (+ notify, token, wait). */
+/* The tmc-server way: multipart file (+ notify, token, wait), 180 s to
+ * answer. */
 static long post_task(unsigned port, const char *path, const char *tar, const char *notify, const char *token,
     int wait, char **body)
 {
-	CURL *c = curl_easy_init();
-	curl_mime *m = curl_mime_init(c);
-	curl_mimepart *p;
-	char url[512];
-	struct buf b = { 0 };
-	long code = 0;
+	struct harness_part parts[5] = { { "file", tar, 0, 1 } };
+	size_t n = 1;
 
-	p = curl_mime_addpart(m);
-	curl_mime_name(p, "file");
-	curl_mime_filedata(p, tar);
-	curl_mime_type(p, "application/x-tar");
-	if (notify != NULL) {
-		p = curl_mime_addpart(m);
-		curl_mime_name(p, "notify");
-		curl_mime_data(p, notify, CURL_ZERO_TERMINATED);
-	}
-	if (token != NULL) {
-		p = curl_mime_addpart(m);
-		curl_mime_name(p, "token");
-		curl_mime_data(p, token, CURL_ZERO_TERMINATED);
-	}
-	if (wait) {
-		p = curl_mime_addpart(m);
-		curl_mime_name(p, "wait");
-		curl_mime_data(p, "1", CURL_ZERO_TERMINATED);
-	}
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", port, path);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_MIMEPOST, m);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, buf_write);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 180L);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	if (curl_easy_perform(c) == CURLE_OK)
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-	curl_mime_free(m);
-	curl_easy_cleanup(c);
-	if (body != NULL)
-		*body = b.p ? b.p : strdup("");
-	else
-		free(b.p);
-	return code;
+	if (notify != NULL)
+		parts[n++] = (struct harness_part){ "notify", notify, 0, 0 };
+	if (token != NULL)
+		parts[n++] = (struct harness_part){ "token", token, 0, 0 };
+	if (wait)
+		parts[n++] = (struct harness_part){ "wait", "1", 0, 0 };
+	parts[n] = (struct harness_part){ NULL, NULL, 0, 0 };
+	return harness_post_task(port, path, parts, 180, body);
 }
 
 /* An integer field of a JSON text; -1 when absent. */
@@ -517,110 +244,6 @@ static const char *dir_tar(const char *dir, const char *name)
 
 #define ECHO_TASK "#!/bin/sh\necho 'hello from the pool'\nexit 0\n"
 
-/* ------------------------------------------------------------------ sandboxd */
-
-struct daemon {
-	pid_t pid;
-	int fd;
-	unsigned port;
-	char work[300], log[320];
-};
-
-static int bind_any(unsigned *port)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t al = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 128) < 0 ||
-	    getsockname(fd, (struct sockaddr *)&a, &al) < 0) {
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	*port = ntohs(a.sin_port);
-	return fd;
-}
-
-static void daemon_init(struct daemon *d, const char *name)
-{
-	memset(d, 0, sizeof(*d));
-	d->pid = -1;
-	d->fd = -1;
-	snprintf(d->work, sizeof(d->work), "%s/%s", tmp_root, name);
-	mkdir(d->work, 0755);
-	snprintf(d->log, sizeof(d->log), "%s/%s.log", tmp_root, name);
-}
-
-/* Starts bin on d's socket (bound on first use) with these flags (NULL
- * terminated), then waits for /status.json. */
-static int daemon_start(struct daemon *d, const char *bin, const char *const *extra)
-{
-	const char *argv[48];
-	char fdarg[16];
-	size_t n = 0;
-	double until;
-
-	if (d->fd < 0 && (d->fd = bind_any(&d->port)) < 0)
-		return -1;
-	snprintf(fdarg, sizeof(fdarg), "%d", d->fd);
-	argv[n++] = bin;
-	for (; extra != NULL && *extra != NULL && n < 30; extra++)
-		argv[n++] = *extra;
-	argv[n++] = "--listen-fd";
-	argv[n++] = fdarg;
-	argv[n++] = "--work-dir";
-	argv[n++] = d->work;
-	argv[n++] = "--log";
-	argv[n++] = d->log;
-	argv[n++] = "--timeout";
-	argv[n++] = "60";
-	argv[n++] = "--retry-initial";
-	argv[n++] = "200ms";
-	argv[n] = NULL;
-	d->pid = fork();
-	if (d->pid < 0)
-		return -1;
-	if (d->pid == 0) {
-		fcntl(d->fd, F_SETFD, 0);
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	proc_add(d->pid);
-	for (until = now_s() + 20; now_s() < until; usleep(20000)) {
-		int st;
-
-		if (waitpid(d->pid, &st, WNOHANG) == d->pid) {
-			printf("    sandboxd exited at start (status %d); log %s\n", st, d->log);
-			proc_del(d->pid);
-			d->pid = -1;
-			return -1;
-		}
-		if (http_get(d->port, "/status.json", NULL) == 200)
-			return 0;
-	}
-	return -1;
-}
-
-/* SIGTERM drains: the running task finishes first (--timeout 60 bounds it). */
-static void daemon_stop(struct daemon *d)
-{
-	if (d->pid <= 0)
-		return;
-	kill(d->pid, SIGTERM);
-	waitpid(d->pid, NULL, 0);
-	proc_del(d->pid);
-	d->pid = -1;
-}
-
-static void daemon_fini(struct daemon *d)
-{
-	daemon_stop(d);
-	if (d->fd >= 0)
-		close(d->fd);
-	d->fd = -1;
-}
-
 /* ------------------------------------------------------------------ nginx */
 
 struct nginx {
@@ -632,7 +255,7 @@ struct nginx {
 
 /* Writes the site with gen-site.sh for these instance ports and starts
  * nginx in the foreground on its inherited socket. */
-static int nginx_start(struct nginx *ng, const char *name, const struct daemon *ds, int n)
+static int nginx_start(struct nginx *ng, const char *name, const struct harness_daemon *ds, int n)
 {
 	char listen[64], addrs[8][32], out[4096], conf[360], env[32], gen[300];
 	const char *argv[24];
@@ -642,7 +265,7 @@ static int nginx_start(struct nginx *ng, const char *name, const struct daemon *
 	memset(ng, 0, sizeof(*ng));
 	ng->pid = -1;
 	snprintf(ng->dir, sizeof(ng->dir), "%s/%s", tmp_root, name);
-	if ((ng->fd = bind_any(&ng->port)) < 0)
+	if ((ng->fd = harness_bind_any(&ng->port)) < 0)
 		return -1;
 	snprintf(listen, sizeof(listen), "127.0.0.1:%u", ng->port);
 	snprintf(gen, sizeof(gen), "%s/nginx/gen-site.sh", web_dir);
@@ -681,17 +304,17 @@ static int nginx_start(struct nginx *ng, const char *name, const struct daemon *
 		execlp("nginx", "nginx", "-p", ng->dir, "-c", conf, (char *)NULL);
 		_exit(127);
 	}
-	proc_add(ng->pid);
-	for (until = now_s() + 10; now_s() < until; usleep(20000)) {
+	harness_proc_add(ng->pid);
+	for (until = harness_now_s() + 10; harness_now_s() < until; usleep(20000)) {
 		int st;
 
 		if (waitpid(ng->pid, &st, WNOHANG) == ng->pid) {
 			printf("    nginx exited at start (status %d); see %s/logs/error.log\n", st, ng->dir);
-			proc_del(ng->pid);
+			harness_proc_del(ng->pid);
 			ng->pid = -1;
 			return -1;
 		}
-		if (http_get(ng->port, "/pool/instances.json", NULL) == 200)
+		if (harness_http_get(ng->port, "/pool/instances.json", NULL) == 200)
 			return 0;
 	}
 	return -1;
@@ -702,7 +325,7 @@ static void nginx_stop(struct nginx *ng)
 	if (ng->pid > 0) {
 		kill(ng->pid, SIGTERM);
 		waitpid(ng->pid, NULL, 0);
-		proc_del(ng->pid);
+		harness_proc_del(ng->pid);
 	}
 	ng->pid = -1;
 	if (ng->fd >= 0)
@@ -712,7 +335,7 @@ static void nginx_stop(struct nginx *ng)
 
 /* ---------------------------------------------------------------- the pool */
 
-static struct daemon pool[NINST];
+static struct harness_daemon pool[NINST];
 static struct nginx front;
 static int pool_ok = -1;	/* -1 not yet started, 0 failed, 1 up */
 
@@ -729,8 +352,8 @@ static int pool_up(void)
 		char name[32];
 
 		snprintf(name, sizeof(name), "instance%d", i + 1);
-		daemon_init(&pool[i], name);
-		if (daemon_start(&pool[i], sbd, extra) < 0) {
+		harness_daemon_init(&pool[i], tmp_root, name);
+		if (harness_daemon_start(&pool[i], sbd, extra) < 0) {
 			printf("    instance %d did not start (log %s)\n", i + 1, pool[i].log);
 			return 0;
 		}
@@ -751,7 +374,7 @@ static void pool_down(void)
 		return;
 	nginx_stop(&front);
 	for (int i = 0; i < NINST; i++)
-		daemon_fini(&pool[i]);
+		harness_daemon_fini(&pool[i]);
 	pool_ok = -1;
 }
 
@@ -762,7 +385,7 @@ static long instance_busy(int i, long *tasks_run)
 	long code, busy;
 
 	snprintf(path, sizeof(path), "/sandbox/%d/status.json", i);
-	code = http_get(front.port, path, &body);
+	code = harness_http_get(front.port, path, &body);
 	busy = code == 200 ? json_int_field(body, "busy_instances") : -1;
 	if (tasks_run != NULL)
 		*tasks_run = code == 200 ? json_int_field(body, "tasks_run") : -1;
@@ -773,7 +396,7 @@ static long instance_busy(int i, long *tasks_run)
 /* Waits until no instance is busy. */
 static int pool_wait_idle(double timeout)
 {
-	for (double until = now_s() + timeout; now_s() < until; usleep(100000)) {
+	for (double until = harness_now_s() + timeout; harness_now_s() < until; usleep(100000)) {
 		int busy = 0;
 
 		for (int i = 1; i <= NINST; i++)
@@ -796,7 +419,7 @@ static void *conc_post(void *arg)
 	struct conc *c = arg;
 	char url[128];
 
-	notify_url(url, sizeof(url));
+	harness_notify_url(url, sizeof(url), harness_rx.port);
 	pthread_barrier_wait(c->bar);
 	c->code = post_task(front.port, "/pool/tasks.json", c->tar, url, c->token, 0, &c->body);
 	return NULL;
@@ -839,7 +462,7 @@ static void test_pool_three_at_once(void)
 		CHECK(0, "the pool did not come up");
 		return;
 	}
-	rx_reset();
+	harness_rx_reset();
 	ok = post_concurrently(NINST, tar, "three-", codes);
 	CHECK(ok == NINST, "%d of %d POSTs to /pool/tasks.json got 200 ok (codes %ld %ld %ld)", ok, NINST,
 	    codes[0], codes[1], codes[2]);
@@ -848,18 +471,17 @@ static void test_pool_three_at_once(void)
 		CHECK(busy[i] == 1, "instance %d not busy right after the 3 POSTs (%ld): the pool did not spread them",
 		    i, busy[i]);
 	}
-	CHECK(rx_wait(NINST, 60) == NINST, "%zu of %d notifications arrived", rx.nnotes, NINST);
+	CHECK(harness_rx_wait(NINST, 60) == NINST, "%zu of %d notifications arrived", harness_rx.nnotes, NINST);
 	for (int i = 1; i <= NINST; i++) {
 		char tok[32];
-		const struct note *n;
+		const char *st;
 
 		snprintf(tok, sizeof(tok), "three-%d", i);
-		n = rx_find(tok);
-		CHECK(n != NULL && strcmp(n->status, "finished") == 0, "notification %s: %s", tok,
-		    n ? n->status : "missing");
+		st = rx_status(tok);
+		CHECK(st != NULL && strcmp(st, "finished") == 0, "notification %s: %s", tok, st ? st : "missing");
 	}
 	printf("    3 POSTs -> %ld %ld %ld, instances busy %ld %ld %ld, %zu notifications\n", codes[0], codes[1],
-	    codes[2], busy[1], busy[2], busy[3], rx.nnotes);
+	    codes[2], busy[1], busy[2], busy[3], harness_rx.nnotes);
 }
 
 static void test_pool_fourth_busy(void)
@@ -873,27 +495,28 @@ static void test_pool_fourth_busy(void)
 		CHECK(0, "the pool is not up and idle");
 		return;
 	}
-	rx_reset();
-	notify_url(url, sizeof(url));
+	harness_rx_reset();
+	harness_notify_url(url, sizeof(url), harness_rx.port);
 	CHECK(post_concurrently(NINST, tar, "fill-", codes) == NINST, "the 3 filling POSTs did not all get 200");
-	t0 = now_s();
+	t0 = harness_now_s();
 	code = post_task(front.port, "/pool/tasks.json", task_tar("echo", ECHO_TASK), url, "fourth", 0, &body);
 	CHECK(code == 500, "4th POST while all are busy -> %ld, wanted 500", code);
 	CHECK(body && strcmp(body, "{\"status\":\"busy\"}") == 0, "4th POST body '%s'", body ? body : "");
-	printf("    4th POST -> %ld %s after %.2fs\n", code, body ? body : "", now_s() - t0);
+	printf("    4th POST -> %ld %s after %.2fs\n", code, body ? body : "", harness_now_s() - t0);
 	free(body);
 	body = NULL;
 	/* POST / (the original protocol's path) on the pool, too. */
 	code = post_task(front.port, "/pool/", task_tar("echo", ECHO_TASK), url, "fourth-root", 0, NULL);
 	CHECK(code == 500, "POST /pool/ while all are busy -> %ld, wanted 500", code);
-	CHECK(rx_wait(NINST, 60) == NINST, "%zu of %d notifications for the filling tasks", rx.nnotes, NINST);
+	CHECK(harness_rx_wait(NINST, 60) == NINST, "%zu of %d notifications for the filling tasks", harness_rx.nnotes,
+	    NINST);
 	CHECK(pool_wait_idle(30) == 0, "instances still busy after their tasks");
 	code = post_task(front.port, "/pool/", task_tar("echo", ECHO_TASK), url, "after", 0, &body);
 	CHECK(code == 200, "POST after the tasks finished -> %ld (%s)", code, body ? body : "");
 	free(body);
-	CHECK(rx_wait(NINST + 1, 30) == NINST + 1 && rx_find("after") != NULL &&
-	    strcmp(rx_find("after")->status, "finished") == 0, "no notification for the task after");
-	CHECK(rx_find("fourth") == NULL && rx_find("fourth-root") == NULL, "a refused task was run");
+	CHECK(harness_rx_wait(NINST + 1, 30) == NINST + 1 && rx_status("after") != NULL &&
+	    strcmp(rx_status("after"), "finished") == 0, "no notification for the task after");
+	CHECK(rx_status("fourth") == NULL && rx_status("fourth-root") == NULL, "a refused task was run");
 }
 
 static void test_per_instance_urls(void)
@@ -904,8 +527,8 @@ static void test_per_instance_urls(void)
 		CHECK(0, "the pool is not up and idle");
 		return;
 	}
-	rx_reset();
-	notify_url(url, sizeof(url));
+	harness_rx_reset();
+	harness_notify_url(url, sizeof(url), harness_rx.port);
 	for (int i = 1; i <= NINST; i++) {
 		char path[64], tok[32], *body = NULL;
 		long before[NINST + 1], after, code;
@@ -917,8 +540,8 @@ static void test_per_instance_urls(void)
 		code = post_task(front.port, path, task_tar("echo", ECHO_TASK), url, tok, 0, &body);
 		CHECK(code == 200, "POST %s -> %ld (%s)", path, code, body ? body : "");
 		free(body);
-		CHECK(rx_wait((size_t)i, 30) == (size_t)i && rx_find(tok) != NULL &&
-		    strcmp(rx_find(tok)->status, "finished") == 0, "no finished notification for %s", tok);
+		CHECK(harness_rx_wait((size_t)i, 30) == (size_t)i && rx_status(tok) != NULL &&
+		    strcmp(rx_status(tok), "finished") == 0, "no finished notification for %s", tok);
 		usleep(200000);
 		for (int k = 1; k <= NINST; k++) {
 			instance_busy(k, &after);
@@ -945,7 +568,7 @@ static void test_pool_status_json(void)
 		CHECK(0, "the pool did not come up");
 		return;
 	}
-	code = http_get(front.port, "/pool/status.json", &body);
+	code = harness_http_get(front.port, "/pool/status.json", &body);
 	j = body ? json_loads(body, 0, NULL) : NULL;
 	arr = json_object_get(j, "instances");
 	CHECK(code == 200 && j != NULL, "GET /pool/status.json -> %ld, not JSON: %.200s", code, body ? body : "");
@@ -956,10 +579,10 @@ static void test_pool_status_json(void)
 		    "instance %zu without busy_instances", i + 1);
 	json_decref(j);
 	free(body);
-	code = http_get(front.port, "/pool/instances.json", &body);
+	code = harness_http_get(front.port, "/pool/instances.json", &body);
 	CHECK(code == 200 && body && strstr(body, "/sandbox/3/"), "instances.json -> %ld %s", code, body ? body : "");
 	free(body);
-	code = http_get(front.port, "/", &body);
+	code = harness_http_get(front.port, "/", &body);
 	CHECK(code == 200 && body && strstr(body, "status.js"), "GET / (the status page) -> %ld", code);
 	free(body);
 }
@@ -1025,7 +648,7 @@ static void test_status_page(void)
 	code = post_task(front.port, "/sandbox/2/", task_tar("sleep20", "#!/bin/sh\nsleep 20\n"), NULL, "page", 0, NULL);
 	CHECK(code == 200, "long task on instance 2 -> %ld", code);
 	/* Really down, as a stopped service: nothing listens on its port. */
-	daemon_fini(&pool[2]);
+	harness_daemon_fini(&pool[2]);
 
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u/", front.port);
 	snprintf(profile, sizeof(profile), "--user-data-dir=%s/chromium", tmp_root);
@@ -1137,7 +760,7 @@ static void test_systemd_runs_task(void)
 	}
 	/* The unit binds its own port (the instance name): take a free one
 	 * from the OS and release it just before. */
-	fd = bind_any(&port);
+	fd = harness_bind_any(&port);
 	CHECK(fd >= 0, "no free port");
 	if (fd < 0)
 		return;
@@ -1170,7 +793,7 @@ static void test_install_tree(void)
 		"/share/tmc-sandbox/web/status/index.html", "/share/tmc-sandbox/web/nginx/gen-site.sh",
 		"/share/tmc-sandbox/web/instances.sh", "/share/doc/tmc-sandbox/DEPLOYMENT.md",
 		"/lib/systemd/system/sandboxd@.service", "/lib/sysusers.d/tmc-sandbox.conf" };
-	struct daemon d;
+	struct harness_daemon d;
 	long code;
 	int rc;
 
@@ -1206,8 +829,8 @@ static void test_install_tree(void)
 		const char *extra[] = { "--config", p[0], "--images-dir", p[1], "--policy", p[2], "--user", "nobody",
 			NULL };
 
-		daemon_init(&d, "installed");
-		CHECK(daemon_start(&d, sbd, extra) == 0, "installed sandboxd did not start (log %s)", d.log);
+		harness_daemon_init(&d, tmp_root, "installed");
+		CHECK(harness_daemon_start(&d, sbd, extra) == 0, "installed sandboxd did not start (log %s)", d.log);
 	}
 	if (d.pid > 0) {
 		code = post_task(d.port, "/tasks.json", task_tar("echo", ECHO_TASK), NULL, "inst", 1, &body);
@@ -1217,7 +840,7 @@ static void test_install_tree(void)
 		    body && strstr(body, "\"status\":\"finished\"") ? "finished" : "NOT finished");
 		free(body);
 	}
-	daemon_fini(&d);
+	harness_daemon_fini(&d);
 	/* sandbox-run from the tree finds the images next to itself. */
 	snprintf(p[3], sizeof(p[3]), "%s%s/bin/sandbox-run", root, prefix);
 	snprintf(p[4], sizeof(p[4]), "%s/task-echo", tmp_root);
@@ -1255,7 +878,7 @@ static void test_instances_sh(void)
 	long code;
 	int fd, rc;
 
-	fd = bind_any(&port);
+	fd = harness_bind_any(&port);
 	CHECK(fd >= 0, "no free port");
 	if (fd < 0)
 		return;
@@ -1384,7 +1007,7 @@ static void *bench_client(void *arg)
 {
 	struct bench_client *b = arg;
 
-	while (now_s() < b->until) {
+	while (harness_now_s() < b->until) {
 		char *body = NULL;
 		long code = post_task(b->port, "/pool/tasks.json", b->tar, NULL, "bench", 1, &body);
 
@@ -1401,7 +1024,7 @@ static void *bench_client(void *arg)
 
 static void bench_throughput(int ninst, const char *what, const char *tar, double seconds)
 {
-	struct daemon ds[4];
+	struct harness_daemon ds[4];
 	struct nginx ng;
 	struct bench_client bc[4];
 	pthread_t th[4];
@@ -1415,8 +1038,8 @@ static void bench_throughput(int ninst, const char *what, const char *tar, doubl
 		char name[48];
 
 		snprintf(name, sizeof(name), "bench-%s-%d-%d", what, ninst, i);
-		daemon_init(&ds[i], name);
-		if (daemon_start(&ds[i], sbd, extra) < 0) {
+		harness_daemon_init(&ds[i], tmp_root, name);
+		if (harness_daemon_start(&ds[i], sbd, extra) < 0) {
 			printf("bench: instance did not start (log %s)\n", ds[i].log);
 			goto out;
 		}
@@ -1436,7 +1059,7 @@ static void bench_throughput(int ninst, const char *what, const char *tar, doubl
 	/* One warm-up task per instance (page cache of the images). */
 	for (int i = 0; i < ninst; i++)
 		post_task(ds[i].port, "/tasks.json", tar, NULL, "warm", 1, NULL);
-	t0 = now_s();
+	t0 = harness_now_s();
 	for (int i = 0; i < ninst; i++) {
 		bc[i] = (struct bench_client){ ng.port, tar, t0 + seconds, 0, 0, 0 };
 		pthread_create(&th[i], NULL, bench_client, &bc[i]);
@@ -1447,7 +1070,7 @@ static void bench_throughput(int ninst, const char *what, const char *tar, doubl
 		failed += bc[i].failed;
 		busy += bc[i].busy;
 	}
-	el = now_s() - t0;
+	el = harness_now_s() - t0;
 	if (getloadavg(load, 1) < 1)
 		load[0] = -1;
 	printf("bench: pool of %d instance%s, %-8s %7.1f tasks/min (%d finished in %.1fs, %d failed, %d busy retries; "
@@ -1456,12 +1079,12 @@ static void bench_throughput(int ninst, const char *what, const char *tar, doubl
 	nginx_stop(&ng);
 out:
 	for (int i = 0; i < ninst; i++)
-		daemon_fini(&ds[i]);
+		harness_daemon_fini(&ds[i]);
 }
 
 static void bench_memory(const char *what, const char *tar)
 {
-	struct daemon d;
+	struct harness_daemon d;
 	char sbd[4200];
 	const char *extra[] = { "--images-dir", abs_build, NULL };
 	long idle_rss, rss_max = 0, pss_max = 0;
@@ -1471,8 +1094,8 @@ static void bench_memory(const char *what, const char *tar)
 
 	(void)body_path;
 	snprintf(sbd, sizeof(sbd), "%s/sandboxd", abs_build);
-	daemon_init(&d, "bench-mem");
-	if (daemon_start(&d, sbd, extra) < 0) {
+	harness_daemon_init(&d, tmp_root, "bench-mem");
+	if (harness_daemon_start(&d, sbd, extra) < 0) {
 		printf("bench: sandboxd did not start\n");
 		return;
 	}
@@ -1481,11 +1104,11 @@ static void bench_memory(const char *what, const char *tar)
 	idle_rss = tree_kb(d.pid, "status", "VmRSS:", &cnt);
 	if (post_task(d.port, "/tasks.json", tar, NULL, "mem", 0, NULL) != 200) {
 		printf("bench: memory task not accepted\n");
-		daemon_fini(&d);
+		harness_daemon_fini(&d);
 		return;
 	}
 	/* Sample the tree until the instance is idle again. */
-	for (until = now_s() + 120; now_s() < until; usleep(50000)) {
+	for (until = harness_now_s() + 120; harness_now_s() < until; usleep(50000)) {
 		char *body = NULL;
 		long busy;
 		long rss = tree_kb(d.pid, "status", "VmRSS:", &cnt);
@@ -1495,7 +1118,7 @@ static void bench_memory(const char *what, const char *tar)
 			pss_max = pss, procs_max = cnt;
 		if (rss > rss_max)
 			rss_max = rss;
-		http_get(d.port, "/status.json", &body);
+		harness_http_get(d.port, "/status.json", &body);
 		busy = json_int_field(body, "busy_instances");
 		free(body);
 		if (busy == 0)
@@ -1504,7 +1127,7 @@ static void bench_memory(const char *what, const char *tar)
 	printf("bench: memory, %-18s sandboxd idle RSS %.1f MB; running peak: PSS %.1f MB over %d processes "
 	    "(sandboxd + UML tree; RSS sum %.1f MB counts guest RAM pages once per process), guest mem= 256 MB\n",
 	    what, idle_rss / 1024.0, pss_max / 1024.0, procs_max, rss_max / 1024.0);
-	daemon_fini(&d);
+	harness_daemon_fini(&d);
 }
 
 static void run_bench(void)
@@ -1600,7 +1223,7 @@ int main(int argc, char **argv)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	snprintf(tmp_root, sizeof(tmp_root), "/tmp/deploy_test.XXXXXX");
 	/* The UML user must reach the task dirs below it: 0755. */
-	if (mkdtemp(tmp_root) == NULL || chmod(tmp_root, 0755) < 0 || rx_start() < 0) {
+	if (mkdtemp(tmp_root) == NULL || chmod(tmp_root, 0755) < 0 || harness_rx_start(0) < 0 || harness_rx.port == 0) {
 		perror("deploy_test: setup");
 		return 1;
 	}
@@ -1608,29 +1231,17 @@ int main(int argc, char **argv)
 		run_bench();
 	} else {
 		for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
-			int before = checks_failed, selected = a >= argc;
-			double t0 = now_s();
-
-			for (int k = a; k < argc; k++)
-				if (strcmp(argv[k], tests[i].name) == 0)
-					selected = 1;
-			if (!selected)
+			if (!harness_selected(tests[i].name, argv + a, argc - a))
 				continue;
-			current_test = tests[i].name;
-			printf("-- %s\n", tests[i].name);
-			tests[i].fn();
-			if (checks_failed == before) {
+			if (harness_run_test(tests[i].name, tests[i].fn))
 				passed++;
-				printf("ok   %s (%.1fs)\n", tests[i].name, now_s() - t0);
-			} else {
+			else
 				failed++;
-				printf("FAIL %s (%.1fs)\n", tests[i].name, now_s() - t0);
-			}
 		}
 	}
 	pool_down();
-	cleanup();
-	MHD_stop_daemon(rx.mhd);
+	harness_procs_end();
+	harness_rx_stop();
 	if (failed == 0 && getenv("DEPLOY_TEST_KEEP") == NULL) {
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp_root);
 		if (system(cmd) != 0)

@@ -44,354 +44,33 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/lib/http_harness.h"
+
 static const char *daemon_bin, *images_dir;
 static char tmp_root[64];
-static int checks_failed;
-static const char *current_test;
-
-#define CHECK(cond, ...) do {                                           \
-		if (!(cond)) {                                          \
-			checks_failed++;                                \
-			printf("    FAIL %s:%d [%s] ", __FILE__, __LINE__, current_test); \
-			printf(__VA_ARGS__);                            \
-			printf("\n");                                   \
-			fflush(stdout);                                 \
-		}                                                       \
-	} while (0)
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* ---------------------------------------------------------------- receiver */
-
-struct note {
-	char ctype[128];
-	char *body;
-	size_t len;
-	json_t *fields;		/* the decoded notification */
-	double at;
-};
-
-static struct receiver {
-	struct MHD_Daemon *mhd;
-	unsigned port;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	struct note notes[256];
-	size_t nnotes;
-	unsigned attempts;	/* every POST, answered 2xx or not */
-	int fail_next;		/* answer 500 this many times */
-} rx = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
-
-struct rx_req {
-	char *body;
-	size_t len;
-	json_t *form;
-	struct MHD_PostProcessor *pp;
-};
-
-static enum MHD_Result rx_form_field(void *cls, enum MHD_ValueKind kind, const char *key,
-    const char *filename, const char *ctype, const char *enc, const char *data, uint64_t off, size_t size)
-{
-	json_t *form = cls;
-	json_t *old = json_object_get(form, key);
-	char *joined;
-	size_t oldlen = old ? json_string_length(old) : 0;
-
-	(void)kind;
-	(void)filename;
-	(void)ctype;
-	(void)enc;
-	(void)off;
-	joined = malloc(oldlen + size + 1);
-	if (joined == NULL)
-		return MHD_NO;
-	if (old)
-		memcpy(joined, json_string_value(old), oldlen);
-	memcpy(joined + oldlen, data, size);
-	joined[oldlen + size] = '\0';
-	json_object_set_new(form, key, json_stringn_nocheck(joined, oldlen + size));
-	free(joined);
-	return MHD_YES;
-}
-
-static enum MHD_Result rx_handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
-    const char *version, const char *data, size_t *size, void **con_cls)
-{
-	struct rx_req *r = *con_cls;
-	struct MHD_Response *resp;
-	enum MHD_Result ret;
-	unsigned code = 200;
-	const char *ct;
-
-	(void)cls;
-	(void)url;
-	(void)version;
-	if (r == NULL) {
-		r = calloc(1, sizeof(*r));
-		*con_cls = r;
-		ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
-		if (ct != NULL && strncmp(ct, "application/x-www-form-urlencoded", 33) == 0) {
-			r->form = json_object();
-			r->pp = MHD_create_post_processor(c, 65536, rx_form_field, r->form);
-		}
-		return MHD_YES;
-	}
-	if (*size > 0) {
-		char *nb = realloc(r->body, r->len + *size + 1);
-
-		if (nb == NULL)
-			return MHD_NO;
-		memcpy(nb + r->len, data, *size);
-		r->body = nb;
-		r->len += *size;
-		r->body[r->len] = '\0';
-		if (r->pp != NULL)
-			MHD_post_process(r->pp, data, *size);
-		*size = 0;
-		return MHD_YES;
-	}
-	pthread_mutex_lock(&rx.lock);
-	rx.attempts++;
-	if (strcmp(method, "POST") != 0) {
-		code = 405;
-	} else if (rx.fail_next > 0) {
-		rx.fail_next--;
-		code = 500;
-	} else if (rx.nnotes < sizeof(rx.notes) / sizeof(rx.notes[0])) {
-		struct note *n = &rx.notes[rx.nnotes++];
-
-		ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
-		snprintf(n->ctype, sizeof(n->ctype), "%s", ct ? ct : "");
-		n->body = r->body;
-		n->len = r->len;
-		r->body = NULL;
-		n->at = now_s();
-		if (r->form != NULL) {
-			n->fields = json_incref(r->form);
-		} else {
-			n->fields = json_loadb(n->body ? n->body : "", n->len, 0, NULL);
-		}
-		pthread_cond_broadcast(&rx.cond);
-	}
-	pthread_mutex_unlock(&rx.lock);
-	resp = MHD_create_response_from_buffer(2, (void *)"ok", MHD_RESPMEM_PERSISTENT);
-	ret = MHD_queue_response(c, code, resp);
-	MHD_destroy_response(resp);
-	return ret;
-}
-
-static void rx_done(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode t)
-{
-	struct rx_req *r = *con_cls;
-
-	(void)cls;
-	(void)c;
-	(void)t;
-	if (r == NULL)
-		return;
-	if (r->pp != NULL)
-		MHD_destroy_post_processor(r->pp);
-	json_decref(r->form);
-	free(r->body);
-	free(r);
-	*con_cls = NULL;
-}
-
-/* port 0: any free port (remembered); else that port again. */
-static int rx_start(unsigned port)
-{
-	const union MHD_DaemonInfo *info;
-
-	rx.mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO, (uint16_t)port, NULL, NULL,
-	    rx_handler, NULL, MHD_OPTION_NOTIFY_COMPLETED, rx_done, NULL,
-	    MHD_OPTION_LISTENING_ADDRESS_REUSE, 1U, MHD_OPTION_END);
-	if (rx.mhd == NULL)
-		return -1;
-	info = MHD_get_daemon_info(rx.mhd, MHD_DAEMON_INFO_BIND_PORT);
-	rx.port = info ? info->port : port;
-	return 0;
-}
-
-static void rx_stop(void)
-{
-	if (rx.mhd != NULL)
-		MHD_stop_daemon(rx.mhd);
-	rx.mhd = NULL;
-}
-
-static void rx_reset(void)
-{
-	pthread_mutex_lock(&rx.lock);
-	for (size_t i = 0; i < rx.nnotes; i++) {
-		free(rx.notes[i].body);
-		json_decref(rx.notes[i].fields);
-	}
-	rx.nnotes = 0;
-	rx.attempts = 0;
-	rx.fail_next = 0;
-	pthread_mutex_unlock(&rx.lock);
-}
-
-/* Waits until `count` notifications are in; returns how many are. */
-static size_t rx_wait(size_t count, double timeout)
-{
-	double until = now_s() + timeout;
-	size_t n;
-
-	pthread_mutex_lock(&rx.lock);
-	while (rx.nnotes < count && now_s() < until) {
-		struct timespec ts;
-
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 100 * 1000 * 1000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
-		pthread_cond_timedwait(&rx.cond, &rx.lock, &ts);
-	}
-	n = rx.nnotes;
-	pthread_mutex_unlock(&rx.lock);
-	return n;
-}
-
-static const char *note_str(size_t i, const char *key)
-{
-	json_t *v = json_object_get(rx.notes[i].fields, key);
-
-	return json_is_string(v) ? json_string_value(v) : NULL;
-}
-
-static void notify_url(char *buf, size_t len, unsigned port)
-{
-	snprintf(buf, len, "http://127.0.0.1:%u/notify", port);
-}
-
 /* ------------------------------------------------------------------ daemon */
 
-struct daemon {
-	pid_t pid;
-	int listen_fd;
-	unsigned port;
-	char work[200];
-	char log[320];
-	const char *bin;
-};
-
-static int bind_any(unsigned *port)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t al = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 128) < 0 ||
-	    getsockname(fd, (struct sockaddr *)&a, &al) < 0)
-		return -1;
-	*port = ntohs(a.sin_port);
-	return fd;
-}
-
-static size_t http_get(unsigned port, const char *path, long *code, char **body);
-
 /* Starts (or restarts) the daemon on d's socket with the given extra flags
- * (NULL-terminated); waits until it answers. */
-static int daemon_start(struct daemon *d, const char *const *extra)
+ * (NULL-terminated), then those of HTTP_TEST_ARGS; waits until it answers. */
+static int daemon_start(struct harness_daemon *d, const char *const *extra)
 {
-	char fdarg[16];
-	const char *argv[64];
+	const char *argv[56];
 	size_t n = 0;
 	char *envargs = getenv("HTTP_TEST_ARGS") ? strdup(getenv("HTTP_TEST_ARGS")) : NULL;
-	double until;
+	int rc;
 
-	if (d->listen_fd < 0) {
-		d->listen_fd = bind_any(&d->port);
-		if (d->listen_fd < 0)
-			return -1;
-	}
-	snprintf(fdarg, sizeof(fdarg), "%d", d->listen_fd);
-	argv[n++] = d->bin ? d->bin : daemon_bin;
-	argv[n++] = "--listen-fd";
-	argv[n++] = fdarg;
-	argv[n++] = "--work-dir";
-	argv[n++] = d->work;
 	argv[n++] = "--images-dir";
 	argv[n++] = images_dir;
-	argv[n++] = "--log";
-	argv[n++] = d->log;
-	argv[n++] = "--retry-initial";
-	argv[n++] = "200ms";
 	argv[n++] = "--retry-max";
 	argv[n++] = "1s";
-	argv[n++] = "--timeout";
-	argv[n++] = "60";
-	for (; extra != NULL && *extra != NULL && n < 50; extra++)
+	for (; extra != NULL && *extra != NULL && n < 40; extra++)
 		argv[n++] = *extra;
-	for (char *s = envargs ? strtok(envargs, " ") : NULL; s != NULL && n < 62; s = strtok(NULL, " "))
+	for (char *s = envargs ? strtok(envargs, " ") : NULL; s != NULL && n < 52; s = strtok(NULL, " "))
 		argv[n++] = s;
 	argv[n] = NULL;
-	d->pid = fork();
-	if (d->pid < 0)
-		return -1;
-	if (d->pid == 0) {
-		int fl = fcntl(d->listen_fd, F_GETFD);
-
-		fcntl(d->listen_fd, F_SETFD, fl & ~FD_CLOEXEC);
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
-	}
+	rc = harness_daemon_start(d, d->bin ? d->bin : daemon_bin, argv);
 	free(envargs);
-	until = now_s() + 20;
-	while (now_s() < until) {
-		long code = 0;
-		int st;
-
-		if (waitpid(d->pid, &st, WNOHANG) == d->pid) {
-			printf("    daemon exited at start (status %d); log %s\n", st, d->log);
-			d->pid = -1;
-			return -1;
-		}
-		http_get(d->port, "/status.json", &code, NULL);
-		if (code == 200)
-			return 0;
-		usleep(20000);
-	}
-	return -1;
-}
-
-static int daemon_stop(struct daemon *d, int sig)
-{
-	int st = -1;
-
-	if (d->pid <= 0)
-		return -1;
-	kill(d->pid, sig);
-	waitpid(d->pid, &st, 0);
-	d->pid = -1;
-	return st;
-}
-
-static void daemon_init(struct daemon *d, const char *name)
-{
-	memset(d, 0, sizeof(*d));
-	d->listen_fd = -1;
-	d->pid = -1;
-	snprintf(d->work, sizeof(d->work), "%s/%s", tmp_root, name);
-	mkdir(d->work, 0755);
-	snprintf(d->log, sizeof(d->log), "%s/%s.log", tmp_root, name);
-}
-
-static void daemon_fini(struct daemon *d)
-{
-	daemon_stop(d, SIGTERM);
-	if (d->listen_fd >= 0)
-		close(d->listen_fd);
-	d->listen_fd = -1;
+	return rc;
 }
 
 /* Files in dir (recursively, not counting directories). */
@@ -419,7 +98,7 @@ static int count_files(const char *dir)
 	return n;
 }
 
-static int work_files(struct daemon *d, const char *sub)
+static int work_files(struct harness_daemon *d, const char *sub)
 {
 	char p[512];
 
@@ -437,92 +116,10 @@ static int count_fds(pid_t pid)
 
 /* ------------------------------------------------------------------ client */
 
-struct buf {
-	char *p;
-	size_t len;
-};
-
-static size_t buf_write(char *p, size_t size, size_t n, void *arg)
+/* The tmc-server way: multipart/form-data, 120 s to answer. */
+static long post_task(unsigned port, const char *path, const struct harness_part *parts, char **body)
 {
-	struct buf *b = arg;
-	char *np = realloc(b->p, b->len + size * n + 1);
-
-	if (np == NULL)
-		return 0;
-	memcpy(np + b->len, p, size * n);
-	b->p = np;
-	b->len += size * n;
-	b->p[b->len] = '\0';
-	return size * n;
-}
-
-static size_t http_get(unsigned port, const char *path, long *code, char **body)
-{
-	CURL *c = curl_easy_init();
-	char url[256];
-	struct buf b = { 0 };
-
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", port, path);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, buf_write);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	*code = 0;
-	if (curl_easy_perform(c) == CURLE_OK)
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, code);
-	curl_easy_cleanup(c);
-	if (body != NULL)
-		*body = b.p;
-	else
-		free(b.p);
-	return b.len;
-}
-
-/* A field of a multipart POST; file parts name a path. */
-struct part {
-	const char *name;
-	const char *value;	/* NULL ends the list */
-	size_t len;		/* 0: strlen(value) */
-	int is_file;
-};
-
-/* The tmc-server way: multipart/form-data built by libcurl. */
-static long post_task(unsigned port, const char *path, const struct part *parts, char **body)
-{
-	CURL *c = curl_easy_init();
-	curl_mime *m = curl_mime_init(c);
-	char url[256];
-	struct buf b = { 0 };
-	long code = 0;
-
-	for (; parts->name != NULL; parts++) {
-		curl_mimepart *p = curl_mime_addpart(m);
-
-		curl_mime_name(p, parts->name);
-		if (parts->is_file) {
-			curl_mime_filedata(p, parts->value);
-			curl_mime_type(p, "application/x-tar");
-		} else {
-			curl_mime_data(p, parts->value, parts->len ? parts->len : CURL_ZERO_TERMINATED);
-		}
-	}
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", port, path);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_MIMEPOST, m);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, buf_write);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 120L);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	if (curl_easy_perform(c) == CURLE_OK)
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-	curl_mime_free(m);
-	curl_easy_cleanup(c);
-	if (body != NULL)
-		*body = b.p ? b.p : strdup("");
-	else
-		free(b.p);
-	return code;
+	return harness_post_task(port, path, parts, 120, body);
 }
 
 /* Raw bytes over TCP (for requests curl will not make); returns the status
@@ -534,7 +131,7 @@ static long raw_request(unsigned port, const char *req, size_t len, char *resp, 
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	size_t got = 0, off = 0;
 	long code = 0;
-	double until = now_s() + 10;
+	double until = harness_now_s() + 10;
 
 	resp[0] = '\0';
 	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
@@ -550,7 +147,7 @@ static long raw_request(unsigned port, const char *req, size_t len, char *resp, 
 		off += (size_t)n;
 	}
 	shutdown(fd, SHUT_WR);
-	while (got + 1 < resplen && now_s() < until) {
+	while (got + 1 < resplen && harness_now_s() < until) {
 		struct pollfd p = { fd, POLLIN, 0 };
 		ssize_t n;
 
@@ -661,9 +258,9 @@ static const char *task_tar(const char *name, const char *script)
 
 static int wait_file(const char *dir, const char *suffix, double timeout)
 {
-	double until = now_s() + timeout;
+	double until = harness_now_s() + timeout;
 
-	while (now_s() < until) {
+	while (harness_now_s() < until) {
 		DIR *dp = opendir(dir);
 		struct dirent *de;
 		int found = 0;
@@ -687,32 +284,33 @@ static void check_echo_note(size_t i, const char *token)
 {
 	const char *s;
 
-	CHECK(note_str(i, "token") && strcmp(note_str(i, "token"), token) == 0, "token '%s' != '%s'",
-	    note_str(i, "token") ? note_str(i, "token") : "(none)", token);
-	CHECK((s = note_str(i, "status")) && strcmp(s, "finished") == 0, "status %s", s ? s : "(none)");
-	CHECK((s = note_str(i, "exit_code")) && strcmp(s, "0") == 0, "exit_code %s", s ? s : "(none)");
-	CHECK((s = note_str(i, "stdout")) && strcmp(s, "hello out\n") == 0, "stdout '%s'", s ? s : "(none)");
-	CHECK((s = note_str(i, "stderr")) && strcmp(s, "hello err\n") == 0, "stderr '%s'", s ? s : "(none)");
-	CHECK((s = note_str(i, "test_output")) && strcmp(s, "TEST OK\n") == 0, "test_output '%s'", s ? s : "(none)");
-	CHECK((s = note_str(i, "vm_log")) && strstr(s, "tmc-init") != NULL, "vm_log '%s'", s ? s : "(none)");
-	CHECK(note_str(i, "output") != NULL && note_str(i, "valgrind") != NULL && note_str(i, "validations") != NULL,
+	CHECK(harness_rx_str(i, "token") && strcmp(harness_rx_str(i, "token"), token) == 0, "token '%s' != '%s'",
+	    harness_rx_str(i, "token") ? harness_rx_str(i, "token") : "(none)", token);
+	CHECK((s = harness_rx_str(i, "status")) && strcmp(s, "finished") == 0, "status %s", s ? s : "(none)");
+	CHECK((s = harness_rx_str(i, "exit_code")) && strcmp(s, "0") == 0, "exit_code %s", s ? s : "(none)");
+	CHECK((s = harness_rx_str(i, "stdout")) && strcmp(s, "hello out\n") == 0, "stdout '%s'", s ? s : "(none)");
+	CHECK((s = harness_rx_str(i, "stderr")) && strcmp(s, "hello err\n") == 0, "stderr '%s'", s ? s : "(none)");
+	CHECK((s = harness_rx_str(i, "test_output")) && strcmp(s, "TEST OK\n") == 0, "test_output '%s'", s ? s : "(none)");
+	CHECK((s = harness_rx_str(i, "vm_log")) && strstr(s, "tmc-init") != NULL, "vm_log '%s'", s ? s : "(none)");
+	CHECK(harness_rx_str(i, "output") != NULL && harness_rx_str(i, "valgrind") != NULL &&
+	    harness_rx_str(i, "validations") != NULL,
 	    "output/valgrind/validations missing");
 }
 
 static void test_tmc_client(int form)
 {
-	struct daemon d;
+	struct harness_daemon d;
 	char url[128], *body = NULL;
 	const char *extra[] = { "--notify-format", form ? "form" : "json", NULL };
 	const char *tok = "tok-123 &=+%/\xc3\xa4";
 	long code;
 
-	daemon_init(&d, form ? "client_form" : "client_json");
-	rx_reset();
+	harness_daemon_init(&d, tmp_root, form ? "client_form" : "client_json");
+	harness_rx_reset();
 	CHECK(daemon_start(&d, extra) == 0, "daemon did not start (log %s)", d.log);
-	notify_url(url, sizeof(url), rx.port);
+	harness_notify_url(url, sizeof(url), harness_rx.port);
 	{
-		const struct part parts[] = { { "file", task_tar("echo", ECHO_TASK), 0, 1 },
+		const struct harness_part parts[] = { { "file", task_tar("echo", ECHO_TASK), 0, 1 },
 			{ "notify", url, 0, 0 }, { "token", tok, 0, 0 }, { NULL, NULL, 0, 0 } };
 
 		code = post_task(d.port, "/tasks.json", parts, &body);
@@ -720,14 +318,14 @@ static void test_tmc_client(int form)
 	CHECK(code == 200, "POST -> %ld", code);
 	CHECK(body && strcmp(body, "{\"status\":\"ok\"}") == 0, "body %s", body ? body : "(null)");
 	free(body);
-	CHECK(rx_wait(1, 60) == 1, "no notification");
-	if (rx.nnotes >= 1) {
-		CHECK(strncmp(rx.notes[0].ctype, form ? "application/x-www-form-urlencoded" : "application/json",
-		    form ? 33 : 16) == 0, "Content-Type %s", rx.notes[0].ctype);
-		CHECK(rx.notes[0].fields != NULL, "notification not decodable: %.200s", rx.notes[0].body);
+	CHECK(harness_rx_wait(1, 60) == 1, "no notification");
+	if (harness_rx.nnotes >= 1) {
+		CHECK(strncmp(harness_rx.notes[0].ctype, form ? "application/x-www-form-urlencoded" : "application/json",
+		    form ? 33 : 16) == 0, "Content-Type %s", harness_rx.notes[0].ctype);
+		CHECK(harness_rx.notes[0].fields != NULL, "notification not decodable: %.200s", harness_rx.notes[0].body);
 		check_echo_note(0, tok);
 	}
-	daemon_fini(&d);
+	harness_daemon_fini(&d);
 	CHECK(work_files(&d, "incoming") == 0 && work_files(&d, "tasks") == 0, "work dir not empty");
 	CHECK(work_files(&d, "spool") == 0, "spool not empty");
 }
@@ -737,14 +335,14 @@ static void test_tmc_client_form(void) { test_tmc_client(1); }
 
 static void test_wait_and_pages(void)
 {
-	struct daemon d;
+	struct harness_daemon d;
 	char *body = NULL;
 	json_t *j;
 	long code;
-	const struct part parts[] = { { "file", task_tar("echo", ECHO_TASK), 0, 1 },
+	const struct harness_part parts[] = { { "file", task_tar("echo", ECHO_TASK), 0, 1 },
 		{ "token", "w", 0, 0 }, { "wait", "1", 0, 0 }, { NULL, NULL, 0, 0 } };
 
-	daemon_init(&d, "wait");
+	harness_daemon_init(&d, tmp_root, "wait");
 	CHECK(daemon_start(&d, NULL) == 0, "daemon did not start");
 	code = post_task(d.port, "/", parts, &body);
 	CHECK(code == 200, "POST wait=1 -> %ld", code);
@@ -753,7 +351,7 @@ static void test_wait_and_pages(void)
 	    strcmp(json_string_value(json_object_get(j, "token")) ?: "", "w") == 0, "body %.300s", body);
 	json_decref(j);
 	free(body);
-	http_get(d.port, "/status.json", &code, &body);
+	code = harness_http_get(d.port, "/status.json", &body);
 	j = body ? json_loads(body, 0, NULL) : NULL;
 	CHECK(code == 200 && j && json_integer_value(json_object_get(j, "busy_instances")) == 0 &&
 	    json_integer_value(json_object_get(j, "total_instances")) == 1 &&
@@ -761,31 +359,31 @@ static void test_wait_and_pages(void)
 	    json_integer_value(json_object_get(j, "tasks_run")) == 1, "status.json %s", body);
 	json_decref(j);
 	free(body);
-	http_get(d.port, "/", &code, &body);
+	code = harness_http_get(d.port, "/", &body);
 	CHECK(code == 200 && body && strstr(body, "<html") && strstr(body, "finished"), "status page");
 	free(body);
-	http_get(d.port, "/metrics", &code, &body);
+	code = harness_http_get(d.port, "/metrics", &body);
 	CHECK(code == 200 && body && strstr(body, "sandboxd_tasks_total{status=\"finished\"} 1") &&
 	    strstr(body, "sandboxd_busy 0") && strstr(body, "sandboxd_task_duration_seconds_bucket"),
 	    "metrics %s", body);
 	free(body);
-	daemon_fini(&d);
+	harness_daemon_fini(&d);
 }
 
 static void test_busy(void)
 {
-	struct daemon d;
+	struct harness_daemon d;
 	char url[128], *body = NULL;
 	long code;
 
-	daemon_init(&d, "busy");
-	rx_reset();
+	harness_daemon_init(&d, tmp_root, "busy");
+	harness_rx_reset();
 	CHECK(daemon_start(&d, NULL) == 0, "daemon did not start");
-	notify_url(url, sizeof(url), rx.port);
+	harness_notify_url(url, sizeof(url), harness_rx.port);
 	{
-		const struct part slow[] = { { "file", task_tar("sleep", "#!/bin/sh\nsleep 3\n"), 0, 1 },
+		const struct harness_part slow[] = { { "file", task_tar("sleep", "#!/bin/sh\nsleep 3\n"), 0, 1 },
 			{ "notify", url, 0, 0 }, { "token", "first", 0, 0 }, { NULL, NULL, 0, 0 } };
-		const struct part again[] = { { "file", task_tar("echo", ECHO_TASK), 0, 1 },
+		const struct harness_part again[] = { { "file", task_tar("echo", ECHO_TASK), 0, 1 },
 			{ "notify", url, 0, 0 }, { "token", "second", 0, 0 }, { NULL, NULL, 0, 0 } };
 
 		code = post_task(d.port, "/tasks.json", slow, NULL);
@@ -794,12 +392,13 @@ static void test_busy(void)
 		CHECK(code == 500, "second POST -> %ld", code);
 		CHECK(body && strcmp(body, "{\"status\":\"busy\"}") == 0, "busy body %s", body);
 		free(body);
-		http_get(d.port, "/status.json", &code, &body);
+		code = harness_http_get(d.port, "/status.json", &body);
 		CHECK(body && strstr(body, "\"busy_instances\":1"), "status while busy: %s", body);
 		free(body);
 	}
-	CHECK(rx_wait(1, 60) == 1 && strcmp(note_str(0, "token") ?: "", "first") == 0, "first task not notified");
-	daemon_fini(&d);
+	CHECK(harness_rx_wait(1, 60) == 1 && strcmp(harness_rx_str(0, "token") ?: "", "first") == 0,
+	    "first task not notified");
+	harness_daemon_fini(&d);
 }
 
 struct conc {
@@ -813,7 +412,7 @@ struct conc {
 static void *conc_post(void *arg)
 {
 	struct conc *c = arg;
-	const struct part parts[] = { { "file", c->tar, 0, 1 }, { "notify", c->url, 0, 0 },
+	const struct harness_part parts[] = { { "file", c->tar, 0, 1 }, { "notify", c->url, 0, 0 },
 		{ "token", "c", 0, 0 }, { NULL, NULL, 0, 0 } };
 
 	pthread_barrier_wait(c->bar);
@@ -823,7 +422,7 @@ static void *conc_post(void *arg)
 
 static void test_concurrent(void)
 {
-	struct daemon d;
+	struct harness_daemon d;
 	char url[128];
 	pthread_t th[20];
 	struct conc c[20];
@@ -831,10 +430,10 @@ static void test_concurrent(void)
 	int ok = 0, busy = 0;
 	const char *tar = task_tar("sleep2", "#!/bin/sh\nsleep 2\n");
 
-	daemon_init(&d, "concurrent");
-	rx_reset();
+	harness_daemon_init(&d, tmp_root, "concurrent");
+	harness_rx_reset();
 	CHECK(daemon_start(&d, NULL) == 0, "daemon did not start");
-	notify_url(url, sizeof(url), rx.port);
+	harness_notify_url(url, sizeof(url), harness_rx.port);
 	pthread_barrier_init(&bar, NULL, 20);
 	for (int i = 0; i < 20; i++) {
 		c[i] = (struct conc){ d.port, tar, url, &bar, 0 };
@@ -847,10 +446,10 @@ static void test_concurrent(void)
 	}
 	pthread_barrier_destroy(&bar);
 	CHECK(ok == 1 && busy == 19, "%d got 200, %d got 500", ok, busy);
-	CHECK(rx_wait(1, 60) == 1, "no notification");
+	CHECK(harness_rx_wait(1, 60) == 1, "no notification");
 	usleep(300000);
-	CHECK(rx.nnotes == 1, "%zu notifications", rx.nnotes);
-	daemon_fini(&d);
+	CHECK(harness_rx.nnotes == 1, "%zu notifications", harness_rx.nnotes);
+	harness_daemon_fini(&d);
 }
 
 /* The bad-input matrix. */
@@ -879,7 +478,7 @@ static const char *bad_tar(int i, enum comp comp, const struct tent *e, size_t m
 
 static void test_bad_inputs(void)
 {
-	struct daemon d;
+	struct harness_daemon d;
 	const char *extra[] = { "--upload-cap", "4M", NULL };
 	char path[300];
 	const struct tent run = RUN_SCRIPT("echo x\n");
@@ -960,7 +559,7 @@ static void test_bad_inputs(void)
 		memset(huge_hdr + strlen(huge_hdr), 'A', 150000);
 		strcat(huge_hdr, "\r\n");
 
-		daemon_init(&d, "bad_inputs");
+		harness_daemon_init(&d, tmp_root, "bad_inputs");
 		CHECK(daemon_start(&d, extra) == 0, "daemon did not start");
 		for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 			const struct bad *r = &rows[i];
@@ -978,16 +577,16 @@ static void test_bad_inputs(void)
 				free(req);
 				body = strdup(strstr(resp, "\r\n\r\n") ? strstr(resp, "\r\n\r\n") + 4 : resp);
 			} else {
-				struct part parts[5];
+				struct harness_part parts[5];
 				size_t n = 0;
 
 				if (r->tar)
-					parts[n++] = (struct part){ "file", r->tar, 0, 1 };
+					parts[n++] = (struct harness_part){ "file", r->tar, 0, 1 };
 				if (r->token)
-					parts[n++] = (struct part){ "token", r->token, r->token_len, 0 };
+					parts[n++] = (struct harness_part){ "token", r->token, r->token_len, 0 };
 				if (r->notify)
-					parts[n++] = (struct part){ "notify", r->notify, 0, 0 };
-				parts[n] = (struct part){ NULL, NULL, 0, 0 };
+					parts[n++] = (struct harness_part){ "notify", r->notify, 0, 0 };
+				parts[n] = (struct harness_part){ NULL, NULL, 0, 0 };
 				code = post_task(d.port, "/tasks.json", parts, &body);
 			}
 			got = code;
@@ -997,7 +596,7 @@ static void test_bad_inputs(void)
 			    body ? body : "", r->want_err);
 			free(body);
 			body = NULL;
-			http_get(d.port, "/status.json", &code, &body);
+			code = harness_http_get(d.port, "/status.json", &body);
 			CHECK(code == 200 && body && strstr(body, "\"busy_instances\":0"), "%s: daemon not serving idle: %s",
 			    r->what, body ? body : "");
 			free(body);
@@ -1006,157 +605,159 @@ static void test_bad_inputs(void)
 			    "%s: left files in the work dir", r->what);
 			printf("    %-24s -> %ld\n", r->what, got);
 		}
-		daemon_fini(&d);
+		harness_daemon_fini(&d);
 	}
 }
 
 static void test_receiver_down(void)
 {
-	struct daemon d;
+	struct harness_daemon d;
 	char url[128];
 	unsigned port;
 	double t0;
 
-	rx_reset();
-	rx_stop();
-	port = rx.port;
-	daemon_init(&d, "receiver_down");
+	harness_rx_reset();
+	harness_rx_stop();
+	port = harness_rx.port;
+	harness_daemon_init(&d, tmp_root, "receiver_down");
 	CHECK(daemon_start(&d, NULL) == 0, "daemon did not start");
-	notify_url(url, sizeof(url), port);
+	harness_notify_url(url, sizeof(url), port);
 	{
-		const struct part parts[] = { { "file", task_tar("echo", ECHO_TASK), 0, 1 },
+		const struct harness_part parts[] = { { "file", task_tar("echo", ECHO_TASK), 0, 1 },
 			{ "notify", url, 0, 0 }, { "token", "down", 0, 0 }, { NULL, NULL, 0, 0 } };
 
 		CHECK(post_task(d.port, "/tasks.json", parts, NULL) == 200, "POST failed");
 	}
-	t0 = now_s();
+	t0 = harness_now_s();
 	sleep(10);
-	CHECK(rx_start(port) == 0, "receiver could not come back on port %u", port);
-	CHECK(rx_wait(1, 20) == 1, "not delivered after the receiver came back");
-	if (rx.nnotes == 1) {
-		CHECK(strcmp(note_str(0, "token") ?: "", "down") == 0, "wrong token");
-		printf("    delivered %.1fs after the POST\n", rx.notes[0].at - t0);
+	CHECK(harness_rx_start(port) == 0, "receiver could not come back on port %u", port);
+	CHECK(harness_rx_wait(1, 20) == 1, "not delivered after the receiver came back");
+	if (harness_rx.nnotes == 1) {
+		CHECK(strcmp(harness_rx_str(0, "token") ?: "", "down") == 0, "wrong token");
+		printf("    delivered %.1fs after the POST\n", harness_rx.notes[0].at - t0);
 	}
-	daemon_fini(&d);
+	harness_daemon_fini(&d);
 	CHECK(work_files(&d, "spool") == 0, "spool not empty");
 }
 
 static void test_receiver_500(void)
 {
-	struct daemon d;
+	struct harness_daemon d;
 	char url[128];
 
-	rx_reset();
-	rx.fail_next = 3;
-	daemon_init(&d, "receiver_500");
+	harness_rx_reset();
+	harness_rx.fail_next = 3;
+	harness_daemon_init(&d, tmp_root, "receiver_500");
 	CHECK(daemon_start(&d, NULL) == 0, "daemon did not start");
-	notify_url(url, sizeof(url), rx.port);
+	harness_notify_url(url, sizeof(url), harness_rx.port);
 	{
-		const struct part parts[] = { { "file", task_tar("echo", ECHO_TASK), 0, 1 },
+		const struct harness_part parts[] = { { "file", task_tar("echo", ECHO_TASK), 0, 1 },
 			{ "notify", url, 0, 0 }, { "token", "r500", 0, 0 }, { NULL, NULL, 0, 0 } };
 
 		CHECK(post_task(d.port, "/tasks.json", parts, NULL) == 200, "POST failed");
 	}
-	CHECK(rx_wait(1, 30) == 1, "not delivered");
-	CHECK(rx.attempts == 4, "%u attempts, wanted 4", rx.attempts);
-	daemon_fini(&d);
+	CHECK(harness_rx_wait(1, 30) == 1, "not delivered");
+	CHECK(harness_rx.attempts == 4, "%u attempts, wanted 4", harness_rx.attempts);
+	harness_daemon_fini(&d);
 	CHECK(work_files(&d, "spool") == 0, "spool not empty");
 }
 
 static void test_sigkill_spooled(void)
 {
-	struct daemon d;
-	char url[128], spool[300];
+	struct harness_daemon d;
+	char url[128], spool[320];
 	unsigned port;
 
-	rx_reset();
-	rx_stop();
-	port = rx.port;
-	daemon_init(&d, "sigkill_spooled");
+	harness_rx_reset();
+	harness_rx_stop();
+	port = harness_rx.port;
+	harness_daemon_init(&d, tmp_root, "sigkill_spooled");
 	snprintf(spool, sizeof(spool), "%s/spool", d.work);
 	CHECK(daemon_start(&d, NULL) == 0, "daemon did not start");
-	notify_url(url, sizeof(url), port);
+	harness_notify_url(url, sizeof(url), port);
 	{
-		const struct part parts[] = { { "file", task_tar("echo", ECHO_TASK), 0, 1 },
+		const struct harness_part parts[] = { { "file", task_tar("echo", ECHO_TASK), 0, 1 },
 			{ "notify", url, 0, 0 }, { "token", "spooled", 0, 0 }, { NULL, NULL, 0, 0 } };
 
 		CHECK(post_task(d.port, "/tasks.json", parts, NULL) == 200, "POST failed");
 	}
 	CHECK(wait_file(spool, ".json", 60) == 0, "result never spooled");
-	daemon_stop(&d, SIGKILL);
-	CHECK(rx_start(port) == 0, "receiver could not start");
+	harness_daemon_stop(&d, SIGKILL);
+	CHECK(harness_rx_start(port) == 0, "receiver could not start");
 	CHECK(daemon_start(&d, NULL) == 0, "daemon did not restart");
-	CHECK(rx_wait(1, 20) == 1, "not delivered after restart");
-	if (rx.nnotes == 1)
+	CHECK(harness_rx_wait(1, 20) == 1, "not delivered after restart");
+	if (harness_rx.nnotes == 1)
 		check_echo_note(0, "spooled");
-	daemon_fini(&d);
+	harness_daemon_fini(&d);
 	CHECK(work_files(&d, "spool") == 0, "spool not empty");
 }
 
 static void test_killed_mid_task(void)
 {
-	struct daemon d;
-	char url[128], spool[300];
+	struct harness_daemon d;
+	char url[128], spool[320];
 	const char *s;
 
-	rx_reset();
-	daemon_init(&d, "killed_mid_task");
+	harness_rx_reset();
+	harness_daemon_init(&d, tmp_root, "killed_mid_task");
 	snprintf(spool, sizeof(spool), "%s/spool", d.work);
 	CHECK(daemon_start(&d, NULL) == 0, "daemon did not start");
-	notify_url(url, sizeof(url), rx.port);
+	harness_notify_url(url, sizeof(url), harness_rx.port);
 	{
-		const struct part parts[] = { { "file", task_tar("sleep30", "#!/bin/sh\nsleep 30\n"), 0, 1 },
+		const struct harness_part parts[] = { { "file", task_tar("sleep30", "#!/bin/sh\nsleep 30\n"), 0, 1 },
 			{ "notify", url, 0, 0 }, { "token", "mid", 0, 0 }, { NULL, NULL, 0, 0 } };
 
 		CHECK(post_task(d.port, "/tasks.json", parts, NULL) == 200, "POST failed");
 	}
 	CHECK(wait_file(spool, ".running", 10) == 0, "no running marker");
 	usleep(500000);
-	daemon_stop(&d, SIGKILL);
+	harness_daemon_stop(&d, SIGKILL);
 	CHECK(daemon_start(&d, NULL) == 0, "daemon did not restart");
-	CHECK(rx_wait(1, 20) == 1, "no report after restart");
-	if (rx.nnotes == 1) {
-		CHECK(strcmp(note_str(0, "token") ?: "", "mid") == 0, "token");
-		CHECK((s = note_str(0, "status")) && strcmp(s, "failed") == 0, "status %s", s ?: "(none)");
-		CHECK((s = note_str(0, "reason")) && strcmp(s, "internal") == 0, "reason %s", s ?: "(none)");
+	CHECK(harness_rx_wait(1, 20) == 1, "no report after restart");
+	if (harness_rx.nnotes == 1) {
+		CHECK(strcmp(harness_rx_str(0, "token") ?: "", "mid") == 0, "token");
+		CHECK((s = harness_rx_str(0, "status")) && strcmp(s, "failed") == 0, "status %s", s ?: "(none)");
+		CHECK((s = harness_rx_str(0, "reason")) && strcmp(s, "internal") == 0, "reason %s", s ?: "(none)");
 	}
-	daemon_fini(&d);
+	harness_daemon_fini(&d);
 	CHECK(work_files(&d, "spool") == 0, "spool not empty");
 }
 
 static void test_drain(void)
 {
-	struct daemon d;
+	struct harness_daemon d;
 	char url[128];
 	int st;
 
-	rx_reset();
-	daemon_init(&d, "drain");
+	harness_rx_reset();
+	harness_daemon_init(&d, tmp_root, "drain");
 	CHECK(daemon_start(&d, NULL) == 0, "daemon did not start");
-	notify_url(url, sizeof(url), rx.port);
+	harness_notify_url(url, sizeof(url), harness_rx.port);
 	{
-		const struct part parts[] = { { "file", task_tar("sleep1", "#!/bin/sh\nsleep 1\necho done\n"), 0, 1 },
+		const struct harness_part parts[] = {
+			{ "file", task_tar("sleep1", "#!/bin/sh\nsleep 1\necho done\n"), 0, 1 },
 			{ "notify", url, 0, 0 }, { "token", "drain", 0, 0 }, { NULL, NULL, 0, 0 } };
 
 		CHECK(post_task(d.port, "/tasks.json", parts, NULL) == 200, "POST failed");
 	}
 	usleep(200000);
-	st = daemon_stop(&d, SIGTERM);
+	st = harness_daemon_stop(&d, SIGTERM);
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "exit status %d", st);
-	CHECK(rx_wait(1, 5) == 1 || work_files(&d, "spool") == 1, "result neither delivered nor spooled");
-	CHECK(rx.nnotes == 0 || strcmp(note_str(0, "status") ?: "", "finished") == 0, "drained task not finished");
-	daemon_fini(&d);
+	CHECK(harness_rx_wait(1, 5) == 1 || work_files(&d, "spool") == 1, "result neither delivered nor spooled");
+	CHECK(harness_rx.nnotes == 0 || strcmp(harness_rx_str(0, "status") ?: "", "finished") == 0,
+	    "drained task not finished");
+	harness_daemon_fini(&d);
 }
 
 /* 50 tasks through the ASan build: no leak, no invalid access, and the fd
  * count after 50 the same as after 1. */
 static void test_leaks(void)
 {
-	struct daemon d;
+	struct harness_daemon d;
 	char asan_bin[300], logbuf[8192];
 	int fds1 = -1, fds50 = -1, st;
 	const char *tar = task_tar("echo", ECHO_TASK);
-	const struct part parts[] = { { "file", tar, 0, 1 }, { "token", "leak", 0, 0 }, { "wait", "1", 0, 0 },
+	const struct harness_part parts[] = { { "file", tar, 0, 1 }, { "token", "leak", 0, 0 }, { "wait", "1", 0, 0 },
 		{ NULL, NULL, 0, 0 } };
 	FILE *f;
 	size_t n;
@@ -1167,7 +768,7 @@ static void test_leaks(void)
 		CHECK(0, "no ASan build at %s (make %s)", asan_bin, asan_bin);
 		return;
 	}
-	daemon_init(&d, "leaks");
+	harness_daemon_init(&d, tmp_root, "leaks");
 	d.bin = asan_bin;
 	setenv("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0:exitcode=66", 1);
 	CHECK(daemon_start(&d, NULL) == 0, "daemon did not start");
@@ -1185,7 +786,7 @@ static void test_leaks(void)
 	usleep(300000);
 	fds50 = count_fds(d.pid);
 	CHECK(fds1 > 0 && fds1 == fds50, "fds after 1 task %d, after 50 %d", fds1, fds50);
-	st = daemon_stop(&d, SIGTERM);
+	st = harness_daemon_stop(&d, SIGTERM);
 	unsetenv("ASAN_OPTIONS");
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "ASan daemon exit status %d (66 = sanitizer report; log %s)",
 	    st, d.log);
@@ -1196,7 +797,7 @@ static void test_leaks(void)
 	logbuf[n] = '\0';
 	CHECK(strstr(logbuf, "Sanitizer") == NULL, "sanitizer report in %s", d.log);
 	printf("    fds after 1 task: %d, after 50: %d\n", fds1, fds50);
-	daemon_fini(&d);
+	harness_daemon_fini(&d);
 }
 
 static const struct test {
@@ -1229,33 +830,33 @@ static int cmp_double(const void *a, const void *b)
 /* POST to notify for a trivial task, median of 20 (DESIGN 7: 250 ms). */
 static void bench_latency(void)
 {
-	struct daemon d;
+	struct harness_daemon d;
 	char url[128];
 	double lat[20];
 	int n = 0;
 	const char *tar = task_tar("trivial", "#!/bin/sh\necho ok\n");
 
-	rx_reset();
-	daemon_init(&d, "bench_latency");
+	harness_rx_reset();
+	harness_daemon_init(&d, tmp_root, "bench_latency");
 	if (daemon_start(&d, NULL) != 0) {
 		printf("bench: daemon did not start\n");
 		return;
 	}
-	notify_url(url, sizeof(url), rx.port);
+	harness_notify_url(url, sizeof(url), harness_rx.port);
 	for (int i = 0; i < 20; i++) {
-		const struct part parts[] = { { "file", tar, 0, 1 }, { "notify", url, 0, 0 },
+		const struct harness_part parts[] = { { "file", tar, 0, 1 }, { "notify", url, 0, 0 },
 			{ "token", "bench", 0, 0 }, { NULL, NULL, 0, 0 } };
-		double t0 = now_s();
+		double t0 = harness_now_s();
 		long code = post_task(d.port, "/tasks.json", parts, NULL);
 
-		if (code != 200 || rx_wait((size_t)i + 1, 30) != (size_t)i + 1) {
+		if (code != 200 || harness_rx_wait((size_t)i + 1, 30) != (size_t)i + 1) {
 			printf("bench: task %d failed (HTTP %ld)\n", i, code);
 			break;
 		}
-		lat[n++] = rx.notes[i].at - t0;
+		lat[n++] = harness_rx.notes[i].at - t0;
 		usleep(50000);	/* the slot is free before the callback; keep runs apart */
 	}
-	daemon_fini(&d);
+	harness_daemon_fini(&d);
 	if (n == 0)
 		return;
 	qsort(lat, (size_t)n, sizeof(lat[0]), cmp_double);
@@ -1267,21 +868,21 @@ static void bench_latency(void)
 /* Requests/s on GET /status.json with wrk while a task runs. */
 static void bench_status_rps(void)
 {
-	struct daemon d;
+	struct harness_daemon d;
 	char cmd[512], line[512];
-	const struct part parts[] = { { "file", task_tar("sleep20", "#!/bin/sh\nsleep 20\n"), 0, 1 },
+	const struct harness_part parts[] = { { "file", task_tar("sleep20", "#!/bin/sh\nsleep 20\n"), 0, 1 },
 		{ NULL, NULL, 0, 0 } };
 	FILE *p;
 	int seen = 0;
 
-	daemon_init(&d, "bench_rps");
+	harness_daemon_init(&d, tmp_root, "bench_rps");
 	if (daemon_start(&d, NULL) != 0) {
 		printf("bench: daemon did not start\n");
 		return;
 	}
 	if (post_task(d.port, "/tasks.json", parts, NULL) != 200) {
 		printf("bench: the background task was not accepted\n");
-		daemon_fini(&d);
+		harness_daemon_fini(&d);
 		return;
 	}
 	snprintf(cmd, sizeof(cmd), "wrk -t2 -c16 -d5s http://127.0.0.1:%u/status.json 2>&1", d.port);
@@ -1295,8 +896,8 @@ static void bench_status_rps(void)
 	}
 	if (p == NULL || pclose(p) != 0 || !seen)
 		printf("bench: wrk did not run (is the wrk package installed?)\n");
-	daemon_stop(&d, SIGKILL);
-	daemon_fini(&d);
+	harness_daemon_stop(&d, SIGKILL);
+	harness_daemon_fini(&d);
 }
 
 int main(int argc, char **argv)
@@ -1326,15 +927,15 @@ int main(int argc, char **argv)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	snprintf(tmp_root, sizeof(tmp_root), "/tmp/http_test.XXXXXX");
 	/* The UML user must reach the task dirs below it: 0755, not mkdtemp's 0700. */
-	if (mkdtemp(tmp_root) == NULL || chmod(tmp_root, 0755) < 0 || rx_start(0) < 0) {
+	if (mkdtemp(tmp_root) == NULL || chmod(tmp_root, 0755) < 0 || harness_rx_start(0) < 0) {
 		perror("http_test: setup");
 		return 1;
 	}
 	if (bench) {
 		bench_latency();
 		bench_status_rps();
-		rx_stop();
-		rx_reset();
+		harness_rx_stop();
+		harness_rx_reset();
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp_root);
 		if (system(cmd) != 0)
 			printf("could not remove %s\n", tmp_root);
@@ -1342,29 +943,18 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
-		int before = checks_failed, selected = argc == 3;
-		double t0 = now_s();
-
-		for (int a = 3; a < argc; a++)
-			if (strcmp(argv[a], tests[i].name) == 0)
-				selected = 1;
-		if (!selected)
+		if (!harness_selected(tests[i].name, argv + 3, argc - 3))
 			continue;
-		current_test = tests[i].name;
-		printf("-- %s\n", tests[i].name);
-		if (rx.mhd == NULL)
-			rx_start(rx.port);
-		tests[i].fn();
-		if (checks_failed == before) {
+		/* A test may have left the receiver down. */
+		if (harness_rx.mhd == NULL)
+			harness_rx_start(harness_rx.port);
+		if (harness_run_test(tests[i].name, tests[i].fn))
 			passed++;
-			printf("ok   %s (%.1fs)\n", tests[i].name, now_s() - t0);
-		} else {
+		else
 			failed++;
-			printf("FAIL %s (%.1fs)\n", tests[i].name, now_s() - t0);
-		}
 	}
-	rx_stop();
-	rx_reset();
+	harness_rx_stop();
+	harness_rx_reset();
 	if (getenv("HTTP_TEST_KEEP") == NULL && failed == 0) {
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp_root);
 		if (system(cmd) != 0)
