@@ -45,7 +45,7 @@ void sandbox_config_defaults(struct sandbox_config *cfg)
 	cfg->limits.file_cap = 4 * MiB;
 	cfg->limits.vm_log_cap = 1 * MiB;
 	cfg->limits.tmpfs = 0;
-	cfg->limits.host_nproc = 256;
+	cfg->limits.host_nproc = 512;
 	cfg->work_root = "/tmp";
 	cfg->run_uid = 65534;
 	cfg->run_gid = 65534;
@@ -328,9 +328,12 @@ static int sandbox_launch(struct sandbox_job *j, char *err, size_t errlen)
 	 * others sharing the uid; without one it is the cap. */
 	l.nproc_rlimit = cfg->limits.host_nproc;
 	/* Each guest address space is a host process: the guest must refuse a
-	 * fork before the host does, or the guest kernel panics in fork. The
-	 * margin covers tmc-init, the Carrier and UML's own helper processes. */
-	l.guest_nproc = cfg->limits.host_nproc > 64 ? cfg->limits.host_nproc - 32 : 16;
+	 * fork before the host does, or the guest kernel panics in fork. Half
+	 * the host cap goes to the task: the rest covers tmc-init, the Carrier,
+	 * UML's helper threads, and host processes of guest address spaces
+	 * that are gone but not yet reaped by UML, which a churning fork bomb
+	 * piles up under load (they count against pids.max until reaped). */
+	l.guest_nproc = cfg->limits.host_nproc >= 64 ? cfg->limits.host_nproc / 2 : 16;
 	if (j->cg.version != 0 && cfg->limits.host_nproc < 65536 / 16)
 		l.nproc_rlimit = cfg->limits.host_nproc * 16;
 	l.privileged = j->privileged;

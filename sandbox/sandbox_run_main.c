@@ -47,7 +47,7 @@ static void usage(FILE *f)
 "  --file-cap SIZE     each result file and captured stream (default 4M)\n"
 "  --vm-log-cap SIZE   console transcript (default 1M)\n"
 "  --tmpfs SIZE        guest ramdisk for writes (default: half the memory)\n"
-"  --nproc N           host processes of the UML tree (default 256)\n"
+"  --nproc N           host processes of the UML tree (default 512; the task gets half)\n"
 "host:\n"
 "  --uid USER, --gid GROUP  user UML runs as when started as root (default nobody/nogroup)\n"
 "  --work-root DIR     per-task work dirs are made below DIR (default /tmp)\n"

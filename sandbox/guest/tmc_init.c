@@ -356,7 +356,12 @@ static int setup_cgroup(const struct guest_config *cfg)
 	cap = total > reserve + (32ULL << 20) ? total - reserve : (32ULL << 20);
 	snprintf(value, sizeof(value), "%llu", cap);
 	write_proc(TASK_CGROUP "/memory.max", value);
-	snprintf(value, sizeof(value), "%lu", cfg->nproc);
+	/* A backstop above the task's RLIMIT_NPROC (cfg->nproc), which must be
+	 * the limit that binds: it refuses a fork before the child's address
+	 * space exists, while pids.max refuses after copy_mm, and UML 6.12
+	 * panicked (flush_tlb_mm on a dying mm) under a fork bomb that kept
+	 * hitting pids.max. The margin covers the Carrier in the cgroup. */
+	snprintf(value, sizeof(value), "%lu", cfg->nproc + 16);
 	write_proc(TASK_CGROUP "/pids.max", value);
 	return 0;
 }
