@@ -6,9 +6,9 @@
 
 GUEST_PROGRAMS += tmc-init init
 
-$(B)/tmc-init: $(B)/static/sandbox/guest/tmc_init.o
+$(B)/tmc-init: $(B)/static/sandbox/guest/tmc_init.o $(B)/static/common/util.o
 	$(CC) -static -o $@ $^
-$(B)/init: $(B)/static/initrd/init.o
+$(B)/init: $(B)/static/initrd/init.o $(B)/static/common/util.o
 	$(CC) -static -o $@ $^
 
 $(B)/linux.uml: kernel/uml.config kernel/build.sh | $(DEPS_OK)

@@ -17,6 +17,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,8 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#include "common/util.h"
 
 #define NEWROOT "/newroot"
 
@@ -72,11 +75,8 @@ static unsigned long long read_cmdline(void)
 	for (char *save = NULL, *tok = strtok_r(buf, " \n", &save); tok != NULL;
 	    tok = strtok_r(NULL, " \n", &save)) {
 		if (strncmp(tok, "tmc.tmpfs=", 10) == 0) {
-			char *end;
-			errno = 0;
-			tmpfs = strtoull(tok + 10, &end, 10);
-			if (errno != 0 || *end != '\0' || tok[10] == '\0')
-				tmpfs = 0;
+			uint64_t v;
+			tmpfs = parse_u64(tok + 10, 0, UINT64_MAX, &v) == 0 ? v : 0;
 		} else if (strcmp(tok, "tmc.rescue=1") == 0) {
 			rescue_requested = 1;
 		}

@@ -39,6 +39,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/util.h"
+
 #define TASK_DIR "/task"
 #define TASK_UID 1000
 #define TASK_GID 1000
@@ -153,24 +155,17 @@ static void read_cmdline(struct guest_config *cfg)
 		return;
 	for (char *save = NULL, *tok = strtok_r(buf, " \n", &save); tok != NULL;
 	    tok = strtok_r(NULL, " \n", &save)) {
-		char *end;
-		unsigned long long v;
+		uint64_t v;
 
 		if (strcmp(tok, "tmc.scout=1") == 0)
 			cfg->scout = 1;
 		else if (strcmp(tok, "tmc.shell=1") == 0)
 			cfg->shell = 1;
-		else if (strncmp(tok, "tmc.stream_cap=", 15) == 0) {
-			errno = 0;
-			v = strtoull(tok + 15, &end, 10);
-			if (errno == 0 && *end == '\0' && tok[15] != '\0' && v >= 1024 && v <= (64ULL << 20))
-				cfg->stream_cap = (size_t)v;
-		} else if (strncmp(tok, "tmc.nproc=", 10) == 0) {
-			errno = 0;
-			v = strtoull(tok + 10, &end, 10);
-			if (errno == 0 && *end == '\0' && tok[10] != '\0' && v >= 16 && v <= 65536)
-				cfg->nproc = (unsigned long)v;
-		}
+		else if (strncmp(tok, "tmc.stream_cap=", 15) == 0 &&
+		    parse_u64(tok + 15, 1024, 64ULL << 20, &v) == 0)
+			cfg->stream_cap = (size_t)v;
+		else if (strncmp(tok, "tmc.nproc=", 10) == 0 && parse_u64(tok + 10, 16, 65536, &v) == 0)
+			cfg->nproc = (unsigned long)v;
 	}
 }
 
