@@ -28,7 +28,7 @@ check_result_SRCS := sandbox/result.c sandbox/output_tar.c sandbox/output_set.c 
 	sandbox/utf8.c $(COMMON_SRCS)
 # Boots the real images when they exist (and says so when they do not);
 # output.tar is read by build/tmc-unpack.
-check_sandbox_SRCS := $(SANDBOX_SRCS) $(SANDBOX_ARCHIVE_SRCS) $(COMMON_SRCS)
+check_sandbox_SRCS := $(SANDBOX_SRCS) $(SANDBOX_ARCHIVE_SRCS) $(COMMON_SRCS) tests/lib/proc_scan.c
 $(B)/tests/check_sandbox $(B)/asan/tests/check_sandbox: | $(B)/tmc-unpack
 
 # The confinement and the answer's caps with test parsers in the forked

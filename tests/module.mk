@@ -1,7 +1,7 @@
 # tests/: the end-to-end runner over tests/cases/ (real UML boots through
 # the real sandbox-run) and the guest checks that need a root shell.
 
-$(B)/tests/run_cases: $(B)/obj/tests/e2e/run_cases.o $(patsubst %.c,$(B)/obj/%.o,$(COMMON_SRCS))
+$(B)/tests/run_cases: $(B)/obj/tests/e2e/run_cases.o $(patsubst %.c,$(B)/obj/%.o,$(COMMON_SRCS) tests/lib/proc_scan.c)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS)
 

@@ -52,6 +52,7 @@
 #include <unistd.h>
 
 #include "common/util.h"
+#include "tests/lib/proc_scan.h"
 
 #define MAX_CASES 256
 #define MAX_RESULT (64u << 20)
@@ -166,40 +167,6 @@ static char *run_sandbox(json_t *args, const char *case_dir, const char *task, c
 	return buf;
 }
 
-/* Counts host processes whose command line mentions this run's work root:
- * the UML kernel and every process it forked carry it in argv. */
-static int processes_of_run(const char *work_root)
-{
-	DIR *proc = opendir("/proc");
-	struct dirent *de;
-	int count = 0;
-
-	ck_assert_ptr_nonnull(proc);
-	while ((de = readdir(proc)) != NULL) {
-		char path[300], cmd[8192];
-		ssize_t n;
-		int fd;
-
-		if (de->d_name[0] < '0' || de->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/cmdline", de->d_name);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		n = read(fd, cmd, sizeof(cmd) - 1);
-		close(fd);
-		if (n <= 0)
-			continue;
-		for (ssize_t i = 0; i < n; i++)
-			if (cmd[i] == '\0')
-				cmd[i] = ' ';
-		cmd[n] = '\0';
-		if (strstr(cmd, work_root) != NULL)
-			count++;
-	}
-	closedir(proc);
-	return count;
-}
 
 static const char *field_text(json_t *result, const char *key)
 {
@@ -464,7 +431,7 @@ START_TEST(test_case)
 	fflush(stdout);
 	expect = json_object_get(spec, "expect");
 	check_expectations(name, result, expect);
-	ck_assert_msg(processes_of_run(work_root) == 0, "%s: processes of the run survive it", name);
+	ck_assert_msg(proc_count_cmdline(work_root) == 0, "%s: processes of the run survive it", name);
 	rm_rf(work_root);
 	json_decref(result);
 	json_decref(spec);

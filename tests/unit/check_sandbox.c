@@ -17,6 +17,7 @@
 
 #include "common/util.h"
 #include "sandbox/sandbox.h"
+#include "tests/lib/proc_scan.h"
 
 static struct sandbox_images images;
 static int have_images;
@@ -74,39 +75,6 @@ static void config(struct sandbox_config *cfg, const char *work_root, unsigned t
 	cfg->scout = 0;
 }
 
-/* Processes whose command line mentions dir: UML has its images there. */
-static int processes_mentioning(const char *dir)
-{
-	DIR *d = opendir("/proc");
-	struct dirent *de;
-	int n = 0;
-
-	ck_assert_ptr_nonnull(d);
-	while ((de = readdir(d)) != NULL) {
-		char path[300], buf[4096];
-		ssize_t len;
-		int fd;
-
-		if (de->d_name[0] < '0' || de->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/cmdline", de->d_name);
-		fd = open(path, O_RDONLY);
-		if (fd < 0)
-			continue;
-		len = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		if (len <= 0)
-			continue;
-		for (ssize_t i = 0; i < len; i++)
-			if (buf[i] == '\0')
-				buf[i] = ' ';
-		buf[len] = '\0';
-		if (strstr(buf, dir) != NULL)
-			n++;
-	}
-	closedir(d);
-	return n;
-}
 
 static int dir_is_empty(const char *dir)
 {
@@ -180,7 +148,7 @@ START_TEST(test_timeout_leaves_nothing)
 	ck_assert_ptr_null(json_object_get(r, "exit_code"));
 	ck_assert_ptr_null(json_object_get(r, "reason"));
 	json_decref(r);
-	ck_assert_int_eq(processes_mentioning(work_root), 0);
+	ck_assert_int_eq(proc_count_cmdline(work_root), 0);
 	ck_assert_msg(dir_is_empty(work_root), "work dir left behind");
 }
 END_TEST
