@@ -1,5 +1,6 @@
 #!/bin/sh
-# Builds the sandbox's UML kernel from Debian's linux-source-6.12 with the
+# Builds the sandbox's UML kernel from Debian's linux-source-N (N >= 6.13,
+# fetched by fetch-source.sh from trixie-backports) with the
 # config fragment(s) given, and caches the result outside the clone keyed by
 # a hash of every input, so a second build on one machine takes a second.
 #
@@ -23,12 +24,22 @@ done
 set -- $frags
 mkdir -p "$(dirname "$out")"
 out="$(cd "$(dirname "$out")" && pwd)/$(basename "$out")"
-tarball=$(find /usr/src -maxdepth 1 -name 'linux-source-6.12.tar.*' | head -n 1)
-[ -n "$tarball" ] || { echo "kernel: /usr/src/linux-source-6.12.tar.* missing: run 'make deps'" >&2; exit 1; }
-srcver=$(dpkg-query -W -f='${Version}' linux-source-6.12)
-
-key=$( { echo "$srcver"; cat "$here/build.sh" "$@"; } | sha256sum | cut -c1-16)
 cache=${TMC_CACHE_DIR-/var/cache/tmc-sandbox}
+# The source package is kept in the cache (or beside OUT without one): one
+# download per backported version, not one per build.
+if [ -n "$cache" ] && mkdir -p "$cache/kernel-source" 2>/dev/null; then
+	store="$cache/kernel-source"
+else
+	store="$(dirname "$out")/kernel-source"
+fi
+fetched=$("$here/fetch-source.sh" "$store") || exit 1
+srcpkg=$(echo "$fetched" | sed -n 1p | cut -d' ' -f1)
+srcver=$(echo "$fetched" | sed -n 1p | cut -d' ' -f2)
+tarball=$(echo "$fetched" | sed -n 2p)
+[ -f "$tarball" ] || { echo "kernel: $tarball missing" >&2; exit 1; }
+echo "kernel: source $srcpkg $srcver"
+
+key=$( { echo "$srcpkg $srcver"; cat "$here/build.sh" "$@" $(find "$here/patches" -name '*.patch' 2>/dev/null | sort); } | sha256sum | cut -c1-16)
 cached="$cache/linux-$key.uml"
 
 if [ -n "$cache" ] && [ -f "$cached" ]; then
@@ -55,7 +66,9 @@ make -s ARCH=um olddefconfig
 
 # merge_config silently drops options the kernel does not know; the ones that
 # keep the guest off the host must have come out as asked.
-for opt in CONFIG_HOSTFS CONFIG_MODULES CONFIG_UML_NET CONFIG_IO_URING; do
+# SMP stays off until measured to help: UML in ptrace mode runs every guest
+# thread of a process through one host stub, the JVM's included.
+for opt in CONFIG_HOSTFS CONFIG_MODULES CONFIG_UML_NET CONFIG_IO_URING CONFIG_SMP; do
 	if grep -q "^$opt=[ym]" .config; then
 		echo "kernel: $opt is enabled in the merged config; refusing to build" >&2
 		exit 1

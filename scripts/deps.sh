@@ -9,7 +9,7 @@ PACKAGES="build-essential pkg-config bc bison flex libelf-dev libssl-dev
   libseccomp-dev libmicrohttpd-dev libjansson-dev libarchive-dev
   libcurl4-openssl-dev check clang
   busybox-static squashfs-tools mmdebstrap debian-archive-keyring
-  linux-source-6.12 user-mode-linux
+  user-mode-linux
   curl jq nginx wrk chromium procps psmisc uidmap systemd"
 
 missing=""
