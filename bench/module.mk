@@ -1,7 +1,8 @@
 # bench/module.mk: the guest figures of `make bench` (bench/bench.sh says
 # what each section measures and how it prints).
 #
-#   make bench-uml                     boot, initrd, hello, proc, scout, memory
+#   make bench-uml                     boot, initrd, hello, proc, java, scout,
+#                                      memory, then previous (vs bench/previous.txt)
 #   make bench-uml BENCH_SECTIONS=boot one or more sections only
 #   make bench KERNEL_VARIANTS="raid6-btrfs squashfs-lz4"
 #                                      also build (once, then cached) and
@@ -18,7 +19,7 @@ STOCK_UML ?= /usr/bin/linux.uml
 
 BENCH_BIN := $(B)/bench/bin
 BENCH_TOOLS := $(BENCH_BIN)/timeit $(BENCH_BIN)/forkexec $(BENCH_BIN)/sysloop \
-	$(BENCH_BIN)/bench_open $(BENCH_BIN)/memwatch
+	$(BENCH_BIN)/bench_open $(BENCH_BIN)/memwatch $(BENCH_BIN)/hostinfo
 BENCH_INPUTS := $(IMAGES) $(B)/sandbox-run $(BENCH_TOOLS)
 
 $(BENCH_BIN)/timeit: $(B)/static/bench/timeit.o
@@ -33,6 +34,9 @@ $(BENCH_BIN)/sysloop: $(B)/static/bench/sysloop.o
 $(BENCH_BIN)/bench_open: $(B)/static/tests/carrier/bench_open.o
 	@mkdir -p $(dir $@)
 	$(CC) -static -o $@ $^
+$(BENCH_BIN)/hostinfo: $(B)/obj/bench/hostinfo.o
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^
 $(BENCH_BIN)/memwatch: $(B)/obj/bench/memwatch.o
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^

@@ -39,7 +39,9 @@ tarball=$(echo "$fetched" | sed -n 2p)
 [ -f "$tarball" ] || { echo "kernel: $tarball missing" >&2; exit 1; }
 echo "kernel: source $srcpkg $srcver"
 
-key=$( { echo "$srcpkg $srcver"; cat "$here/build.sh" "$@" $(find "$here/patches" -name '*.patch' 2>/dev/null | sort); } | sha256sum | cut -c1-16)
+patches=$(find "$here/patches" -name '*.patch' 2>/dev/null | sort)
+# shellcheck disable=SC2086
+key=$( { echo "$srcpkg $srcver"; cat "$here/build.sh" "$@" $patches; } | sha256sum | cut -c1-16)
 cached="$cache/linux-$key.uml"
 
 if [ -n "$cache" ] && [ -f "$cached" ]; then
@@ -53,10 +55,36 @@ fi
 src="$(dirname "$out")/kernel-src-$(basename "$out")"
 if [ ! -f "$src/.extracted-$srcver" ]; then
 	rm -rf "$src"
+	# A fresh tree has no patches applied.
 	mkdir -p "$src"
 	echo "kernel: extracting $tarball"
 	tar -xf "$tarball" -C "$src" --strip-components=1
 	touch "$src/.extracted-$srcver"
+fi
+
+# Our patches (kernel/patches/NNNN-*.patch, in order). The applied set is
+# kept in the tree; a changed set is first reversed, so that files no patch
+# touches keep their timestamps and the rebuild stays incremental.
+# shellcheck disable=SC2086
+patchsum=$(cat $patches /dev/null | sha256sum | cut -c1-16)
+if [ "$(cat "$src/.patches/sum" 2>/dev/null)" != "$patchsum" ]; then
+	if [ -d "$src/.patches" ]; then
+		for p in $(find "$src/.patches" -name '*.patch' | sort -r); do
+			patch -p1 -R -s -d "$src" < "$p" || { rm -f "$src/.extracted-$srcver"; echo "kernel: could not reverse $p; the tree is extracted again next time" >&2; exit 1; }
+		done
+	fi
+	rm -rf "$src/.patches"
+	mkdir -p "$src/.patches"
+	for p in $patches; do
+		echo "kernel: applying $(basename "$p")"
+		if ! patch -p1 -s --no-backup-if-mismatch -d "$src" < "$p"; then
+			rm -f "$src/.extracted-$srcver"
+			echo "kernel: $(basename "$p") does not apply to $srcpkg $srcver" >&2
+			exit 1
+		fi
+		cp "$p" "$src/.patches/"
+	done
+	echo "$patchsum" > "$src/.patches/sum"
 fi
 
 cd "$src"

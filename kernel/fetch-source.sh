@@ -47,6 +47,7 @@ cached_fallback() {
 
 # The machine's own Debian mirror: the first configured archive (not the
 # security one) that apt reports, whatever file or format configures it.
+# shellcheck disable=SC2016
 mirror=$(apt-get indextargets --format '$(LABEL) $(REPO_URI)' 'Identifier: Packages' 2>/dev/null |
 	awk '$1 == "Debian" { print $2; exit }')
 if [ -z "$mirror" ]; then
@@ -87,7 +88,7 @@ offered=$(apt_tmp apt-cache pkgnames linux-source- 2>/dev/null |
 pkg=""
 if [ -n "${KERNEL_SOURCE:-}" ]; then
 	echo "$offered" | grep -qx "$KERNEL_SOURCE" ||
-		die "$KERNEL_SOURCE is not offered by $suite (offered: $(echo $offered))"
+		die "$KERNEL_SOURCE is not offered by $suite (offered: $(echo "$offered" | tr "\n" " "))"
 	pkg=$KERNEL_SOURCE
 else
 	for p in $offered; do
@@ -98,7 +99,7 @@ else
 		fi
 	done
 fi
-[ -n "$pkg" ] || { cached_fallback && exit 0; die "no linux-source-N with N >= 6.13 in $suite at $mirror (offered: $(echo $offered))"; }
+[ -n "$pkg" ] || { cached_fallback && exit 0; die "no linux-source-N with N >= 6.13 in $suite at $mirror (offered: $(echo "$offered" | tr "\n" " "))"; }
 
 version=$(apt_tmp apt-cache show --no-all-versions "$pkg" | sed -n 's/^Version: //p' | head -n 1)
 [ -n "$version" ] || die "apt knows $pkg but gives it no version"
@@ -106,7 +107,7 @@ dir="$store/${pkg}_$version"
 if [ ! -f "$dir/.complete" ]; then
 	log "downloading $pkg $version from $suite"
 	(cd "$tmp" && apt_tmp apt-get -qq download "$pkg") || die "apt-get download $pkg failed"
-	deb=$(ls "$tmp"/"$pkg"_*.deb 2>/dev/null | head -n 1)
+	deb=$(find "$tmp" -maxdepth 1 -name "${pkg}_*.deb" | head -n 1)
 	[ -n "$deb" ] || die "apt-get download left no $pkg .deb"
 	rm -rf "$dir.tmp"
 	mkdir -p "$dir.tmp"

@@ -12,13 +12,16 @@ SANDBOX_SRCS := sandbox/sandbox.c sandbox/result.c sandbox/uml.c sandbox/cgroup.
 SANDBOX_ARCHIVE_SRCS := sandbox/upload_tar.c sandbox/output_tar.c sandbox/task_tar.c
 
 PROGRAMS += sandbox-run tmc-unpack
-$(B)/sandbox-run: $(B)/obj/sandbox/sandbox_run_main.o $(patsubst %.c,$(B)/obj/%.o,$(SANDBOX_SRCS) $(SANDBOX_ARCHIVE_SRCS) $(COMMON_SRCS)) | $(B)/tmc-unpack
+$(B)/sandbox-run: $(B)/obj/sandbox/sandbox_run_main.o $(B)/obj/sandbox/crash_cause.o $(patsubst %.c,$(B)/obj/%.o,$(SANDBOX_SRCS) $(SANDBOX_ARCHIVE_SRCS) $(COMMON_SRCS)) | $(B)/tmc-unpack
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
 UNPACK_SRCS := sandbox/upload_tar.c sandbox/output_tar.c sandbox/output_set.c sandbox/utf8.c \
 	sandbox/privsep.c $(COMMON_SRCS)
 $(B)/tmc-unpack: $(B)/obj/sandbox/unpack_main.o $(patsubst %.c,$(B)/obj/%.o,$(UNPACK_SRCS))
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+UNIT_TESTS += check_crash_cause
+check_crash_cause_SRCS := sandbox/crash_cause.c
 
 UNIT_TESTS += check_utf8 check_vmlog check_output_tar check_result check_sandbox
 check_utf8_SRCS := sandbox/utf8.c $(COMMON_SRCS)

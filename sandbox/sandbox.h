@@ -204,6 +204,10 @@ int vmlog_truncated(const struct vmlog *log);
 const char *vmlog_text(struct vmlog *log);
 void vmlog_free(struct vmlog *log);
 
+/* crash_cause.c: one printable line naming why the guest died, from the
+ * vm log text of a crash/internal result. Returns out. */
+const char *crash_cause(const char *vm_log, char *out, size_t outlen);
+
 /* utf8.c */
 char *utf8_sanitize(const char *in, size_t len, size_t *out_len);
 

@@ -4,8 +4,15 @@
  * TASK is an exercise directory (packed by task_tar.c: trusted, the
  * operator's own) or a tar. A tar goes through the same checks as an HTTP
  * upload, in tmc-unpack (privsep.c): sandbox-run usually runs as root.
- * Exit status: 0 when a result was produced, whatever its status; 1 when
- * the sandbox could not produce one; 2 for usage errors.
+ * Exit status (also in usage() and the README):
+ *   0  the task ran and a result was produced, whatever its status
+ *      (finished, failed with reason exit/oom/output_limit, timeout);
+ *   1  no result: sandbox-run itself failed (images missing, ...);
+ *   2  bad usage;
+ *   3  a result was produced, but the sandbox failed rather than the task
+ *      (reason crash or internal): the JSON is printed all the same, and
+ *      one line on stderr names the cause from the vm log, so that a dead
+ *      sandbox is never mistaken for a graded task.
  */
 #define _GNU_SOURCE
 #include "sandbox/sandbox.h"
@@ -29,8 +36,11 @@ static void usage(FILE *f)
 	fprintf(f,
 "usage: sandbox-run [options] TASK\n"
 "Runs TASK (an exercise directory with ./tmc-run, or a task tar) in a UML\n"
-"guest and prints the result JSON on stdout. Exit 0 when a result was\n"
-"produced (whatever its status), 1 on an internal error, 2 on bad usage.\n"
+"guest and prints the result JSON on stdout.\n"
+"Exit status: 0 the task ran (any status: finished, failed, timeout);\n"
+"1 no result (sandbox-run failed); 2 bad usage; 3 the sandbox failed, not\n"
+"the task (reason crash or internal: the JSON is printed, and stderr names\n"
+"the cause from the vm log).\n"
 "\n"
 "images (default: the directory sandbox-run is in, i.e. build/):\n"
 "  --images DIR        find linux.uml, initrd.img, rootfs.squashfs, lpj in DIR\n"
@@ -189,6 +199,20 @@ static int prepare_task(const struct sandbox_config *cfg, const char *task, cons
 	return 0;
 }
 
+/* A crash or internal result is the sandbox failing, not the task: say so on
+ * stderr in one line with the cause, and exit 3. */
+static int sandbox_failed(json_t *result)
+{
+	const char *reason = json_string_value(json_object_get(result, "reason"));
+	char cause[240];
+
+	if (reason == NULL || (strcmp(reason, "crash") != 0 && strcmp(reason, "internal") != 0))
+		return 0;
+	crash_cause(json_string_value(json_object_get(result, "vm_log")), cause, sizeof(cause));
+	fprintf(stderr, "sandbox-run: the sandbox failed (%s), not the task: %s\n", reason, cause);
+	return 1;
+}
+
 int main(int argc, char **argv)
 {
 	struct sandbox_config cfg;
@@ -292,7 +316,7 @@ int main(int argc, char **argv)
 
 			if (json_dumpf(result, stdout, flags) == 0 && fputc('\n', stdout) != EOF &&
 			    fflush(stdout) == 0)
-				rc = 0;
+				rc = sandbox_failed(result) ? 3 : 0;
 			else
 				log_warn("stdout");
 		}

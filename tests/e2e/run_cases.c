@@ -29,6 +29,8 @@
  *   files_allowed     [entry]: each appears in `files` with verdict "allow"
  *   files_not_denied  [path]: no `files` entry for path has verdict "deny"
  *   denied_syscalls   [name]: each appears in `denied` with count >= 1
+ *   sandbox_exit      sandbox-run's exit status (default 0)
+ *   stderr_contains   text: sandbox-run's stderr contains it
  *
  * An entry is a path ("/etc/shadow") or {"path": P, "access": A} with A
  * one of read, write, create, exec (Scout's audit, sandbox/SCOUT.md).
@@ -95,9 +97,33 @@ static void collect_cases(int argc, char **argv)
 	qsort(case_names, (size_t)case_count, sizeof(case_names[0]), cmp_names);
 }
 
-/* Runs sandbox-run and returns its stdout (capped), or NULL. */
+/* The whole of a small file as a string ("" when it cannot be read). */
+static char *read_small_file(const char *path)
+{
+	char *buf = calloc(1, 65537);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t len = 0;
+
+	ck_assert_ptr_nonnull(buf);
+	if (fd < 0)
+		return buf;
+	while (len < 65536) {
+		ssize_t r = read(fd, buf + len, 65536 - len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		len += (size_t)r;
+	}
+	close(fd);
+	buf[len] = '\0';
+	return buf;
+}
+
+/* Runs sandbox-run and returns its stdout (capped), or NULL; its stderr
+ * goes to stderr_path, for the caller to check and print. */
 static char *run_sandbox(json_t *args, const char *case_dir, const char *task, const char *work_root,
-    int *exit_status)
+    const char *stderr_path, int *exit_status)
 {
 	int out[2];
 	char **argv;
@@ -137,6 +163,10 @@ static char *run_sandbox(json_t *args, const char *case_dir, const char *task, c
 	pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
+		int err_fd = open(stderr_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+		if (err_fd < 0 || dup2(err_fd, 2) < 0)
+			_exit(126);
 		dup2(out[1], 1);
 		execv(prog, argv);
 		perror(prog);
@@ -395,11 +425,12 @@ START_TEST(test_case)
 {
 	const char *name = case_names[_i];
 	char path[PATH_MAX], case_dir[PATH_MAX], task[PATH_MAX], work_root[] = "/tmp/tmc-e2e.XXXXXX";
+	char stderr_path[PATH_MAX];
 	json_error_t jerr;
 	json_t *spec, *result, *expect;
 	const char *exercise;
-	char *out;
-	int ws;
+	char *out, *err_text;
+	int ws, want_exit;
 
 	ck_assert_msg((size_t)snprintf(case_dir, sizeof(case_dir), "%s/%s", cases_dir, name) < sizeof(case_dir) &&
 	    (size_t)snprintf(path, sizeof(path), "%s/case.json", case_dir) < sizeof(path),
@@ -416,9 +447,21 @@ START_TEST(test_case)
 	/* sandbox-run drops to an unprivileged uid for UML, which must reach it. */
 	chmod(work_root, 0755);
 
-	out = run_sandbox(json_object_get(spec, "args"), case_dir, task, work_root, &ws);
-	ck_assert_msg(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "%s: sandbox-run exited with status %d: %.500s",
-	    name, ws, out);
+	ck_assert((size_t)snprintf(stderr_path, sizeof(stderr_path), "%s/sandbox-run.stderr", work_root) <
+	    sizeof(stderr_path));
+	out = run_sandbox(json_object_get(spec, "args"), case_dir, task, work_root, stderr_path, &ws);
+	expect = json_object_get(spec, "expect");
+	want_exit = json_object_get(expect, "sandbox_exit") != NULL ?
+	    (int)json_integer_value(json_object_get(expect, "sandbox_exit")) : 0;
+	err_text = read_small_file(stderr_path);
+	fputs(err_text, stderr);
+	ck_assert_msg(WIFEXITED(ws) && WEXITSTATUS(ws) == want_exit,
+	    "%s: sandbox-run exited with status %d, expected %d: %.500s", name,
+	    WIFEXITED(ws) ? WEXITSTATUS(ws) : -1, want_exit, out);
+	if (json_object_get(expect, "stderr_contains") != NULL)
+		ck_assert_msg(strstr(err_text, json_string_value(json_object_get(expect, "stderr_contains"))) != NULL,
+		    "%s: stderr lacks '%s': %.500s", name,
+		    json_string_value(json_object_get(expect, "stderr_contains")), err_text);
 	result = json_loads(out, 0, &jerr);
 	ck_assert_msg(result != NULL, "%s: result is not JSON (%s): %.300s", name, jerr.text, out);
 	printf("%s: status=%s exit_code=%s reason=%s time=%s\n", name,
@@ -429,13 +472,13 @@ START_TEST(test_case)
 	print_scout(name, result);
 	keep_result(name, out, result);
 	fflush(stdout);
-	expect = json_object_get(spec, "expect");
 	check_expectations(name, result, expect);
 	ck_assert_msg(proc_count_cmdline(work_root) == 0, "%s: processes of the run survive it", name);
 	rm_rf(work_root);
 	json_decref(result);
 	json_decref(spec);
 	free(out);
+	free(err_text);
 }
 END_TEST
 
