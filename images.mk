@@ -11,7 +11,7 @@ $(B)/tmc-init: $(B)/static/sandbox/guest/tmc_init.o $(B)/static/common/util.o
 $(B)/init: $(B)/static/initrd/init.o $(B)/static/common/util.o
 	$(CC) -static -o $@ $^
 
-$(B)/linux.uml: kernel/uml.config kernel/build.sh | $(DEPS_OK)
+$(B)/linux.uml: kernel/uml.config kernel/build.sh kernel/fetch-source.sh $(wildcard kernel/patches/*.patch) | $(DEPS_OK)
 	@mkdir -p $(B)
 	kernel/build.sh $@ kernel/uml.config
 
