@@ -9,13 +9,13 @@
 SANDBOX_SRCS := sandbox/sandbox.c sandbox/result.c sandbox/uml.c sandbox/cgroup.c \
 	sandbox/vmlog.c sandbox/output_set.c sandbox/utf8.c sandbox/privsep.c \
 	sandbox/policy.c sandbox/channel.c sandbox/command_center.c
-SANDBOX_ARCHIVE_SRCS := sandbox/upload_tar.c sandbox/output_tar.c sandbox/task_tar.c
+SANDBOX_ARCHIVE_SRCS := sandbox/upload_tar.c sandbox/output_tar.c sandbox/task_tar.c sandbox/tar_rules.c
 
 PROGRAMS += sandbox-run tmc-unpack
 $(B)/sandbox-run: $(B)/obj/sandbox/sandbox_run_main.o $(B)/obj/sandbox/crash_cause.o $(patsubst %.c,$(B)/obj/%.o,$(SANDBOX_SRCS) $(SANDBOX_ARCHIVE_SRCS) $(COMMON_SRCS)) | $(B)/tmc-unpack
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
-UNPACK_SRCS := sandbox/upload_tar.c sandbox/output_tar.c sandbox/output_set.c sandbox/utf8.c \
+UNPACK_SRCS := sandbox/upload_tar.c sandbox/tar_rules.c sandbox/output_tar.c sandbox/output_set.c sandbox/utf8.c \
 	sandbox/privsep.c $(COMMON_SRCS)
 $(B)/tmc-unpack: $(B)/obj/sandbox/unpack_main.o $(patsubst %.c,$(B)/obj/%.o,$(UNPACK_SRCS))
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
@@ -39,3 +39,10 @@ $(B)/tests/check_sandbox $(B)/asan/tests/check_sandbox: | $(B)/tmc-unpack
 UNIT_TESTS += check_privsep
 check_privsep_SRCS := $(SANDBOX_SRCS) $(SANDBOX_ARCHIVE_SRCS) $(COMMON_SRCS)
 $(B)/tests/check_privsep $(B)/asan/tests/check_privsep: | $(B)/tmc-unpack
+
+# An upload's path from the intake's check to the guest's unpacker
+# (sandbox/guest/task_unpack.c, which tmc-init links statically), with
+# tars made by GNU tar, bsdtar, Python's tarfile and the Gem layout.
+UNIT_TESTS += check_task_unpack
+check_task_unpack_SRCS := sandbox/guest/task_unpack.c sandbox/tar_rules.c sandbox/upload_tar.c \
+	sandbox/privsep.c sandbox/output_set.c sandbox/utf8.c $(COMMON_SRCS)

@@ -116,7 +116,11 @@ static int meta_line(struct output_meta *m, char *line, char *err, size_t errlen
 	} else if (strcmp(line, "error") == 0) {
 		if (m->error[0] != '\0')
 			return errbuf_set(err, errlen, "meta.txt: error given twice");
-		snprintf(m->error, sizeof(m->error), "%s", val[0] ? val : "(empty)");
+		/* Cut at a character boundary: the error ends up in vm_log. */
+		if (val[0] == '\0')
+			snprintf(m->error, sizeof(m->error), "(empty)");
+		else
+			utf8_copy(m->error, sizeof(m->error), val, strlen(val));
 	}
 	/* Unknown keys are ignored: a newer guest may add some. */
 	return 0;

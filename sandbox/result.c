@@ -12,7 +12,9 @@
  *   exit_code=n                        -> failed/exit
  * with failed/oom instead of failed/exit whenever oom=1 (a task whose
  * child was OOM-killed usually exits 137 rather than by a signal itself).
- * Never: logs, trusts guest text (it is sanitized by output_tar.c).
+ * Never: logs, trusts guest text: every string goes through utf8.c (also
+ * what output_tar.c has sanitized), and a field that cannot be encoded is
+ * replaced by a placeholder, never the whole result.
  */
 #include "sandbox/sandbox_host.h"
 #include "common/log.h"
@@ -121,22 +123,38 @@ static void result_classify(const struct result_input *in, struct result_outcome
 	o->reason = meta->oom ? REASON_OOM : REASON_EXIT;
 }
 
-/* Data from output_tar.c is valid UTF-8 already; anything else is made so
- * here rather than lost (jansson refuses invalid UTF-8). */
+/* Every string of the result passes here. Data from output_tar.c is valid
+ * UTF-8 already; anything else is made so by the one cleaner rather than
+ * lost (jansson refuses invalid UTF-8). NULL only when out of memory. */
 static json_t *result_text(const char *data, size_t len)
 {
-	json_t *v = json_stringn(data, len);
 	size_t clen;
 	char *clean;
+	json_t *v;
 
-	if (v != NULL)
-		return v;
+	if (utf8_valid(data, len))
+		return json_stringn(data, len);
 	clean = utf8_sanitize(data, len, &clen);
 	if (clean == NULL)
 		return NULL;
 	v = json_stringn(clean, clen);
 	free(clean);
 	return v;
+}
+
+static json_t *result_str(const char *s)
+{
+	return result_text(s, strlen(s));
+}
+
+/* Sets key to v. A value that could not be made (v == NULL) is replaced by
+ * a placeholder, so that one field never costs the whole result; only a
+ * failure to store even that counts as bad. */
+static int result_set(json_t *obj, const char *key, json_t *v)
+{
+	if (v == NULL)
+		v = json_string("[sandbox: this field could not be encoded]");
+	return json_object_set_new(obj, key, v) < 0 ? 1 : 0;
 }
 
 static json_t *result_seconds(double s)
@@ -152,9 +170,10 @@ static int result_truncated_add(json_t *arr, const char *name)
 	json_t *v;
 
 	json_array_foreach(arr, i, v)
-		if (strcmp(json_string_value(v), name) == 0)
+		if (json_string_value(v) != NULL && strcmp(json_string_value(v), name) == 0)
 			return 0;
-	return json_array_append_new(arr, json_string(name));
+	v = result_str(name);
+	return v == NULL || json_array_append_new(arr, v) < 0 ? 1 : 0;
 }
 
 /* Builds the result object; NULL with err only when out of memory. */
@@ -196,16 +215,15 @@ json_t *result_build(const struct result_input *in, char *err, size_t errlen)
 		errbuf_set(err, errlen, "result: out of memory");
 		return NULL;
 	}
-	bad |= json_object_set_new(r, "status", json_string(sandbox_status_name(o.status)));
+	bad |= result_set(r, "status", result_str(sandbox_status_name(o.status)));
 	if (o.has_exit_code) {
 		snprintf(buf, sizeof(buf), "%u", o.exit_code);
-		bad |= json_object_set_new(r, "exit_code", json_string(buf));
+		bad |= result_set(r, "exit_code", result_str(buf));
 	}
 	for (size_t i = 0; i < sizeof(result_files) / sizeof(result_files[0]); i++) {
 		const struct output_file *f = in->out ? output_set_get(in->out, result_files[i].file) : NULL;
 
-		bad |= json_object_set_new(r, result_files[i].key,
-		    result_text(f ? f->data : "", f ? f->len : 0));
+		bad |= result_set(r, result_files[i].key, result_text(f ? f->data : "", f ? f->len : 0));
 		if (f != NULL && f->truncated)
 			bad |= result_truncated_add(trunc, f->name);
 	}
@@ -217,18 +235,18 @@ json_t *result_build(const struct result_input *in, char *err, size_t errlen)
 	end = vmlog_marker_time(in->log, "tmc-init: exit");
 	if (boot >= 0)
 		run = (end >= boot ? end : in->total) - boot;
-	bad |= json_object_set_new(t, "boot", result_seconds(boot));
-	bad |= json_object_set_new(t, "run", result_seconds(run));
-	bad |= json_object_set_new(t, "total", result_seconds(in->total));
+	bad |= json_object_set_new(t, "boot", result_seconds(boot)) < 0;
+	bad |= json_object_set_new(t, "run", result_seconds(run)) < 0;
+	bad |= json_object_set_new(t, "total", result_seconds(in->total)) < 0;
 
-	bad |= json_object_set_new(r, "vm_log", json_string(vmlog_text(in->log)));
+	bad |= result_set(r, "vm_log", result_str(vmlog_text(in->log)));
 	if (o.status == SANDBOX_FAILED)
-		bad |= json_object_set_new(r, "reason", json_string(sandbox_reason_name(o.reason)));
-	bad |= json_object_set_new(r, "time", t);
+		bad |= result_set(r, "reason", result_str(sandbox_reason_name(o.reason)));
+	bad |= json_object_set_new(r, "time", t) < 0;
 	if (in->memory_peak >= 0)
-		bad |= json_object_set_new(r, "memory", json_integer(in->memory_peak));
+		bad |= json_object_set_new(r, "memory", json_integer(in->memory_peak)) < 0;
 	if (json_array_size(trunc) > 0)
-		bad |= json_object_set_new(r, "truncated", trunc);
+		bad |= json_object_set_new(r, "truncated", trunc) < 0;
 	else
 		json_decref(trunc);
 	if (bad) {

@@ -210,5 +210,7 @@ const char *crash_cause(const char *vm_log, char *out, size_t outlen);
 
 /* utf8.c */
 char *utf8_sanitize(const char *in, size_t len, size_t *out_len);
+int utf8_valid(const char *s, size_t len);
+size_t utf8_copy(char *out, size_t outlen, const char *in, size_t len);
 
 #endif

@@ -11,16 +11,20 @@
  * runs, unprivileged and under its seccomp filter (privsep.c); a privileged
  * program calls privsep_upload() instead of upload_tar_normalize().
  *
- * Rules (each rejection names the entry and what is wrong with it):
+ * Rules (each rejection names the entry and what is wrong with it); the
+ * name and link rules are tar_rules.c's, which the guest's unpacker
+ * (guest/task_unpack.c) applies again, so an accepted upload unpacks:
  *   - names are relative; no component is "..", none is empty after
- *     dropping "./"; at most 255 bytes (ustar);
+ *     dropping "./"; at most 255 bytes and fitting a ustar header; parent
+ *     directories need no entries of their own (the guest makes them);
  *   - only regular files, directories, symlinks and hardlinks; no device
  *     nodes, fifos or sockets;
  *   - a symlink's target is relative, may only start with ".." components
  *     and those may not climb above the tree from the link's directory; no
  *     entry lives below a symlink of the archive (a symlink to "." would
  *     otherwise make a later lexical check lie);
- *   - a hardlink names an earlier regular file of the archive;
+ *   - a hardlink names an earlier regular file of the archive; link
+ *     targets fit ustar's 100 bytes;
  *   - no name twice; at most lim->max_entries entries; no entry over
  *     lim->max_entry bytes; the sum at most lim->max_unpacked bytes, checked
  *     from the header before any data is decompressed, and the decompressed
@@ -40,8 +44,9 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "sandbox/tar_rules.h"
 
-#define UPLOAD_NAME_MAX 255	/* ustar prefix (155) + "/" + name (100) */
+#define UPLOAD_NAME_MAX TAR_NAME_MAX
 
 struct seen {
 	char *name;
@@ -55,80 +60,28 @@ struct upload_state {
 	int have_tmc_run;
 };
 
-/*
- * Normalises an archive path in place: drops leading "/"-free "./" and
- * empty components, rejects absolute paths and "..". Returns 0, or -1 with
- * a message. An empty result means the archive root (".").
- */
 static int clean_name(const char *raw, char *out, size_t outlen, char *err, size_t errlen)
 {
-	size_t o = 0;
-	const char *p = raw;
+	const char *why = tar_rule_name(raw, out, outlen);
 
-	if (raw[0] == '/')
-		return errbuf_set(err, errlen, "entry '%.200s': absolute path", raw);
-	while (*p != '\0') {
-		const char *q = strchr(p, '/');
-		size_t n = q != NULL ? (size_t)(q - p) : strlen(p);
-
-		if (n == 2 && p[0] == '.' && p[1] == '.')
-			return errbuf_set(err, errlen, "entry '%.200s': '..' in path", raw);
-		if (n > 0 && !(n == 1 && p[0] == '.')) {
-			if (o + n + 2 > outlen)
-				return errbuf_set(err, errlen, "entry '%.200s': path longer than %d bytes",
-				    raw, UPLOAD_NAME_MAX);
-			if (o > 0)
-				out[o++] = '/';
-			memcpy(out + o, p, n);
-			o += n;
-		}
-		p += n;
-		if (*p == '/')
-			p++;
-	}
-	out[o] = '\0';
-	if (o > UPLOAD_NAME_MAX)
-		return errbuf_set(err, errlen, "entry '%.200s': path longer than %d bytes",
-		    raw, UPLOAD_NAME_MAX);
-	return 0;
+	return why != NULL ? errbuf_set(err, errlen, "entry '%.200s': %s", raw, why) : 0;
 }
 
-/* A symlink target may climb with leading ".." only, never above the tree
- * from the directory holding the link (whose depth is that of `name`). */
 static int check_symlink(const char *name, const char *target, char *err, size_t errlen)
 {
-	size_t depth = 0, up = 0;
-	int descending = 0;
-	const char *p;
+	const char *why = tar_rule_symlink(name, target);
 
-	if (target == NULL || target[0] == '\0')
-		return errbuf_set(err, errlen, "symlink '%.200s': empty target", name);
-	if (target[0] == '/')
-		return errbuf_set(err, errlen, "symlink '%.200s' -> '%.200s': points outside the task (absolute)",
-		    name, target);
-	for (p = name; *p != '\0'; p++)
-		if (*p == '/')
-			depth++;
-	for (p = target; *p != '\0';) {
-		const char *q = strchr(p, '/');
-		size_t n = q != NULL ? (size_t)(q - p) : strlen(p);
+	return why != NULL ? errbuf_set(err, errlen, "symlink '%.200s' -> '%.200s': %s", name,
+	    target ? target : "", why) : 0;
+}
 
-		if (n == 2 && p[0] == '.' && p[1] == '.') {
-			if (descending)
-				return errbuf_set(err, errlen,
-				    "symlink '%.200s' -> '%.200s': '..' after a name is not allowed", name, target);
-			up++;
-		} else if (n > 0 && !(n == 1 && p[0] == '.')) {
-			descending = 1;
-		}
-		p += n;
-		if (*p == '/')
-			p++;
-	}
-	if (up > depth)
-		return errbuf_set(err, errlen, "symlink '%.200s' -> '%.200s': points outside the task",
-		    name, target);
-	return 0;
+/* libarchive's ustar writer would fail on such a name with a vague
+ * message (or none): say which entry and why. */
+static int check_ustar(const char *name, int is_dir, char *err, size_t errlen)
+{
+	const char *why = tar_rule_ustar(name, is_dir);
+
+	return why != NULL ? errbuf_set(err, errlen, "entry '%.200s': %s", name, why) : 0;
 }
 
 static int seen_cmp(const void *a, const void *b)
@@ -278,6 +231,8 @@ static int one_entry(struct archive *in, struct archive *out, struct archive_ent
 		return 1;
 	}
 
+	if (check_ustar(name, type == AE_IFDIR && hard == NULL, err, errlen) < 0)
+		return -1;
 	archive_entry_clear(clean);
 	archive_entry_set_pathname(clean, name);
 	archive_entry_set_uid(clean, 0);
@@ -291,6 +246,9 @@ static int one_entry(struct archive *in, struct archive *out, struct archive_ent
 		if (clean_name(hard, target, sizeof(target), err, errlen) < 0)
 			return errbuf_set(err, errlen, "hardlink '%.200s' -> '%.200s': points outside the task",
 			    name, hard);
+		if (strlen(target) > TAR_LINK_MAX)
+			return errbuf_set(err, errlen, "hardlink '%.200s' -> '%.200s': target longer than %d bytes",
+			    name, hard, TAR_LINK_MAX);
 		t = seen_find_linear(st, target);
 		if (t == NULL || t->type != AE_IFREG)
 			return errbuf_set(err, errlen,
@@ -342,8 +300,6 @@ static int one_entry(struct archive *in, struct archive *out, struct archive_ent
 	case AE_IFLNK:
 		if (check_symlink(name, archive_entry_symlink(e), err, errlen) < 0)
 			return -1;
-		if (strlen(archive_entry_symlink(e)) > 100)
-			return errbuf_set(err, errlen, "symlink '%.200s': target longer than 100 bytes", name);
 		archive_entry_set_filetype(clean, AE_IFLNK);
 		archive_entry_set_perm(clean, 0777);
 		archive_entry_set_symlink(clean, archive_entry_symlink(e));

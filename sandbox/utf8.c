@@ -5,6 +5,10 @@
  * U+FFFD (one per maximal subpart, as Unicode 3.9 recommends) and NUL
  * becomes U+FFFD too, so nothing is silently dropped and no consumer that
  * stops at NUL (C strings, PostgreSQL text) loses the rest.
+ * Every string that enters a result passes here: utf8_sanitize() for
+ * data of any length, utf8_copy() for text bound for a fixed buffer (an
+ * error note), which also cuts only at a character boundary, since a cut
+ * inside a sequence would make jansson refuse the whole string.
  * Never: reads past len, logs, changes well-formed text.
  */
 #include "sandbox/sandbox.h"
@@ -86,4 +90,45 @@ char *utf8_sanitize(const char *in, size_t len, size_t *out_len)
 	if (out_len != NULL)
 		*out_len = o;
 	return out;
+}
+
+/* 1 when s[0..len) is well-formed UTF-8 without NUL, else 0. */
+int utf8_valid(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0;
+
+	while (i < len) {
+		size_t skip, n = utf8_seq(p + i, len - i, &skip);
+
+		if (n == 0)
+			return 0;
+		i += n;
+	}
+	return 1;
+}
+
+/* Copies in[0..len) into out (outlen bytes, outlen > 0) as utf8_sanitize()
+ * would, stopping at the last whole character that fits: out is always
+ * NUL-terminated, well-formed UTF-8. Returns the bytes written. */
+size_t utf8_copy(char *out, size_t outlen, const char *in, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)in;
+	size_t i = 0, o = 0;
+
+	if (outlen == 0)
+		return 0;
+	while (i < len) {
+		size_t skip, n = utf8_seq(s + i, len - i, &skip);
+		const void *src = n > 0 ? (const void *)(s + i) : (const void *)replacement;
+		size_t w = n > 0 ? n : sizeof(replacement);
+
+		if (o + w >= outlen)
+			break;
+		memcpy(out + o, src, w);
+		o += w;
+		i += n > 0 ? n : skip;
+	}
+	out[o] = '\0';
+	return o;
 }

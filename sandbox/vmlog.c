@@ -168,25 +168,29 @@ void vmlog_feed(struct vmlog *log, const char *buf, size_t len, double now)
 }
 
 /* A host-side line ("sandbox: ..."), kept even when the console part was
- * truncated; notes past their own reserve are cut. */
+ * truncated; notes past their own reserve are cut. The text may quote
+ * hostile bytes (a task's file name in tmc-init's error): it is sanitized,
+ * and a cut falls on a character boundary, so vm_log stays valid UTF-8. */
 void vmlog_note(struct vmlog *log, const char *text, double now)
 {
 	char stamp[48];
+	size_t room;
 	int n;
 
 	vmlog_invalidate(log);
 	vmlog_stamp(stamp, sizeof(stamp), now - log->t0);
-	if (log->notes_len >= sizeof(log->notes) - 1)
-		return;
 	n = snprintf(log->notes + log->notes_len, sizeof(log->notes) - log->notes_len,
-	    "%ssandbox: %s\n", stamp, text);
-	if (n < 0)
+	    "%ssandbox: ", stamp);
+	if (n < 0 || (size_t)n + 2 > sizeof(log->notes) - log->notes_len) {
+		log->notes[log->notes_len] = '\0';
 		return;
-	if ((size_t)n >= sizeof(log->notes) - log->notes_len) {
-		log->notes_len = sizeof(log->notes) - 1;
-		log->notes[log->notes_len - 1] = '\n';
-	} else
-		log->notes_len += (size_t)n;
+	}
+	log->notes_len += (size_t)n;
+	/* Room for the text, its newline and the NUL. */
+	room = sizeof(log->notes) - log->notes_len - 1;
+	log->notes_len += utf8_copy(log->notes + log->notes_len, room, text, strlen(text));
+	log->notes[log->notes_len++] = '\n';
+	log->notes[log->notes_len] = '\0';
 }
 
 /* Host time (seconds since t0) of the first console line starting with

@@ -10,6 +10,7 @@ PACKAGES="build-essential pkg-config bc bison flex libelf-dev libssl-dev
   libcurl4-openssl-dev check clang
   busybox-static squashfs-tools mmdebstrap debian-archive-keyring
   user-mode-linux
+  libarchive-tools python3
   curl jq nginx wrk chromium procps psmisc uidmap systemd"
 
 missing=""

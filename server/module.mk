@@ -7,10 +7,10 @@ SERVER_SRCS := server/config.c server/http.c server/intake.c server/runner.c \
 PRIVSEP_SRCS := sandbox/privsep.c sandbox/output_set.c sandbox/utf8.c
 
 UNIT_TESTS += check_upload_tar
-check_upload_tar_SRCS := sandbox/upload_tar.c $(PRIVSEP_SRCS) $(COMMON_SRCS)
+check_upload_tar_SRCS := sandbox/upload_tar.c sandbox/tar_rules.c $(PRIVSEP_SRCS) $(COMMON_SRCS)
 
 UNIT_TESTS += check_intake
-check_intake_SRCS := server/intake.c $(COMMON_SRCS)
+check_intake_SRCS := server/intake.c sandbox/utf8.c $(COMMON_SRCS)
 
 # No archive code in sandboxd: uploads and output.tar are parsed by
 # tmc-unpack (sandbox/privsep.c), which it needs next to its images.

@@ -14,3 +14,4 @@ e2e-test: $(B)/tests/run_cases all
 INTEGRATION_TESTS += guest-shell-test
 guest-shell-test: images
 	tests/guest/shell_test.sh
+-include tests/fuzz/module.mk

@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "common/util.h"
+#include "sandbox/tar_rules.h"
 
 #define TASK_DIR "/task"
 #define TASK_UID 1000
@@ -187,44 +188,15 @@ static unsigned long long oom_kills(void)
 
 /* --- Unpacking the task ------------------------------------------------------
  * /dev/ubdb holds a clean ustar made by the host (upload_tar.c or
- * task_tar.c). It is still parsed with care, and written with the task's fs
- * credentials so that nothing in it can touch what tmc could not. */
-
-static uint64_t tar_octal(const char *field, size_t len)
-{
-	uint64_t v = 0;
-
-	for (size_t i = 0; i < len && field[i] != '\0' && field[i] != ' '; i++) {
-		if (field[i] < '0' || field[i] > '7')
-			return UINT64_MAX;
-		v = v * 8 + (uint64_t)(field[i] - '0');
-	}
-	return v;
-}
-
-static int safe_relative(const char *name)
-{
-	if (name[0] == '/' || name[0] == '\0')
-		return 0;
-	for (const char *p = name; *p != '\0';) {
-		const char *slash = strchr(p, '/');
-		size_t len = slash ? (size_t)(slash - p) : strlen(p);
-		if (len == 2 && p[0] == '.' && p[1] == '.')
-			return 0;
-		p += len;
-		while (*p == '/')
-			p++;
-	}
-	return 1;
-}
+ * task_tar.c). task_unpack.c parses it with care under the intake's own
+ * rule, written with the task's fs credentials so that nothing in it can
+ * touch what tmc could not. */
 
 static int unpack_task(void)
 {
-	char hdr[TAR_BLOCK];
-	char data[65536];
+	char why[480];	/* an error= line of meta.txt stays under 512 bytes */
 	int in = open("/dev/ubdb", O_RDONLY | O_CLOEXEC);
-	int task = -1;
-	int rc = -1;
+	int task, rc;
 
 	if (in < 0) {
 		meta_add("error=open /dev/ubdb: %s", strerror(errno));
@@ -233,85 +205,17 @@ static int unpack_task(void)
 	task = open(TASK_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (task < 0) {
 		meta_add("error=open %s: %s", TASK_DIR, strerror(errno));
-		goto out;
+		close(in);
+		return -1;
 	}
 	setfsgid(TASK_GID);
 	setfsuid(TASK_UID);
-	for (;;) {
-		char name[257];
-		uint64_t size, mode;
-		ssize_t n = read(in, hdr, sizeof(hdr));
-
-		if (n != (ssize_t)sizeof(hdr)) {
-			meta_add("error=task tar: truncated header");
-			goto out;
-		}
-		if (hdr[0] == '\0') {
-			rc = 0;
-			goto out;
-		}
-		if (memcmp(hdr + 257, "ustar", 5) != 0) {
-			meta_add("error=task tar: not ustar");
-			goto out;
-		}
-		if (hdr[345] != '\0')
-			snprintf(name, sizeof(name), "%.155s/%.100s", hdr + 345, hdr);
-		else
-			snprintf(name, sizeof(name), "%.100s", hdr);
-		size = tar_octal(hdr + 124, 12);
-		mode = tar_octal(hdr + 100, 8);
-		if (size == UINT64_MAX || mode == UINT64_MAX || !safe_relative(name)) {
-			meta_add("error=task tar: bad entry");
-			goto out;
-		}
-		if (strcmp(name, ".") == 0 || strcmp(name, "./") == 0)
-			continue;
-		if (hdr[156] == '5') {
-			size_t len = strlen(name);
-			if (len > 0 && name[len - 1] == '/')
-				name[len - 1] = '\0';
-			if (mkdirat(task, name, 0755) < 0 && errno != EEXIST) {
-				meta_add("error=mkdir %s: %s", name, strerror(errno));
-				goto out;
-			}
-			continue;
-		}
-		if (hdr[156] != '0' && hdr[156] != '\0') {
-			meta_add("error=task tar: entry type %c not allowed", hdr[156]);
-			goto out;
-		}
-		{
-			int out_fd = openat(task, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-			    (mode_t)(mode & 0755) | 0600);
-			uint64_t left = size;
-
-			if (out_fd < 0) {
-				meta_add("error=create %s: %s", name, strerror(errno));
-				goto out;
-			}
-			while (left > 0) {
-				size_t chunk = left < sizeof(data) ? (size_t)left : sizeof(data);
-				n = read(in, data, chunk);
-				if (n <= 0 || write(out_fd, data, (size_t)n) != n) {
-					close(out_fd);
-					meta_add("error=unpack %s: short read or write", name);
-					goto out;
-				}
-				left -= (uint64_t)n;
-			}
-			close(out_fd);
-			if (size % TAR_BLOCK != 0 &&
-			    lseek(in, (off_t)(TAR_BLOCK - size % TAR_BLOCK), SEEK_CUR) < 0) {
-				meta_add("error=task tar: seek");
-				goto out;
-			}
-		}
-	}
-out:
+	rc = task_unpack(in, task, why, sizeof(why));
 	setfsuid(0);
 	setfsgid(0);
-	if (task >= 0)
-		close(task);
+	if (rc < 0)
+		meta_add("error=%s", why);
+	close(task);
 	close(in);
 	return rc;
 }

@@ -6,7 +6,8 @@
  * through the real `sandbox-run`; after each, no process of that run may be
  * left on the host.
  *
- * case.json keys: description, exercise (or a task/ dir next to it), args
+ * case.json keys: description, exercise (or a task/ dir or a task.tar next
+ * to it; a task.tar goes through the upload rules, as over HTTP), args
  * (sandbox-run options; an argument starting with "$CASE/" names a file in
  * the case's own dir, e.g. "--policy", "$CASE/policy"), expect.
  *
@@ -443,6 +444,11 @@ START_TEST(test_case)
 	else
 		ck_assert_msg((size_t)snprintf(task, sizeof(task), "%s/task", case_dir) < sizeof(task),
 		    "%s: task path too long", name);
+	/* A case may bring its task as a tar, exactly as a user made it: it
+	 * then goes through the upload rules, as over HTTP. */
+	if (exercise == NULL && (size_t)snprintf(path, sizeof(path), "%s/task.tar", case_dir) < sizeof(path) &&
+	    access(path, F_OK) == 0)
+		snprintf(task, sizeof(task), "%s", path);
 	ck_assert_ptr_nonnull(mkdtemp(work_root));
 	/* sandbox-run drops to an unprivileged uid for UML, which must reach it. */
 	chmod(work_root, 0755);

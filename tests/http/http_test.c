@@ -469,6 +469,9 @@ struct bad {
 
 static char bad_paths[16][300];
 
+#define AE5 "\xC3\xA4\xC3\xA4\xC3\xA4\xC3\xA4\xC3\xA4"
+#define AE60 AE5 AE5 AE5 AE5 AE5 AE5 AE5 AE5 AE5 AE5 AE5 AE5
+
 static const char *bad_tar(int i, enum comp comp, const struct tent *e, size_t many)
 {
 	snprintf(bad_paths[i], sizeof(bad_paths[i]), "%s/bad%d.tar", tmp_root, i);
@@ -491,6 +494,12 @@ static void test_bad_inputs(void)
 	const struct tent bomb[] = { run, { "bomb", AE_IFREG, NULL, 100LL << 20, NULL, NULL }, TEND };
 	const struct tent big[] = { run, { "big", AE_IFREG, NULL, 5LL << 20, NULL, NULL }, TEND };
 	const struct tent over[] = { run, { "big", AE_IFREG, NULL, (4LL << 20) + 100000, NULL, NULL }, TEND };
+	/* A 255-byte multibyte path whose last part (120 bytes) fits no ustar
+	 * header: refused with the entry's name, the answer valid JSON even
+	 * though the name is cut for the message. */
+	const struct tent mb_long[] = { run, { "d/" AE60 AE60 AE5 "xyz", AE_IFREG, "x", 0, NULL, NULL }, TEND };
+	const struct tent below_link[] = { run, { "l", AE_IFLNK, NULL, 0, "src", NULL },
+		{ "l/x", AE_IFREG, "x", 0, NULL, NULL }, TEND };
 	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/empty", tmp_root);
@@ -513,6 +522,8 @@ static void test_bad_inputs(void)
 	bad_tar(10, C_NONE, big, 0);
 	bad_tar(11, C_NONE, only_run, 0);
 	bad_tar(12, C_NONE, over, 0);
+	bad_tar(13, C_NONE, mb_long, 0);
+	bad_tar(14, C_NONE, below_link, 0);
 
 	{
 		static char huge_hdr[200000];
@@ -530,6 +541,10 @@ static void test_bad_inputs(void)
 			{ "tar bomb", 400, "over the cap", bad_paths[9], NULL, 0, NULL, NULL, 0 },
 			{ "body over cap", 413, "upload cap", bad_paths[10], NULL, 0, NULL, NULL, 0 },
 			{ "file part over cap", 413, "upload cap", bad_paths[12], NULL, 0, NULL, NULL, 0 },
+			{ "255-byte multibyte name, no ustar fit", 400, "\xC3\xA4': name does not fit a ustar header",
+			  bad_paths[13], NULL, 0, NULL, NULL, 0 },
+			{ "entry below a symlink", 400, "entry 'l/x': lies below the symlink 'l'", bad_paths[14],
+			  NULL, 0, NULL, NULL, 0 },
 			{ "non-UTF-8 token", 400, "token is not valid UTF-8", bad_paths[11], "ab\xff\xfe", 4, NULL, NULL, 0 },
 			{ "notify ftp", 400, "http:// or https://", bad_paths[11], NULL, 0, "ftp://127.0.0.1/x", NULL, 0 },
 			{ "notify file", 400, "http:// or https://", bad_paths[11], NULL, 0, "file:///etc/passwd", NULL, 0 },
@@ -594,6 +609,12 @@ static void test_bad_inputs(void)
 			CHECK(okcode, "%s: HTTP %ld, wanted %ld (%s)", r->what, code, r->want, body ? body : "");
 			CHECK(body && strstr(body, r->want_err), "%s: answer '%s' lacks '%s'", r->what,
 			    body ? body : "", r->want_err);
+			if (r->tar != NULL) {
+				json_t *j = body ? json_loads(body, 0, NULL) : NULL;
+
+				CHECK(j != NULL, "%s: answer is not JSON: '%s'", r->what, body ? body : "");
+				json_decref(j);
+			}
 			free(body);
 			body = NULL;
 			code = harness_http_get(d.port, "/status.json", &body);
@@ -607,6 +628,225 @@ static void test_bad_inputs(void)
 		}
 		harness_daemon_fini(&d);
 	}
+}
+
+/* Issue 9.5: tars as users make them, with the tools they have. A tree
+ * without directory entries (`tar cf t.tar tmc-run src/Main.java`), with
+ * an inner symlink, a hard link, a 160-byte name and a 255-byte multibyte
+ * path, packed by GNU tar, bsdtar, Python's tarfile and in the layout of
+ * Ruby's Gem::Package::TarWriter (made here: no hard links in that layout,
+ * the linked file comes twice), each POSTed with wait=1. tmc-run prints
+ * what it finds; every layout must finish with the same output. */
+#define LAYOUT_MB_DIR "src/" AE60 AE5 AE5 AE5				/* 154 bytes */
+#define LAYOUT_MB_PATH LAYOUT_MB_DIR "/" AE5 AE5 AE5 AE5 AE5 AE5 AE5 AE5 AE5 AE5	/* 255 bytes */
+#define LAYOUT_LONG "long/" "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" \
+	"/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb.txt"
+#define LAYOUT_RUN "#!/bin/sh\n" \
+	"echo \"main: $(cat src/Main.java)\"\n" \
+	"echo \"via symlink: $(cat lib/Main.java)\"\n" \
+	"echo \"up: $(head -n1 src/up)\"\n" \
+	"if [ \"$(stat -c %i src/Main.java)\" = \"$(stat -c %i src/Main2.java)\" ]; then echo 'hard: linked';" \
+	" else echo \"hard: copy $(cat src/Main2.java)\"; fi\n" \
+	"echo \"deep: $(cat src/deep/nested/x.txt)\"\n" \
+	"echo \"long: $(cat long/*/*.txt)\"\n" \
+	"for f in src/*/*; do [ -f \"$f\" ] && echo \"multibyte: $(printf %s \"$f\" | wc -c) $(cat \"$f\")\"; done\n" \
+	"exit 0\n"
+
+_Static_assert(sizeof(LAYOUT_MB_PATH) - 1 == 255, "a 255-byte path");
+
+static const struct {
+	const char *name, *data, *link, *hard;
+} layout_tree[] = {
+	{ "tmc-run", LAYOUT_RUN, NULL, NULL },
+	{ "src/Main.java", "class Main {}", NULL, NULL },
+	{ "src/Main2.java", NULL, NULL, "src/Main.java" },
+	{ "lib", NULL, "src", NULL },
+	{ "src/up", NULL, "../tmc-run", NULL },
+	{ "src/deep/nested/x.txt", "deep", NULL, NULL },
+	{ LAYOUT_LONG, "long", NULL, NULL },
+	{ LAYOUT_MB_PATH, "mb", NULL, NULL },
+};
+#define LAYOUT_N (sizeof(layout_tree) / sizeof(layout_tree[0]))
+
+static int layout_make_tree(const char *root)
+{
+	char path[1024];
+
+	for (size_t i = 0; i < LAYOUT_N; i++) {
+		snprintf(path, sizeof(path), "%s/%s", root, layout_tree[i].name);
+		for (char *p = strchr(path + strlen(root) + 1, '/'); p != NULL; p = strchr(p + 1, '/')) {
+			*p = '\0';
+			if (mkdir(path, 0755) < 0 && errno != EEXIST)
+				return -1;
+			*p = '/';
+		}
+		if (layout_tree[i].data != NULL) {
+			FILE *f = fopen(path, "w");
+
+			if (f == NULL || fputs(layout_tree[i].data, f) < 0 || fclose(f) != 0 ||
+			    chmod(path, strcmp(layout_tree[i].name, "tmc-run") == 0 ? 0755 : 0644) < 0)
+				return -1;
+		} else if (layout_tree[i].link != NULL) {
+			if (symlink(layout_tree[i].link, path) < 0)
+				return -1;
+		} else {
+			char target[1024];
+
+			snprintf(target, sizeof(target), "%s/%s", root, layout_tree[i].hard);
+			if (link(target, path) < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/* Gem::Package::TarWriter's header: octal fields zero-padded to width-1
+ * and NUL-ended, checksum as six digits, NUL, space; magic "ustar\0",
+ * version "00", owner "wheel"; a long name split so that the name field
+ * takes as many trailing components as fit. Written from its documented
+ * layout (rubygems' tar_header.rb). */
+static void gem_octal(char *h, size_t off, size_t width, unsigned long long v)
+{
+	char digits[32];
+
+	snprintf(digits, sizeof(digits), "%0*llo", (int)width - 1, v);
+	memcpy(h + off, digits, width);
+}
+
+static int gem_header(FILE *f, const char *path, char type, unsigned mode, size_t size, const char *link)
+{
+	char h[512];
+	size_t len = strlen(path);
+	unsigned sum = 0;
+
+	memset(h, 0, sizeof(h));
+	if (len <= 100) {
+		memcpy(h, path, len);
+	} else {
+		const char *cut = NULL;
+
+		for (const char *s = strchr(path, '/'); s != NULL && cut == NULL; s = strchr(s + 1, '/'))
+			if (strlen(s + 1) <= 100)
+				cut = s;
+		if (cut == NULL || cut - path > 155)
+			return -1;
+		memcpy(h, cut + 1, strlen(cut + 1));
+		memcpy(h + 345, path, (size_t)(cut - path));
+	}
+	gem_octal(h, 100, 8, mode);
+	gem_octal(h, 108, 8, 0);
+	gem_octal(h, 116, 8, 0);
+	gem_octal(h, 124, 12, size);
+	gem_octal(h, 136, 12, 1700000000);
+	h[156] = type;
+	if (link != NULL)
+		memcpy(h + 157, link, strlen(link));
+	memcpy(h + 257, "ustar", 6);
+	memcpy(h + 263, "00", 2);
+	memcpy(h + 265, "wheel", 5);
+	memcpy(h + 297, "wheel", 5);
+	gem_octal(h, 329, 8, 0);
+	gem_octal(h, 337, 8, 0);
+	memset(h + 148, ' ', 8);
+	for (size_t i = 0; i < sizeof(h); i++)
+		sum += (unsigned char)h[i];
+	snprintf(h + 148, 7, "%06o", sum);
+	h[155] = ' ';
+	return fwrite(h, 1, sizeof(h), f) == sizeof(h) ? 0 : -1;
+}
+
+static int gem_tar(const char *out)
+{
+	static const char zeros[1024];
+	FILE *f = fopen(out, "w");
+	int rc = f != NULL ? 0 : -1;
+
+	for (size_t i = 0; i < LAYOUT_N && rc == 0; i++) {
+		const char *data = layout_tree[i].data;
+
+		if (layout_tree[i].link != NULL) {
+			rc = gem_header(f, layout_tree[i].name, '2', 0777, 0, layout_tree[i].link);
+			continue;
+		}
+		if (data == NULL)
+			data = layout_tree[1].data;	/* the hard link's target, src/Main.java */
+		rc = gem_header(f, layout_tree[i].name, '0', i == 0 ? 0755 : 0644, strlen(data), NULL);
+		if (rc == 0 && (fwrite(data, 1, strlen(data), f) != strlen(data) ||
+		    fwrite(zeros, 1, (512 - strlen(data) % 512) % 512, f) != (512 - strlen(data) % 512) % 512))
+			rc = -1;
+	}
+	if (rc == 0 && fwrite(zeros, 1, sizeof(zeros), f) != sizeof(zeros))
+		rc = -1;
+	if (f != NULL && fclose(f) != 0)
+		rc = -1;
+	return rc;
+}
+
+static void test_tar_layouts(void)
+{
+	static const struct {
+		const char *what, *tool, *cmd;	/* cmd: %s is the output; the names follow */
+		int hard_kept;
+	} layouts[] = {
+		{ "GNU tar (gnu)", "tar", "tar --format=gnu -cf %s", 1 },
+		{ "GNU tar (ustar)", "tar", "tar --format=ustar -cf %s", 1 },
+		{ "GNU tar (pax)", "tar", "tar --format=pax -cf %s", 1 },
+		{ "bsdtar", "bsdtar", "bsdtar -cf %s", 1 },
+		{ "Python tarfile (GNU)", "python3", "python3 -c \"$PY\" %s GNU_FORMAT", 1 },
+		{ "Python tarfile (PAX)", "python3", "python3 -c \"$PY\" %s PAX_FORMAT", 1 },
+		{ "Python tarfile (USTAR)", "python3", "python3 -c \"$PY\" %s USTAR_FORMAT", 1 },
+		{ "Gem::Package::TarWriter layout", NULL, NULL, 0 },
+	};
+	const char *py = "import sys, tarfile\n"
+	    "f = tarfile.open(sys.argv[1], mode=\"w\", format=getattr(tarfile, sys.argv[2]))\n"
+	    "for n in sys.argv[3:]:\n    f.add(n, recursive=False)\nf.close()\n";
+	struct harness_daemon d;
+	char root[300], out[300], cmd[4096], want[1024];
+
+	snprintf(root, sizeof(root), "%s/layout-tree", tmp_root);
+	CHECK(mkdir(root, 0755) == 0 && layout_make_tree(root) == 0, "making the tree: %s", strerror(errno));
+	harness_daemon_init(&d, tmp_root, "tar_layouts");
+	CHECK(daemon_start(&d, NULL) == 0, "daemon did not start");
+	for (size_t i = 0; i < sizeof(layouts) / sizeof(layouts[0]); i++) {
+		const struct harness_part parts[] = { { "file", out, 0, 1 }, { "wait", "1", 0, 0 },
+			{ NULL, NULL, 0, 0 } };
+		char *body = NULL;
+		json_t *j;
+		const char *got;
+		long code;
+		size_t n;
+
+		snprintf(out, sizeof(out), "%s/layout%zu.tar", tmp_root, i);
+		if (layouts[i].cmd == NULL) {
+			CHECK(gem_tar(out) == 0, "%s: writing the tar", layouts[i].what);
+		} else {
+			snprintf(cmd, sizeof(cmd), "command -v %s >/dev/null", layouts[i].tool);
+			if (system(cmd) != 0) {
+				CHECK(0, "%s: %s is not installed (make deps installs it)", layouts[i].what, layouts[i].tool);
+				continue;
+			}
+			n = (size_t)snprintf(cmd, sizeof(cmd), "cd %s && PY='%s' && ", root, py);
+			n += (size_t)snprintf(cmd + n, sizeof(cmd) - n, layouts[i].cmd, out);
+			for (size_t k = 0; k < LAYOUT_N; k++)
+				n += (size_t)snprintf(cmd + n, sizeof(cmd) - n, " '%s'", layout_tree[k].name);
+			CHECK(n < sizeof(cmd) && system(cmd) == 0, "%s: the tool failed", layouts[i].what);
+		}
+		snprintf(want, sizeof(want), "main: class Main {}\nvia symlink: class Main {}\nup: #!/bin/sh\n%s\n"
+		    "deep: deep\nlong: long\nmultibyte: 255 mb\n",
+		    layouts[i].hard_kept ? "hard: linked" : "hard: copy class Main {}");
+		code = post_task(d.port, "/", parts, &body);
+		j = body ? json_loads(body, 0, NULL) : NULL;
+		got = j ? json_string_value(json_object_get(j, "stdout")) : NULL;
+		CHECK(code == 200 && j && strcmp(json_string_value(json_object_get(j, "status")) ?: "", "finished") == 0,
+		    "%s: HTTP %ld, %.600s", layouts[i].what, code, body ? body : "");
+		CHECK(got && strcmp(got, want) == 0, "%s: stdout '%s', wanted '%s'", layouts[i].what,
+		    got ? got : "(none)", want);
+		printf("    %-32s -> %ld %s\n", layouts[i].what, code,
+		    j ? json_string_value(json_object_get(j, "status")) ?: "?" : "?");
+		json_decref(j);
+		free(body);
+	}
+	harness_daemon_fini(&d);
 }
 
 static void test_receiver_down(void)
@@ -810,6 +1050,7 @@ static const struct test {
 	{ "busy", test_busy },
 	{ "concurrent_20", test_concurrent },
 	{ "bad_inputs", test_bad_inputs },
+	{ "tar_layouts", test_tar_layouts },
 	{ "receiver_500_x3", test_receiver_500 },
 	{ "receiver_down_10s", test_receiver_down },
 	{ "sigkill_spooled", test_sigkill_spooled },

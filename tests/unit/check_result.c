@@ -171,6 +171,98 @@ START_TEST(test_no_boot)
 }
 END_TEST
 
+/* Issue 9.6: a note cut inside a multibyte character (a 255-byte path in
+ * tmc-init's error=, a hostile output.tar note) once made vm_log invalid
+ * UTF-8, jansson refused it and the whole result became failed/internal.
+ * Each row puts such text into one input; the result must still be the
+ * real one (failed/crash), with a well-formed vm_log that keeps the start
+ * of the note. */
+#define AE2 "\xC3\xA4"
+#define AE10 AE2 AE2 AE2 AE2 AE2 AE2 AE2 AE2 AE2 AE2
+#define EU10 "\xE2\x82\xAC\xE2\x82\xAC\xE2\x82\xAC\xE2\x82\xAC\xE2\x82\xAC" \
+	"\xE2\x82\xAC\xE2\x82\xAC\xE2\x82\xAC\xE2\x82\xAC\xE2\x82\xAC"
+#define AE120 AE10 AE10 AE10 AE10 AE10 AE10 AE10 AE10 AE10 AE10 AE10 AE10
+static const struct {
+	const char *what;
+	const char *meta;
+	const char *out_note;	/* NULL: output.tar was clean */
+	const char *want;	/* in vm_log */
+} hostile_notes[] = {
+	{ "255-byte multibyte path in error=",
+	  "version=1\nerror=create src/x" AE120 AE2 AE2 AE2 AE2 AE2 ": No such file or directory\n",
+	  NULL, "tmc-init failed: create src/x" AE2 AE2 },
+	{ "three-byte characters", "version=1\nerror=create " EU10 EU10 EU10 EU10 EU10 EU10 EU10 EU10 EU10 "\n",
+	  NULL, "tmc-init failed: create \xE2\x82\xAC" },
+	{ "raw invalid bytes in error=", "version=1\nerror=bad \xff\xfe name\n", NULL,
+	  "tmc-init failed: bad \xEF\xBF\xBD" },
+	{ "output.tar note cut mid-character", "version=1\nerror=x\n", "skipped " AE120 AE10 "\xC3",
+	  "output.tar: skipped " AE2 },
+};
+
+static int valid_utf8(const char *s)
+{
+	return utf8_valid(s, strlen(s));
+}
+
+START_TEST(test_hostile_notes)
+{
+	struct output_set set;
+	struct result_input in;
+	struct vmlog *log = vmlog_new(1 << 16, 0);
+	char err[128];
+	json_t *r;
+
+	memset(&set, 0, sizeof(set));
+	set_file(&set, "meta.txt", hostile_notes[_i].meta, 0);
+	if (hostile_notes[_i].out_note != NULL) {
+		set.malformed = 1;
+		snprintf(set.note, sizeof(set.note), "%s", hostile_notes[_i].out_note);
+	}
+	memset(&in, 0, sizeof(in));
+	in.out = &set;
+	in.log = log;
+	in.log_now = 1;
+	in.total = 1;
+	in.memory_peak = -1;
+	r = result_build(&in, err, sizeof(err));
+	ck_assert_msg(r != NULL, "%s: no result (%s)", hostile_notes[_i].what, err);
+	ck_assert_str_eq(str(r, "status"), "failed");
+	ck_assert_str_eq(str(r, "reason"), "crash");
+	ck_assert_ptr_nonnull(str(r, "vm_log"));
+	ck_assert(valid_utf8(str(r, "vm_log")));
+	ck_assert_msg(strstr(str(r, "vm_log"), hostile_notes[_i].want) != NULL, "%s: vm_log %s",
+	    hostile_notes[_i].what, str(r, "vm_log"));
+	json_decref(r);
+	output_set_free(&set);
+	vmlog_free(log);
+}
+END_TEST
+
+/* The host notes' reserve (2 KiB) filled by long multibyte notes: the cut
+ * at the reserve's end must not split a character either. */
+START_TEST(test_notes_reserve_cut)
+{
+	struct result_input in;
+	struct vmlog *log = vmlog_new(1 << 16, 0);
+	char err[128];
+	json_t *r;
+
+	for (int i = 0; i < 20; i++)
+		vmlog_note(log, "x" AE120 AE2, 0.5);
+	memset(&in, 0, sizeof(in));
+	in.log = log;
+	in.log_now = 1;
+	in.total = 1;
+	in.memory_peak = -1;
+	r = result_build(&in, err, sizeof(err));
+	ck_assert_ptr_nonnull(r);
+	ck_assert(valid_utf8(str(r, "vm_log")));
+	ck_assert_ptr_nonnull(strstr(str(r, "vm_log"), "sandbox: x" AE2));
+	json_decref(r);
+	vmlog_free(log);
+}
+END_TEST
+
 START_TEST(test_names)
 {
 	ck_assert_str_eq(sandbox_status_name(SANDBOX_FINISHED), "finished");
@@ -193,6 +285,8 @@ static Suite *result_suite(void)
 	tcase_add_test(tc, test_time_and_truncated);
 	tcase_add_test(tc, test_no_boot);
 	tcase_add_test(tc, test_names);
+	tcase_add_loop_test(tc, test_hostile_notes, 0, sizeof(hostile_notes) / sizeof(hostile_notes[0]));
+	tcase_add_test(tc, test_notes_reserve_cut);
 	suite_add_tcase(s, tc);
 	return s;
 }

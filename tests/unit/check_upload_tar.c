@@ -36,6 +36,13 @@ struct ent {
 #define HARD(n, t) { n, AE_IFREG, 0644, 0, NULL, t }
 #define END { NULL, 0, 0, 0, NULL, NULL }
 
+#define X10 "xxxxxxxxxx"
+#define X60 X10 X10 X10 X10 X10 X10
+#define AE5 "\xC3\xA4\xC3\xA4\xC3\xA4\xC3\xA4\xC3\xA4"
+#define AE25 AE5 AE5 AE5 AE5 AE5
+/* "src/" + a 150-byte directory + "/" + a 100-byte name: 255 bytes. */
+#define MB_PATH "src/" AE25 AE25 AE25 "/" AE25 AE25
+
 struct tcase_row {
 	const char *what;
 	enum filt filt;
@@ -79,6 +86,15 @@ static const struct tcase_row rows[] = {
 	  "unpacked size over the cap" },
 	{ "entry over cap", PLAIN, { RUN, { "big", AE_IFREG, 0644, 5000, NULL, NULL }, END }, 0, 0, 4096,
 	  "over the cap of 4096" },
+	{ "no directory entries (tar cf t.tar tmc-run src/Main.java)", PLAIN,
+	  { RUN, REG("src/Main.java"), REG("src/deep/x"), END }, 0, 0, 0, NULL },
+	{ "255-byte multibyte path", PLAIN, { RUN, REG(MB_PATH), END }, 0, 0, 0, NULL },
+	{ "name that does not fit ustar", PLAIN, { RUN, REG("d/" X60 X60), END }, 0, 0, 0,
+	  "does not fit a ustar header" },
+	{ "hardlink target over 100 bytes", PLAIN, { RUN, REG(X60 "/" X60), HARD("h", X60 "/" X60), END },
+	  0, 0, 0, "target longer than 100 bytes" },
+	{ "symlink target over 100 bytes", PLAIN, { RUN, LNK("s", X60 X60), END }, 0, 0, 0,
+	  "target longer than 100 bytes" },
 	{ "no tmc-run", PLAIN, { REG("a"), END }, 0, 0, 0, "no tmc-run" },
 	{ "tmc-run is a dir", PLAIN, { DIR_("tmc-run"), END }, 0, 0, 0, "no tmc-run" },
 	{ "tmc-run not at top", PLAIN, { DIR_("x"), { "x/tmc-run", AE_IFREG, 0755, 1, NULL, NULL }, END }, 0, 0, 0,

@@ -68,6 +68,47 @@ START_TEST(test_idempotent)
 }
 END_TEST
 
+/* utf8_copy() into a small buffer: sanitized like utf8_sanitize() and cut
+ * before a character that does not fit, never inside it. */
+static const struct {
+	const char *in;
+	size_t outlen;
+	const char *want;
+} copies[] = {
+	{ "abc", 4, "abc" },
+	{ "abcd", 4, "abc" },
+	{ "a\xC3\xA4", 3, "a" },				/* a 2-byte char does not fit */
+	{ "a\xC3\xA4", 4, "a\xC3\xA4" },
+	{ "\xE2\x82\xAC\xE2\x82\xAC", 6, "\xE2\x82\xAC" },	/* euro x2, room for 1.x */
+	{ "\xF0\x9F\x98\x80", 4, "" },
+	{ "x\xFFy", 5, "x" FFFD },				/* replacement counts as 3 */
+	{ "x\xFFy", 6, "x" FFFD "y" },
+	{ "\xC3", 8, FFFD },
+};
+
+START_TEST(test_copy)
+{
+	char out[16];
+	size_t n;
+
+	memset(out, 'Z', sizeof(out));
+	n = utf8_copy(out, copies[_i].outlen, copies[_i].in, strlen(copies[_i].in));
+	ck_assert_str_eq(out, copies[_i].want);
+	ck_assert_uint_eq(n, strlen(copies[_i].want));
+	ck_assert(utf8_valid(out, n));
+}
+END_TEST
+
+START_TEST(test_valid)
+{
+	ck_assert(utf8_valid("h\xC3\xA4st", 5));
+	ck_assert(utf8_valid("", 0));
+	ck_assert(!utf8_valid("a\0b", 3));
+	ck_assert(!utf8_valid("\xC3", 1));
+	ck_assert(!utf8_valid("\xED\xA0\x80", 3));
+}
+END_TEST
+
 static Suite *utf8_suite(void)
 {
 	Suite *s = suite_create("utf8");
@@ -75,6 +116,8 @@ static Suite *utf8_suite(void)
 
 	tcase_add_loop_test(tc, test_sanitize, 0, sizeof(cases) / sizeof(cases[0]));
 	tcase_add_test(tc, test_idempotent);
+	tcase_add_loop_test(tc, test_copy, 0, sizeof(copies) / sizeof(copies[0]));
+	tcase_add_test(tc, test_valid);
 	suite_add_tcase(s, tc);
 	return s;
 }
