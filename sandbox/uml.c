@@ -101,6 +101,11 @@ char **uml_argv(const struct uml_launch *l, char *err, size_t errlen)
 	argv[n++] = uml_strf("%s", l->kernel);
 	argv[n++] = uml_strf("mem=%" PRIu64 "M", mem_mib);
 	argv[n++] = uml_strf("initrd=%s", l->initrd);
+	/* Only our initrd's /init may start the guest. Without this, a broken
+	 * initrd made the kernel mount its default root (ubda, the rootfs) and
+	 * run the rootfs's own init as root, which then waited for the
+	 * timeout; a root that names no device panics at once instead. */
+	argv[n++] = uml_strf("root=/dev/initrd-only");
 	argv[n++] = uml_strf("ubdarc=%s", l->rootfs);
 	argv[n++] = uml_strf("ubdbr=%s", l->runnable);
 	argv[n++] = uml_strf("ubdc=%s", l->output);
