@@ -30,13 +30,16 @@
  *
  *   what passes between them: a struct task (reference counted; the runner
  *   fills its answer and calls back once, which resumes the connection);
- *   the slot (an atomic int); result ids (a mutex-guarded queue); and the
+ *   the slot (an atomic int; refused with 503 when the spool has no room
+ *   for one more result); result ids (a mutex-guarded queue); and the
  *   spool directory, which is the durable hand-over: results survive a
- *   crash, running markers turn into failed/internal results on restart.
+ *   crash, and a task with a running marker and its kept runnable.tar runs
+ *   once more on restart (a second interruption: failed/internal).
  *
  *   files under --work-dir: incoming/ (uploads; emptied at start and after
- *   each task), tasks/ (sandbox_run()'s per-task dirs), spool/ (results,
- *   markers, dead/ for results given up on).
+ *   each task), tasks/ (sandbox_run()'s per-task dirs; emptied at start),
+ *   spool/ (results, markers, kept runnable.tars, dead/ for results given
+ *   up on), all bounded (spool.c).
  */
 #define _GNU_SOURCE
 #include "server/sandboxd.h"
