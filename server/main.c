@@ -224,7 +224,8 @@ static void setup_work_dir(const struct config *cfg, const struct sandbox_config
 }
 
 /* The spool's bounds; a --spool-max left unset is a tenth of the work
- * dir's file system. The reserve is the room one more result needs. */
+ * dir's file system (at least four results). The reserve is the room one
+ * more result needs. */
 static void setup_spool_limits(struct config *cfg)
 {
 	struct spool_limits l = { 0 };
@@ -234,6 +235,9 @@ static void setup_spool_limits(struct config *cfg)
 		if (statvfs(cfg->work_dir, &vfs) < 0)
 			fatal("statvfs %s", cfg->work_dir);
 		cfg->spool_max = (uint64_t)vfs.f_blocks * vfs.f_frsize / 10;
+		/* On a small file system the free-space check binds first. */
+		if (cfg->spool_max < 4 * cfg->result_max)
+			cfg->spool_max = 4 * cfg->result_max;
 	}
 	if (cfg->spool_max < cfg->result_max)
 		fatalx("--spool-max %llu is smaller than one result may be (--result-max %llu): no task "
