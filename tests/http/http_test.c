@@ -890,7 +890,11 @@ static void test_spool_full(void)
 	port = harness_rx.port;
 	harness_daemon_init(&d, tmp_root, "spool_full");
 	put_pending(d.work, "t20240101-000000-0000abcd", port, 200000);
-	CHECK(daemon_start(&d, extra) == 0, "daemon did not start");
+	if (daemon_start(&d, extra) != 0) {
+		CHECK(0, "daemon did not start (log %s)", d.log);
+		harness_daemon_fini(&d);
+		return;
+	}
 	harness_notify_url(url, sizeof(url), port);
 	{
 		const struct harness_part parts[] = { { "file", task_tar("echo", ECHO_TASK), 0, 1 },
@@ -951,7 +955,11 @@ static void test_result_cap(void)
 
 	harness_rx_reset();
 	harness_daemon_init(&d, tmp_root, "result_cap");
-	CHECK(daemon_start(&d, extra) == 0, "daemon did not start");
+	if (daemon_start(&d, extra) != 0) {
+		CHECK(0, "daemon did not start (log %s)", d.log);
+		harness_daemon_fini(&d);
+		return;
+	}
 	harness_notify_url(url, sizeof(url), harness_rx.port);
 	{
 		const struct harness_part parts[] = { { "file", task_tar("ctl", "#!/bin/sh\n"
@@ -1045,7 +1053,7 @@ static void test_drain_bound(void)
 	CHECK(t && sscanf(t, "\nTimeoutStopSec=%llu", &unit_s) == 1, "no TimeoutStopSec in the unit (run from the tree)");
 	CHECK(strstr(unit, "\nNotifyAccess=main") != NULL, "the unit lacks NotifyAccess=main");
 	/* The same bound for the default --timeout 200. */
-	CHECK(unit_s * 1000000 >= usec - 100ULL * 1000000, "TimeoutStopSec=%llu < %llu s, the drain at the default "
+	CHECK(usec > 100ULL * 1000000 && unit_s * 1000000 >= usec - 100ULL * 1000000, "TimeoutStopSec=%llu < %llu s, the drain at the default "
 	    "timeout", unit_s, usec / 1000000 - 100);
 	printf("    %s; unit TimeoutStopSec=%llu\n", buf, unit_s);
 	harness_daemon_fini(&d);
