@@ -758,7 +758,7 @@ static void test_killed_mid_task(void)
 
 		CHECK(post_task(d.port, "/tasks.json", parts, NULL) == 200, "POST failed");
 	}
-	CHECK(wait_attempt(spool, 1, 10) == 0, "no running marker");
+	CHECK(wait_file(spool, ".running", 10) == 0, "no running marker");
 	usleep(800000);
 	harness_daemon_stop(&d, SIGKILL);
 	CHECK(work_files(&d, "tasks") > 0, "the killed run left nothing in tasks/ (the test shows nothing)");
@@ -797,7 +797,7 @@ static void test_killed_twice(void)
 
 		CHECK(post_task(d.port, "/tasks.json", parts, NULL) == 200, "POST failed");
 	}
-	CHECK(wait_attempt(spool, 1, 10) == 0, "no running marker");
+	CHECK(wait_file(spool, ".running", 10) == 0, "no running marker");
 	usleep(500000);
 	harness_daemon_stop(&d, SIGKILL);
 	CHECK(daemon_start(&d, NULL) == 0, "daemon did not restart");
