@@ -70,6 +70,18 @@ static const struct option_def options[] = {
 	{ "max-connections", K_UINT, O(max_connections), 100000, "N", "concurrent HTTP connections (default 64)" },
 	{ "connection-timeout", K_DURATION, O(conn_timeout), 3600, "DURATION", "idle HTTP connection (default 60s)" },
 	{ "keep-work-dir", K_FLAG, O(keep_work_dir), 0, NULL, "leave each task's work dir behind (debugging)" },
+	/* The spool's bounds (spool.c): results must not fill the disk. */
+	{ "spool-max", K_SIZE, O(spool_max), 1ULL << 50, "SIZE",
+	  "results waiting or given up, in bytes; when the next result might not fit, new tasks get 503 "
+	  "(default a tenth of the work dir's file system)" },
+	{ "spool-max-files", K_COUNT, O(spool_max_files), 100000000, "N",
+	  "results waiting for delivery; at this many, new tasks get 503 (default 10000)" },
+	{ "result-max", K_SIZE, O(result_max), 1ULL << 30, "SIZE",
+	  "one result's JSON after escaping; the largest fields are cut to fit and named in `truncated` "
+	  "(default 1.5 x output-cap + 4M)" },
+	{ "dead-max-age", K_DURATION, O(dead_max_age), 366 * 86400, "DURATION",
+	  "keep results given up on (spool/dead) this long; 0 = no age limit (default 168h)" },
+	{ "dead-max", K_COUNT, O(dead_max), 100000000, "N", "keep at most this many results in spool/dead (default 1000)" },
 };
 #define NOPTIONS (sizeof(options) / sizeof(options[0]))
 
@@ -97,6 +109,9 @@ void config_defaults(struct config *cfg)
 	cfg->scout = 1;
 	cfg->max_connections = 64;
 	cfg->conn_timeout = 60;
+	cfg->spool_max_files = 10000;
+	cfg->dead_max_age = 7 * 86400;
+	cfg->dead_max = 1000;
 }
 
 void config_free(struct config *cfg)
@@ -340,6 +355,10 @@ int config_parse(struct config *cfg, int argc, char **argv, char *err, size_t er
 		return errbuf_set(err, errlen, "timeout must be at least 1 second");
 	if (cfg->memory < (32ULL << 20))
 		return errbuf_set(err, errlen, "memory must be at least 32M");
+	if (cfg->result_max != 0 && cfg->result_max < (64ULL << 10))
+		return errbuf_set(err, errlen, "result-max must be at least 64K");
+	if (cfg->result_max == 0)
+		cfg->result_max = cfg->output_cap + cfg->output_cap / 2 + (4ULL << 20);
 	return 0;
 }
 

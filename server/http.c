@@ -204,7 +204,13 @@ static enum MHD_Result post_begin(struct MHD_Connection *c, struct req *r)
 	uint64_t len;
 
 	r->close = 1;
-	if (runner_claim() < 0) {
+	switch (runner_claim()) {
+	case 0:
+		break;
+	case RUNNER_SPOOL_FULL:
+		r->failed = 1;
+		return reply_json(c, r, 503, "busy", "spool full");
+	default:
 		r->failed = 1;
 		return reply_json(c, r, 500, "busy", NULL);
 	}

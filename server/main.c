@@ -30,13 +30,16 @@
  *
  *   what passes between them: a struct task (reference counted; the runner
  *   fills its answer and calls back once, which resumes the connection);
- *   the slot (an atomic int); result ids (a mutex-guarded queue); and the
+ *   the slot (an atomic int; refused with 503 when the spool has no room
+ *   for one more result); result ids (a mutex-guarded queue); and the
  *   spool directory, which is the durable hand-over: results survive a
- *   crash, running markers turn into failed/internal results on restart.
+ *   crash, and a task with a running marker and its kept runnable.tar runs
+ *   once more on restart (a second interruption: failed/internal).
  *
  *   files under --work-dir: incoming/ (uploads; emptied at start and after
- *   each task), tasks/ (sandbox_run()'s per-task dirs), spool/ (results,
- *   markers, dead/ for results given up on).
+ *   each task), tasks/ (sandbox_run()'s per-task dirs; emptied at start),
+ *   spool/ (results, markers, kept runnable.tars, dead/ for results given
+ *   up on), all bounded (spool.c).
  */
 #define _GNU_SOURCE
 #include "server/sandboxd.h"
@@ -51,7 +54,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -125,36 +133,141 @@ static void setup_sandbox(const struct config *cfg, struct sandbox_config *sb, c
 	resolve_ids(cfg, sb);
 }
 
-static void setup_work_dir(const struct config *cfg, char *tasks_dir, size_t len)
+/*
+ * The UML user must reach tasks/ and write in the task dir it is given;
+ * otherwise every task ends as failed/crash with only "linux.uml exited
+ * with 1" to show for it. So a task dir is made here as sandbox_prepare()
+ * makes one (chowned to the UML user when root), and a child with the UML
+ * user's ids writes a file in it. On failure the child names the first
+ * directory on the path it cannot search.
+ */
+static void check_work_dir(const struct sandbox_config *sb, const char *tasks_dir)
+{
+	char probe[4300], why[4400] = "";
+	int fds[2], st, privileged = geteuid() == 0;
+	pid_t pid;
+	ssize_t n;
+
+	if ((size_t)snprintf(probe, sizeof(probe), "%s/probe-XXXXXX", tasks_dir) >= sizeof(probe))
+		fatalx("work dir path too long");
+	if (mkdtemp(probe) == NULL)
+		fatal("work dir: cannot make a task dir in %s", tasks_dir);
+	if ((privileged && chown(probe, sb->run_uid, sb->run_gid) < 0) || pipe2(fds, O_CLOEXEC) < 0)
+		fatal("work dir: preparing %s", probe);
+	pid = fork();
+	if (pid < 0)
+		fatal("fork");
+	if (pid == 0) {
+		char file[4400], part[4300];
+		int fd;
+
+		close(fds[0]);
+		if (privileged && (setgroups(0, NULL) < 0 || setgid(sb->run_gid) < 0 || setuid(sb->run_uid) < 0)) {
+			dprintf(fds[1], "cannot switch to uid %u: %s", (unsigned)sb->run_uid, strerror(errno));
+			_exit(1);
+		}
+		snprintf(file, sizeof(file), "%s/probe", probe);
+		fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (fd >= 0 && write(fd, "x", 1) == 1 && close(fd) == 0 && unlink(file) == 0)
+			_exit(0);
+		for (char *p = strchr(probe + 1, '/'); ; p = strchr(p + 1, '/')) {
+			size_t len = p != NULL ? (size_t)(p - probe) : strlen(probe);
+
+			snprintf(part, sizeof(part), "%.*s", (int)len, probe);
+			if (access(part, X_OK) < 0) {
+				dprintf(fds[1], "it cannot enter %s (%s)", part, strerror(errno));
+				_exit(1);
+			}
+			if (p == NULL)
+				break;
+		}
+		dprintf(fds[1], "it cannot write in %s: %s", probe, strerror(errno));
+		_exit(1);
+	}
+	close(fds[1]);
+	n = read_full(fds[0], why, sizeof(why) - 1);
+	why[n > 0 ? n : 0] = '\0';
+	close(fds[0]);
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (rm_rf(probe) < 0)
+		log_warn("%s: removing %s", __func__, probe);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		fatalx("work dir %s is not usable by uid %u, the user UML runs as: %s (every ancestor "
+		    "directory must be searchable by that user, e.g. mode 0755 or 0711)",
+		    tasks_dir, (unsigned)sb->run_uid, why[0] ? why : "the check failed");
+}
+
+/*
+ * incoming/ and tasks/ hold only scratch of a previous life: uploads whose
+ * tasks are either in the spool or were never accepted, and the per-task
+ * dirs (runnable.tar copy, output.tar, ~100 MB) of a run cut short. The
+ * runnable.tar of a task to be run again is kept in the spool, not here,
+ * so both are emptied.
+ */
+static void setup_work_dir(const struct config *cfg, const struct sandbox_config *sb, const char *tasks_dir)
 {
 	char incoming[4200];
 
 	if (mkdir_p(cfg->work_dir, 0755) < 0)
 		fatal("work dir %s", cfg->work_dir);
 	snprintf(incoming, sizeof(incoming), "%s/incoming", cfg->work_dir);
-	/* Uploads of a previous life are garbage: their tasks are either in
-	 * the spool as running markers or were never accepted. */
 	if (rm_rf(incoming) < 0)
 		log_warn("%s: cleaning %s", __func__, incoming);
 	if (mkdir_p(incoming, 0700) < 0)
 		fatal("mkdir %s", incoming);
-	if ((size_t)snprintf(tasks_dir, len, "%s/tasks", cfg->work_dir) >= len)
-		fatalx("work dir path too long");
+	if (rm_rf(tasks_dir) < 0)
+		log_warn("%s: cleaning %s", __func__, tasks_dir);
 	if (mkdir_p(tasks_dir, 0755) < 0)
 		fatal("mkdir %s", tasks_dir);
+	check_work_dir(sb, tasks_dir);
 }
 
-static void recover_spool(const struct config *cfg)
+/* The spool's bounds; a --spool-max left unset is a tenth of the work
+ * dir's file system (at least four results). The reserve is the room one
+ * more result needs. */
+static void setup_spool_limits(struct config *cfg)
+{
+	struct spool_limits l = { 0 };
+	struct statvfs vfs;
+
+	if (cfg->spool_max == 0) {
+		if (statvfs(cfg->work_dir, &vfs) < 0)
+			fatal("statvfs %s", cfg->work_dir);
+		cfg->spool_max = (uint64_t)vfs.f_blocks * vfs.f_frsize / 10;
+		/* On a small file system the free-space check binds first. */
+		if (cfg->spool_max < 4 * cfg->result_max)
+			cfg->spool_max = 4 * cfg->result_max;
+	}
+	if (cfg->spool_max < cfg->result_max)
+		fatalx("--spool-max %llu is smaller than one result may be (--result-max %llu): no task "
+		    "could ever be accepted", (unsigned long long)cfg->spool_max,
+		    (unsigned long long)cfg->result_max);
+	l.max_bytes = cfg->spool_max;
+	l.max_files = cfg->spool_max_files;
+	l.reserve = cfg->result_max;
+	l.dead_max_age = cfg->dead_max_age;
+	l.dead_max = cfg->dead_max;
+	spool_set_limits(&l);
+}
+
+static void recover_spool(const struct config *cfg, struct spool_rerun **rr, size_t *nrr)
 {
 	char err[512], **ids = NULL;
-	size_t n = 0;
+	size_t n = 0, pruned;
 
 	if (spool_init(cfg->work_dir, err, sizeof(err)) < 0)
 		fatalx("%s", err);
-	if (spool_recover(&ids, &n, err, sizeof(err)) < 0)
+	if (spool_recover(&ids, &n, rr, nrr, err, sizeof(err)) < 0)
 		fatalx("%s", err);
+	pruned = spool_prune_dead();
+	if (pruned > 0)
+		log_info("spool: %zu result(s) removed from spool/dead (--dead-max-age, --dead-max, --spool-max)",
+		    pruned);
 	if (n > 0)
 		log_info("spool: %zu result(s) to deliver from before the restart", n);
+	if (*nrr > 0)
+		log_info("spool: %zu task(s) cut short by the daemon's stop will run once more", *nrr);
 	for (size_t i = 0; i < n; i++) {
 		notify_enqueue(ids[i]);
 		free(ids[i]);
@@ -162,11 +275,50 @@ static void recover_spool(const struct config *cfg)
 	free(ids);
 }
 
+/*
+ * The longest a drain can take: the running task to its timeout, its
+ * teardown and spooling (DRAIN_TEARDOWN_S), then http_stop()'s and
+ * notify_stop()'s grace for answers and an attempt in flight. The unit's
+ * TimeoutStopSec covers it for the default --timeout; for a longer one,
+ * systemd is asked for the time (EXTEND_TIMEOUT_USEC, with NotifyAccess).
+ */
+#define DRAIN_TEARDOWN_S 15
+#define DRAIN_GRACE_S 15
+
+static unsigned drain_bound_s(const struct config *cfg)
+{
+	return cfg->timeout_s + DRAIN_TEARDOWN_S + DRAIN_GRACE_S;
+}
+
+/* sd_notify(3)'s protocol, without libsystemd: one datagram to
+ * $NOTIFY_SOCKET (a path, or '@' for the abstract namespace). */
+static void systemd_notify(const char *msg)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	socklen_t len;
+	int fd;
+
+	if (path == NULL || path[0] == '\0' || strlen(path) >= sizeof(sa.sun_path))
+		return;
+	memcpy(sa.sun_path, path, strlen(path));
+	if (sa.sun_path[0] == '@')
+		sa.sun_path[0] = '\0';
+	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path));
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&sa, len) < 0)
+		log_warn("%s: %s", __func__, path);
+	if (fd >= 0)
+		close(fd);
+}
+
 int main(int argc, char **argv)
 {
 	struct config cfg;
 	struct sandbox_config sb;
-	char err[512], tasks_dir[4200];
+	char err[512], tasks_dir[4200], msg[64];
+	struct spool_rerun *reruns = NULL;
+	size_t nreruns = 0;
 	sigset_t sigs;
 	int sig, log_fd = 2, rc;
 
@@ -195,20 +347,27 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	setup_work_dir(&cfg, tasks_dir, sizeof(tasks_dir));
+	if ((size_t)snprintf(tasks_dir, sizeof(tasks_dir), "%s/tasks", cfg.work_dir) >= sizeof(tasks_dir))
+		fatalx("work dir path too long");
 	setup_sandbox(&cfg, &sb, tasks_dir);
+	setup_work_dir(&cfg, &sb, tasks_dir);
+	setup_spool_limits(&cfg);
 	status_init();
 	if (notify_start(&cfg) < 0)
 		fatalx("cannot start the notifier thread");
-	recover_spool(&cfg);
-	if (runner_start(&cfg, &sb) < 0)
+	recover_spool(&cfg, &reruns, &nreruns);
+	if (runner_start(&cfg, &sb, reruns, nreruns) < 0)
 		fatalx("cannot start the runner thread");
+	spool_reruns_free(reruns, nreruns);
 	if (http_start(&cfg) < 0)
 		fatalx("cannot start the HTTP service");
 	log_info("sandboxd %s ready: work dir %s, kernel %s, memory %lluM, timeout %us, upload cap %llu, "
-	    "notify %s, scout %s", SANDBOXD_VERSION, cfg.work_dir, sb.images.kernel,
+	    "notify %s, scout %s, spool max %lluM (result max %lluM, %llu files), drain at most %us",
+	    SANDBOXD_VERSION, cfg.work_dir, sb.images.kernel,
 	    (unsigned long long)(cfg.memory >> 20), cfg.timeout_s, (unsigned long long)cfg.upload_cap,
-	    cfg.notify_format == NOTIFY_FORM ? "form" : "json", cfg.scout ? "on" : "off");
+	    cfg.notify_format == NOTIFY_FORM ? "form" : "json", cfg.scout ? "on" : "off",
+	    (unsigned long long)(cfg.spool_max >> 20), (unsigned long long)(cfg.result_max >> 20),
+	    (unsigned long long)cfg.spool_max_files, drain_bound_s(&cfg));
 
 	for (;;) {
 		if (sigwait(&sigs, &sig) != 0)
@@ -219,7 +378,11 @@ int main(int argc, char **argv)
 		}
 		break;
 	}
-	log_info("%s: draining (no new tasks; the running one finishes)", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	log_info("%s: draining (no new tasks; the running one finishes, at most %us)",
+	    sig == SIGTERM ? "SIGTERM" : "SIGINT", drain_bound_s(&cfg));
+	snprintf(msg, sizeof(msg), "STOPPING=1\nEXTEND_TIMEOUT_USEC=%llu",
+	    (unsigned long long)drain_bound_s(&cfg) * 1000000ULL);
+	systemd_notify(msg);
 	runner_drain();
 	http_stop();
 	runner_stop();

@@ -41,14 +41,33 @@ static int runner_active;	/* a task is between submit and the end of run_task() 
 static pthread_t runner_thread;
 static const struct config *rcfg;
 static struct sandbox_config rsb;
+static struct task *resumed;	/* tasks cut short by a crash, run before any new one */
+static atomic_int spool_was_full;
 
+/*
+ * The slot for a new task: RUNNER_BUSY while one runs (or the daemon
+ * drains), RUNNER_SPOOL_FULL when its result might not fit the spool
+ * (spool_full()), both before any of the body is read. Changes of the
+ * spool's state are logged once, not per refused request.
+ */
 int runner_claim(void)
 {
 	int expected = 0;
+	char why[256];
 
 	if (atomic_load(&draining))
-		return -1;
-	return atomic_compare_exchange_strong(&slot_busy, &expected, 1) ? 0 : -1;
+		return RUNNER_BUSY;
+	if (!atomic_compare_exchange_strong(&slot_busy, &expected, 1))
+		return RUNNER_BUSY;
+	if (spool_full(why, sizeof(why))) {
+		if (!atomic_exchange(&spool_was_full, 1))
+			log_warnx("spool full: new tasks are refused (503) until results are delivered: %s", why);
+		runner_release();
+		return RUNNER_SPOOL_FULL;
+	}
+	if (atomic_exchange(&spool_was_full, 0))
+		log_info("spool has room again: new tasks are accepted");
+	return 0;
 }
 
 void runner_release(void)
@@ -139,15 +158,17 @@ static double time_field(json_t *result, const char *key)
 	return json_is_number(v) ? json_number_value(v) : 0;
 }
 
-static void run_task(struct task *t)
+/*
+ * A new task's upload is validated into runnable.tar; a task with a notify
+ * URL then has its tar and a running marker kept in the spool, so that a
+ * crash from here on makes it run once more at the next start. Returns -1
+ * when the task was answered with an error and is finished with.
+ */
+static int accept_task(struct task *t)
 {
-	struct sandbox_config sb = rsb;
 	struct privsep_helper unpack;
-	json_t *result = NULL;
-	char err[512] = "";
-	double t_start = mono_now(), t_valid, t_done;
-	const char *status, *reason, *mode;
-	json_t *exit_code;
+	char err[512] = "", kept[4200];
+	double t_start = mono_now();
 
 	sandbox_unpack_helper(&rsb, &unpack);
 	if (privsep_upload(&unpack, t->upload_path, t->tar_path, &rcfg->upload, err, sizeof(err)) < 0) {
@@ -157,22 +178,57 @@ static void run_task(struct task *t)
 		status_task_rejected();
 		runner_release();
 		answer(t, 400, status_body("bad_request", err));
-		return;
+		return -1;
 	}
 	unlink(t->upload_path);
-	t_valid = mono_now();
-	if (t->notify != NULL && !t->wait &&
-	    spool_mark_running(t->id, t->notify, t->token, err, sizeof(err)) < 0) {
-		log_warnx("task %s: %s", t->id, err);
-		unlink(t->tar_path);
-		runner_release();
-		answer(t, 500, status_body("error", "the instance cannot spool results"));
-		return;
+	if (t->notify != NULL && !t->wait) {
+		struct spool_marker m = { t->id, t->notify, t->token, t->timeout_s, t->memory, 1 };
+		char *path;
+
+		if (spool_tar_path(t->id, kept, sizeof(kept)) < 0 || (path = strdup(kept)) == NULL ||
+		    spool_mark_running(&m, t->tar_path, err, sizeof(err)) < 0) {
+			log_warnx("task %s: %s", t->id, err[0] ? err : "cannot keep its runnable.tar");
+			unlink(t->tar_path);
+			unlink(kept);
+			runner_release();
+			answer(t, 500, status_body("error", "the instance cannot spool results"));
+			return -1;
+		}
+		free(t->tar_path);
+		t->tar_path = path;
+		t->spooled = 1;
 	}
 	log_info("task %s token=%s accepted -> running (memory %lluM, timeout %us, validated in %.3fs)",
-	    t->id, t->token_hash, (unsigned long long)(t->memory >> 20), t->timeout_s, t_valid - t_start);
+	    t->id, t->token_hash, (unsigned long long)(t->memory >> 20), t->timeout_s, mono_now() - t_start);
 	if (!t->wait)
 		answer(t, 200, status_body("ok", NULL));
+	return 0;
+}
+
+static void run_task(struct task *t)
+{
+	struct sandbox_config sb = rsb;
+	json_t *result = NULL;
+	char err[512] = "";
+	double t_done;
+	const char *status, *reason, *mode;
+	json_t *exit_code;
+	int cut;
+
+	if (t->attempt > 1) {
+		struct spool_marker m = { t->id, t->notify, t->token, t->timeout_s, t->memory, t->attempt };
+
+		if (spool_mark_running(&m, NULL, err, sizeof(err)) < 0) {
+			log_warnx("task %s: %s; not run again", t->id, err);
+			runner_release();
+			return;
+		}
+		log_info("task %s token=%s cut short by a daemon stop -> running again (attempt %u, memory %lluM, "
+		    "timeout %us)", t->id, t->token_hash, t->attempt, (unsigned long long)(t->memory >> 20),
+		    t->timeout_s);
+	} else if (accept_task(t) < 0) {
+		return;
+	}
 
 	sb.limits.memory = t->memory;
 	sb.limits.timeout_s = t->timeout_s;
@@ -181,8 +237,19 @@ static void run_task(struct task *t)
 		json_decref(result);
 		result = spool_internal_result(t->token, err[0] ? err : "the sandbox failed");
 	}
-	unlink(t->tar_path);
+	/* A spooled task's tar goes with its marker once the result is in. */
+	if (!t->spooled)
+		unlink(t->tar_path);
 	json_object_set_new(result, "token", json_string(t->token ? t->token : ""));
+	cut = spool_fit_result(result, rcfg->result_max, err, sizeof(err));
+	if (cut < 0) {
+		log_warnx("task %s: %s", t->id, err);
+		json_decref(result);
+		result = spool_internal_result(t->token, "the result could not be cut to the result size cap");
+	} else if (cut > 0) {
+		log_info("task %s: %d result field(s) cut to fit the result size cap of %llu bytes", t->id, cut,
+		    (unsigned long long)rcfg->result_max);
+	}
 	t_done = mono_now();
 	status = json_string_value(json_object_get(result, "status"));
 	reason = json_string_value(json_object_get(result, "reason"));
@@ -196,7 +263,7 @@ static void run_task(struct task *t)
 		answer(t, 200, json_dumps(result, JSON_COMPACT | JSON_REAL_PRECISION(9)));
 	} else if (t->notify != NULL) {
 		if (spool_put_result(t->id, t->notify, result, err, sizeof(err)) < 0) {
-			/* The running marker stays: a restart reports failed/internal. */
+			/* The marker and tar stay: a restart runs the task again. */
 			log_warnx("task %s: result not spooled: %s", t->id, err);
 			mode = "LOST (spool failed)";
 			runner_release();
@@ -224,13 +291,22 @@ static void *runner_main(void *arg)
 	pthread_mutex_lock(&runner_lock);
 	for (;;) {
 		struct task *t;
+		int free_slot = 0;
 
-		while (job == NULL && !runner_stopping)
+		while (job == NULL && (resumed == NULL || atomic_load(&slot_busy) || atomic_load(&draining)) &&
+		    !runner_stopping)
 			pthread_cond_wait(&runner_cond, &runner_lock);
-		if (job == NULL)
+		if (resumed != NULL && job == NULL && !atomic_load(&draining) &&
+		    atomic_compare_exchange_strong(&slot_busy, &free_slot, 1)) {
+			t = resumed;
+			resumed = t->next;
+			t->next = NULL;
+		} else if (job != NULL) {
+			t = job;
+			job = NULL;
+		} else {
 			break;
-		t = job;
-		job = NULL;
+		}
 		runner_active = 1;
 		pthread_mutex_unlock(&runner_lock);
 		run_task(t);
@@ -243,10 +319,50 @@ static void *runner_main(void *arg)
 	return NULL;
 }
 
-int runner_start(const struct config *cfg, const struct sandbox_config *sb)
+/*
+ * At start, before http_start(): the tasks a crash cut short
+ * (spool_recover() found their markers and kept tars) run first, one after
+ * the other, each holding the slot as a new task would. Without a client,
+ * each result goes to the spool only. A drain leaves those not started
+ * with their markers as they are, for the next start.
+ */
+static int resume_tasks(const struct spool_rerun *rr, size_t n)
+{
+	struct task **tail = &resumed;
+	char path[4200];
+
+	for (size_t i = 0; i < n; i++) {
+		struct task *t = task_new();
+
+		if (t == NULL)
+			return -1;
+		snprintf(t->id, sizeof(t->id), "%s", rr[i].id);
+		t->notify = strdup(rr[i].notify);
+		t->token = strdup(rr[i].token);
+		if (spool_tar_path(rr[i].id, path, sizeof(path)) < 0 || t->notify == NULL || t->token == NULL ||
+		    (t->tar_path = strdup(path)) == NULL) {
+			task_unref(t);
+			return -1;
+		}
+		task_token_hash(t->token, strlen(t->token), t->token_hash);
+		t->timeout_s = rr[i].timeout_s < rcfg->timeout_s ? rr[i].timeout_s : rcfg->timeout_s;
+		t->memory = rr[i].memory < rcfg->memory ? rr[i].memory : rcfg->memory;
+		t->attempt = rr[i].attempt;
+		t->spooled = 1;
+		t->t_received = mono_now();
+		*tail = t;
+		tail = &t->next;
+	}
+	return 0;
+}
+
+int runner_start(const struct config *cfg, const struct sandbox_config *sb,
+    const struct spool_rerun *rr, size_t nrr)
 {
 	rcfg = cfg;
 	rsb = *sb;
+	if (resume_tasks(rr, nrr) < 0)
+		return -1;
 	runner_stopping = 0;
 	if (pthread_create(&runner_thread, NULL, runner_main, NULL) != 0)
 		return -1;
@@ -286,4 +402,10 @@ void runner_stop(void)
 	pthread_mutex_unlock(&runner_lock);
 	pthread_join(runner_thread, NULL);
 	runner_running = 0;
+	while (resumed != NULL) {
+		struct task *t = resumed;
+
+		resumed = t->next;
+		task_unref(t);
+	}
 }

@@ -21,6 +21,8 @@ enum notify_format {
 	NOTIFY_FORM,		/* application/x-www-form-urlencoded, legacy clients */
 };
 
+struct spool_rerun;
+
 /* Everything an operator can set; flags and the config file share names. */
 struct config {
 	char *listen;		/* address to bind; loopback by default */
@@ -49,6 +51,12 @@ struct config {
 	double conn_timeout;	/* idle HTTP connection, seconds */
 	int keep_work_dir;
 	char *config_file;
+	/* The spool's bounds (config.c fills them; 0: derived at start). */
+	uint64_t spool_max;	/* bytes of pending + dead results */
+	uint64_t spool_max_files;	/* pending results */
+	uint64_t result_max;	/* one result's JSON, after escaping */
+	double dead_max_age;	/* seconds a given-up result is kept */
+	uint64_t dead_max;	/* given-up results kept */
 };
 
 /*
@@ -67,6 +75,9 @@ struct task {
 	unsigned timeout_s;	/* already capped by the instance's */
 	uint64_t memory;
 	int wait;		/* answer with the result instead of notifying */
+	int spooled;		/* its runnable.tar and marker are in the spool */
+	unsigned attempt;	/* 0 or 1: first run; 2: run again after a crash */
+	struct task *next;	/* the runner's list of tasks to run again */
 	double t_received;	/* mono_now() when the body was complete */
 	/* The answer to the HTTP client, filled by the runner, then answer()
 	 * is called exactly once; the HTTP side sends it. */
@@ -100,10 +111,13 @@ int intake_boundary(const char *content_type, char *out, size_t outlen);
 int intake_utf8_valid(const char *s, size_t len);
 
 /* runner.c: the one task slot and the worker thread. */
+#define RUNNER_BUSY (-1)	/* runner_claim(): a task runs, or the daemon drains */
+#define RUNNER_SPOOL_FULL (-2)	/* runner_claim(): its result might not fit the spool */
 int runner_claim(void);
 void runner_release(void);
 int runner_busy(void);
-int runner_start(const struct config *cfg, const struct sandbox_config *sb);
+int runner_start(const struct config *cfg, const struct sandbox_config *sb,
+    const struct spool_rerun *rr, size_t nrr);
 void runner_submit(struct task *t);
 void runner_drain(void);
 void runner_stop(void);
@@ -128,14 +142,45 @@ void notify_enqueue(const char *id);
 void notify_stop(void);
 void notify_curl_cleanup(void);
 
-/* spool.c: results on disk until a 2xx; running markers. */
+/* spool.c: results on disk until a 2xx; running markers and kept tars. */
+struct spool_limits {
+	uint64_t max_bytes;	/* pending + dead results; 0: no bound */
+	uint64_t max_files;	/* pending results; 0: no bound */
+	uint64_t reserve;	/* room kept for the running task's result */
+	double dead_max_age;	/* seconds since burial; 0: no bound */
+	uint64_t dead_max;	/* results in dead/; 0: no bound */
+};
+struct spool_marker {
+	const char *id, *notify, *token;
+	unsigned timeout_s;
+	uint64_t memory;
+	unsigned attempt;	/* 1: the first run; 2: the run after a crash */
+};
+struct spool_rerun {		/* a task cut short by a crash, to run once more */
+	char id[48];
+	char *notify, *token;
+	unsigned timeout_s;
+	uint64_t memory;
+	unsigned attempt;
+};
+struct spool_usage {
+	uint64_t pending, pending_bytes, dead, dead_bytes, max_bytes, max_files;
+};
 int spool_init(const char *work_dir, char *err, size_t errlen);
-int spool_mark_running(const char *id, const char *notify, const char *token, char *err, size_t errlen);
+void spool_set_limits(const struct spool_limits *l);
+int spool_mark_running(const struct spool_marker *m, const char *tar, char *err, size_t errlen);
+int spool_tar_path(const char *id, char *buf, size_t len);
 int spool_put_result(const char *id, const char *notify, json_t *payload, char *err, size_t errlen);
 int spool_load(const char *id, char **notify, json_t **payload, char *err, size_t errlen);
 int spool_remove(const char *id);
 int spool_bury(const char *id);
-int spool_recover(char ***ids, size_t *count, char *err, size_t errlen);
+size_t spool_prune_dead(void);
+int spool_full(char *why, size_t whylen);
+void spool_usage(struct spool_usage *u);
+int spool_fit_result(json_t *payload, size_t cap, char *err, size_t errlen);
+int spool_recover(char ***ids, size_t *count, struct spool_rerun **reruns, size_t *nreruns,
+    char *err, size_t errlen);
+void spool_reruns_free(struct spool_rerun *rr, size_t n);
 size_t spool_pending(void);
 void spool_fini(void);
 json_t *spool_internal_result(const char *token, const char *why);

@@ -133,7 +133,21 @@ char *status_json(int busy)
 	pthread_mutex_unlock(&status_lock);
 	if (o == NULL)
 		return NULL;
-	json_object_set_new(o, "spool_pending", json_integer((json_int_t)spool_pending()));
+	{
+		struct spool_usage u;
+		char why[256];
+		int full = spool_full(why, sizeof(why));
+
+		spool_usage(&u);
+		json_object_set_new(o, "spool_pending", json_integer((json_int_t)u.pending));
+		json_object_set_new(o, "spool_bytes", json_integer((json_int_t)u.pending_bytes));
+		json_object_set_new(o, "spool_dead", json_integer((json_int_t)u.dead));
+		json_object_set_new(o, "spool_dead_bytes", json_integer((json_int_t)u.dead_bytes));
+		json_object_set_new(o, "spool_max", json_integer((json_int_t)u.max_bytes));
+		json_object_set_new(o, "spool_full", json_boolean(full));
+		if (full)
+			json_object_set_new(o, "spool_full_reason", json_string(why));
+	}
 	text = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(9));
 	json_decref(o);
 	return text;
@@ -144,11 +158,14 @@ char *status_html(int busy)
 	char *out = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&out, &len);
-	char since[64];
+	char since[64], why[256];
 	struct tm tm;
+	int full = spool_full(why, sizeof(why));
+	struct spool_usage u;
 
 	if (f == NULL)
 		return NULL;
+	spool_usage(&u);
 	gmtime_r(&started_wall, &tm);
 	strftime(since, sizeof(since), "%Y-%m-%d %H:%M:%SZ", &tm);
 	pthread_mutex_lock(&status_lock);
@@ -156,9 +173,15 @@ char *status_html(int busy)
 	    "<style>body{font-family:sans-serif;margin:2em}td,th{padding:.2em .8em;text-align:left}"
 	    ".busy{color:#b00}.idle{color:#070}</style></head><body>\n"
 	    "<h1>sandboxd %s</h1>\n<p>State: <b class=\"%s\">%s</b> &middot; up since %s &middot; "
-	    "%llu tasks run &middot; %llu uploads rejected &middot; %zu results awaiting delivery</p>\n",
-	    SANDBOXD_VERSION, busy ? "busy" : "idle", busy ? "busy" : "idle", since,
-	    (unsigned long long)tasks_run, (unsigned long long)rejected, spool_pending());
+	    "%llu tasks run &middot; %llu uploads rejected &middot; %llu results awaiting delivery "
+	    "(%.1f of %.1f MB spool, %llu given up in spool/dead)</p>\n",
+	    SANDBOXD_VERSION, busy ? "busy" : full ? "busy" : "idle", busy ? "busy" : full ? "spool full" : "idle",
+	    since, (unsigned long long)tasks_run, (unsigned long long)rejected, (unsigned long long)u.pending,
+	    (double)(u.pending_bytes + u.dead_bytes) / 1e6, (double)u.max_bytes / 1e6, (unsigned long long)u.dead);
+	/* why is ours (numbers and fixed text), so it needs no escaping. */
+	if (full)
+		fprintf(f, "<p class=\"busy\">Spool full: new tasks are refused with 503 until results are "
+		    "delivered: %s.</p>\n", why);
 	fprintf(f, "<h2>Last tasks</h2>\n<table><tr><th>task</th><th>status</th><th>reason</th>"
 	    "<th>run (s)</th><th>total (s)</th><th>finished (UTC)</th></tr>\n");
 	for (size_t i = 0; i < nrecent; i++) {
@@ -185,10 +208,12 @@ char *status_metrics(int busy)
 	char *out = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&out, &len);
-	size_t pending = spool_pending();
+	struct spool_usage u;
+	int full = spool_full(NULL, 0);
 
 	if (f == NULL)
 		return NULL;
+	spool_usage(&u);
 	pthread_mutex_lock(&status_lock);
 	fprintf(f, "# HELP sandboxd_busy 1 while a task holds the instance.\n# TYPE sandboxd_busy gauge\n"
 	    "sandboxd_busy %d\n", busy ? 1 : 0);
@@ -225,7 +250,19 @@ char *status_metrics(int busy)
 		    (unsigned long long)requests_by_class[i]);
 	pthread_mutex_unlock(&status_lock);
 	fprintf(f, "# HELP sandboxd_spool_pending Results waiting for delivery.\n"
-	    "# TYPE sandboxd_spool_pending gauge\nsandboxd_spool_pending %zu\n", pending);
+	    "# TYPE sandboxd_spool_pending gauge\nsandboxd_spool_pending %llu\n"
+	    "# HELP sandboxd_spool_bytes Bytes of results waiting for delivery.\n"
+	    "# TYPE sandboxd_spool_bytes gauge\nsandboxd_spool_bytes %llu\n"
+	    "# HELP sandboxd_spool_dead Results given up on, kept in spool/dead.\n"
+	    "# TYPE sandboxd_spool_dead gauge\nsandboxd_spool_dead %llu\n"
+	    "# HELP sandboxd_spool_dead_bytes Bytes of results in spool/dead.\n"
+	    "# TYPE sandboxd_spool_dead_bytes gauge\nsandboxd_spool_dead_bytes %llu\n"
+	    "# HELP sandboxd_spool_max_bytes The spool's bound (--spool-max).\n"
+	    "# TYPE sandboxd_spool_max_bytes gauge\nsandboxd_spool_max_bytes %llu\n"
+	    "# HELP sandboxd_spool_full 1 while new tasks are refused because the spool is full.\n"
+	    "# TYPE sandboxd_spool_full gauge\nsandboxd_spool_full %d\n",
+	    (unsigned long long)u.pending, (unsigned long long)u.pending_bytes, (unsigned long long)u.dead,
+	    (unsigned long long)u.dead_bytes, (unsigned long long)u.max_bytes, full);
 	if (fclose(f) != 0) {
 		free(out);
 		return NULL;

@@ -40,6 +40,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -932,20 +933,107 @@ static void test_sigkill_spooled(void)
 	CHECK(work_files(&d, "spool") == 0, "spool not empty");
 }
 
+/* The marker of a running task, as text ("" when there is none). */
+static void read_marker(const char *spool, char *buf, size_t len)
+{
+	DIR *dp = opendir(spool);
+	struct dirent *de;
+
+	buf[0] = '\0';
+	while (dp != NULL && (de = readdir(dp)) != NULL) {
+		size_t l = strlen(de->d_name);
+		char p[600];
+		FILE *f;
+		size_t n;
+
+		if (l < 9 || strcmp(de->d_name + l - 8, ".running") != 0 || de->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", spool, de->d_name);
+		f = fopen(p, "r");
+		n = f ? fread(buf, 1, len - 1, f) : 0;
+		buf[n] = '\0';
+		if (f)
+			fclose(f);
+	}
+	if (dp != NULL)
+		closedir(dp);
+}
+
+/* Waits until the running marker says attempt N (the task runs). */
+static int wait_attempt(const char *spool, int attempt, double timeout)
+{
+	char want[32], buf[4096];
+	double until = harness_now_s() + timeout;
+
+	snprintf(want, sizeof(want), "\"attempt\":%d", attempt);
+	while (harness_now_s() < until) {
+		read_marker(spool, buf, sizeof(buf));
+		if (strstr(buf, want) != NULL)
+			return 0;
+		usleep(20000);
+	}
+	return -1;
+}
+
+#define RERUN_TASK "#!/bin/sh\nsleep 3\necho rerun-ok\n"
+
+/* SIGKILL while a task runs: after the restart the task runs once more
+ * and exactly one notification arrives, with its real result; the task
+ * dir the killed run left in tasks/ is gone. */
 static void test_killed_mid_task(void)
+{
+	struct harness_daemon d;
+	char url[128], spool[320], tasks[320];
+	const char *s;
+
+	harness_rx_reset();
+	harness_daemon_init(&d, tmp_root, "killed_mid_task");
+	snprintf(spool, sizeof(spool), "%s/spool", d.work);
+	snprintf(tasks, sizeof(tasks), "%s/tasks", d.work);
+	CHECK(daemon_start(&d, NULL) == 0, "daemon did not start");
+	harness_notify_url(url, sizeof(url), harness_rx.port);
+	{
+		const struct harness_part parts[] = { { "file", task_tar("rerun", RERUN_TASK), 0, 1 },
+			{ "notify", url, 0, 0 }, { "token", "mid", 0, 0 }, { NULL, NULL, 0, 0 } };
+
+		CHECK(post_task(d.port, "/tasks.json", parts, NULL) == 200, "POST failed");
+	}
+	CHECK(wait_file(spool, ".running", 10) == 0, "no running marker");
+	usleep(800000);
+	harness_daemon_stop(&d, SIGKILL);
+	CHECK(work_files(&d, "tasks") > 0, "the killed run left nothing in tasks/ (the test shows nothing)");
+	CHECK(daemon_start(&d, NULL) == 0, "daemon did not restart");
+	CHECK(wait_attempt(spool, 2, 10) == 0, "the task was not run again");
+	CHECK(harness_rx_wait(1, 60) == 1, "no report after restart");
+	usleep(1500000);
+	CHECK(harness_rx.nnotes == 1, "%zu notifications, wanted exactly 1", harness_rx.nnotes);
+	if (harness_rx.nnotes >= 1) {
+		CHECK(strcmp(harness_rx_str(0, "token") ?: "", "mid") == 0, "token");
+		CHECK((s = harness_rx_str(0, "status")) && strcmp(s, "finished") == 0, "status %s (%s)", s ?: "(none)",
+		    harness_rx_str(0, "error") ?: "");
+		CHECK((s = harness_rx_str(0, "stdout")) && strcmp(s, "rerun-ok\n") == 0, "stdout '%s'", s ?: "(none)");
+	}
+	CHECK(work_files(&d, "tasks") == 0, "tasks/ not empty after the re-run: the killed run's dir stayed");
+	harness_daemon_fini(&d);
+	CHECK(work_files(&d, "spool") == 0, "spool not empty");
+}
+
+/* Killed during the run and again during the re-run: failed/internal,
+ * one notification. */
+static void test_killed_twice(void)
 {
 	struct harness_daemon d;
 	char url[128], spool[320];
 	const char *s;
 
 	harness_rx_reset();
-	harness_daemon_init(&d, tmp_root, "killed_mid_task");
+	harness_daemon_init(&d, tmp_root, "killed_twice");
 	snprintf(spool, sizeof(spool), "%s/spool", d.work);
 	CHECK(daemon_start(&d, NULL) == 0, "daemon did not start");
 	harness_notify_url(url, sizeof(url), harness_rx.port);
 	{
-		const struct harness_part parts[] = { { "file", task_tar("sleep30", "#!/bin/sh\nsleep 30\n"), 0, 1 },
-			{ "notify", url, 0, 0 }, { "token", "mid", 0, 0 }, { NULL, NULL, 0, 0 } };
+		const struct harness_part parts[] = { { "file", task_tar("rerun", RERUN_TASK), 0, 1 },
+			{ "notify", url, 0, 0 }, { "token", "twice", 0, 0 }, { NULL, NULL, 0, 0 } };
 
 		CHECK(post_task(d.port, "/tasks.json", parts, NULL) == 200, "POST failed");
 	}
@@ -953,14 +1041,276 @@ static void test_killed_mid_task(void)
 	usleep(500000);
 	harness_daemon_stop(&d, SIGKILL);
 	CHECK(daemon_start(&d, NULL) == 0, "daemon did not restart");
-	CHECK(harness_rx_wait(1, 20) == 1, "no report after restart");
-	if (harness_rx.nnotes == 1) {
-		CHECK(strcmp(harness_rx_str(0, "token") ?: "", "mid") == 0, "token");
+	CHECK(wait_attempt(spool, 2, 10) == 0, "the task was not run again");
+	usleep(500000);
+	harness_daemon_stop(&d, SIGKILL);
+	CHECK(daemon_start(&d, NULL) == 0, "daemon did not restart twice");
+	CHECK(harness_rx_wait(1, 20) == 1, "no report after the second restart");
+	usleep(1500000);
+	CHECK(harness_rx.nnotes == 1, "%zu notifications, wanted exactly 1", harness_rx.nnotes);
+	if (harness_rx.nnotes >= 1) {
+		CHECK(strcmp(harness_rx_str(0, "token") ?: "", "twice") == 0, "token");
 		CHECK((s = harness_rx_str(0, "status")) && strcmp(s, "failed") == 0, "status %s", s ?: "(none)");
 		CHECK((s = harness_rx_str(0, "reason")) && strcmp(s, "internal") == 0, "reason %s", s ?: "(none)");
 	}
 	harness_daemon_fini(&d);
 	CHECK(work_files(&d, "spool") == 0, "spool not empty");
+}
+
+/* Killed after the result was spooled but before delivery: delivered
+ * once after the restart, never run again. */
+static void test_killed_after_spooled(void)
+{
+	struct harness_daemon d;
+	char url[128], spool[320];
+	unsigned port;
+
+	harness_rx_reset();
+	harness_rx_stop();
+	port = harness_rx.port;
+	harness_daemon_init(&d, tmp_root, "killed_after_spooled");
+	snprintf(spool, sizeof(spool), "%s/spool", d.work);
+	CHECK(daemon_start(&d, NULL) == 0, "daemon did not start");
+	harness_notify_url(url, sizeof(url), port);
+	{
+		const struct harness_part parts[] = { { "file", task_tar("echo", ECHO_TASK), 0, 1 },
+			{ "notify", url, 0, 0 }, { "token", "once", 0, 0 }, { NULL, NULL, 0, 0 } };
+
+		CHECK(post_task(d.port, "/tasks.json", parts, NULL) == 200, "POST failed");
+	}
+	CHECK(wait_file(spool, ".json", 60) == 0, "result never spooled");
+	harness_daemon_stop(&d, SIGKILL);
+	CHECK(wait_file(spool, ".running", 0.1) != 0 && wait_file(spool, ".tar", 0.1) != 0,
+	    "marker or kept tar left next to the spooled result");
+	CHECK(harness_rx_start(port) == 0, "receiver could not start");
+	CHECK(daemon_start(&d, NULL) == 0, "daemon did not restart");
+	CHECK(harness_rx_wait(1, 20) == 1, "not delivered after restart");
+	usleep(1500000);
+	CHECK(harness_rx.nnotes == 1, "%zu notifications, wanted 1", harness_rx.nnotes);
+	if (harness_rx.nnotes >= 1)
+		check_echo_note(0, "once");
+	harness_daemon_fini(&d);
+	CHECK(work_files(&d, "spool") == 0, "spool not empty");
+}
+
+/* A pending result of a previous life, for a receiver at port. */
+static void put_pending(const char *work, const char *id, unsigned port, size_t stdout_len)
+{
+	char path[600], url[128];
+	json_t *o;
+	char *big = malloc(stdout_len + 1);
+
+	memset(big, 'x', stdout_len);
+	big[stdout_len] = '\0';
+	harness_notify_url(url, sizeof(url), port);
+	snprintf(path, sizeof(path), "%s/spool", work);
+	mkdir(path, 0700);
+	snprintf(path, sizeof(path), "%s/spool/%s.json", work, id);
+	o = json_pack("{s:s, s:s, s:I, s:{s:s, s:s, s:s}}", "id", id, "notify", url, "created", (json_int_t)time(NULL),
+	    "payload", "token", "old", "status", "finished", "stdout", big);
+	CHECK(o && json_dump_file(o, path, JSON_COMPACT) == 0, "cannot write %s", path);
+	json_decref(o);
+	free(big);
+}
+
+/* The spool full: a new task gets 503 before anything runs, status.json,
+ * /metrics and the page say so, nothing is dropped; once the receiver
+ * takes the waiting result, tasks are accepted again. */
+static void test_spool_full(void)
+{
+	struct harness_daemon d;
+	char url[128], *body = NULL;
+	const char *extra[] = { "--spool-max", "256K", "--result-max", "64K", NULL };
+	unsigned port;
+	json_t *j;
+	long code;
+
+	harness_rx_reset();
+	harness_rx_stop();
+	port = harness_rx.port;
+	harness_daemon_init(&d, tmp_root, "spool_full");
+	put_pending(d.work, "t20240101-000000-0000abcd", port, 200000);
+	if (daemon_start(&d, extra) != 0) {
+		CHECK(0, "daemon did not start (log %s)", d.log);
+		harness_daemon_fini(&d);
+		return;
+	}
+	harness_notify_url(url, sizeof(url), port);
+	{
+		const struct harness_part parts[] = { { "file", task_tar("echo", ECHO_TASK), 0, 1 },
+			{ "notify", url, 0, 0 }, { "token", "new", 0, 0 }, { NULL, NULL, 0, 0 } };
+		const struct harness_part waiting[] = { { "file", task_tar("echo", ECHO_TASK), 0, 1 },
+			{ "wait", "1", 0, 0 }, { NULL, NULL, 0, 0 } };
+
+		code = post_task(d.port, "/tasks.json", parts, &body);
+		CHECK(code == 503, "POST with the spool full -> %ld", code);
+		CHECK(body && strcmp(body, "{\"status\":\"busy\",\"error\":\"spool full\"}") == 0, "body %s", body ?: "");
+		printf("    %-24s -> %ld %s\n", "spool full", code, body ?: "");
+		free(body);
+		code = post_task(d.port, "/", waiting, &body);
+		CHECK(code == 503, "POST wait=1 with the spool full -> %ld", code);
+		free(body);
+		CHECK(work_files(&d, "incoming") == 0 && work_files(&d, "tasks") == 0, "something ran");
+		code = harness_http_get(d.port, "/status.json", &body);
+		j = body ? json_loads(body, 0, NULL) : NULL;
+		CHECK(code == 200 && j && json_is_true(json_object_get(j, "spool_full")) &&
+		    json_integer_value(json_object_get(j, "spool_pending")) == 1 &&
+		    json_integer_value(json_object_get(j, "busy_instances")) == 0, "status.json %s", body ?: "");
+		json_decref(j);
+		free(body);
+		code = harness_http_get(d.port, "/metrics", &body);
+		CHECK(code == 200 && body && strstr(body, "sandboxd_spool_full 1") &&
+		    strstr(body, "sandboxd_spool_max_bytes 262144"), "metrics lack the spool");
+		free(body);
+		code = harness_http_get(d.port, "/", &body);
+		CHECK(code == 200 && body && strstr(body, "Spool full"), "status page lacks the spool");
+		free(body);
+		CHECK(harness_rx_start(port) == 0, "receiver could not start");
+		CHECK(harness_rx_wait(1, 20) == 1, "the waiting result was not delivered");
+		CHECK(harness_rx.nnotes >= 1 && strcmp(harness_rx_str(0, "token") ?: "", "old") == 0, "wrong result");
+		/* The result leaves the spool once the 2xx is in, a moment after
+		 * the receiver has it. */
+		for (double until = harness_now_s() + 5; harness_now_s() < until; usleep(50000)) {
+			int full = 1;
+
+			code = harness_http_get(d.port, "/status.json", &body);
+			j = body ? json_loads(body, 0, NULL) : NULL;
+			full = !j || !json_is_false(json_object_get(j, "spool_full"));
+			json_decref(j);
+			free(body);
+			body = NULL;
+			if (!full)
+				break;
+		}
+		code = post_task(d.port, "/tasks.json", parts, &body);
+		CHECK(code == 200, "POST after delivery -> %ld %s", code, body ?: "");
+		free(body);
+		CHECK(harness_rx_wait(2, 60) == 2, "the new task was not notified");
+		code = harness_http_get(d.port, "/metrics", &body);
+		CHECK(code == 200 && body && strstr(body, "sandboxd_spool_full 0"), "metrics still full");
+		free(body);
+	}
+	harness_daemon_fini(&d);
+	CHECK(work_files(&d, "spool") == 0, "spool not empty");
+}
+
+/* 20 MB of \x01 on stdout is ~24 MB of JSON once escaped (stdout is
+ * capped at 4M before): the notification stays under --result-max,
+ * with stdout cut and named in `truncated`. */
+static void test_result_cap(void)
+{
+	struct harness_daemon d;
+	char url[128];
+	const char *extra[] = { "--result-max", "1M", NULL };
+	json_t *tr;
+	const char *s;
+	int named = 0;
+	size_t i;
+
+	harness_rx_reset();
+	harness_daemon_init(&d, tmp_root, "result_cap");
+	if (daemon_start(&d, extra) != 0) {
+		CHECK(0, "daemon did not start (log %s)", d.log);
+		harness_daemon_fini(&d);
+		return;
+	}
+	harness_notify_url(url, sizeof(url), harness_rx.port);
+	{
+		const struct harness_part parts[] = { { "file", task_tar("ctl", "#!/bin/sh\n"
+			"head -c 20000000 /dev/zero | tr '\\000' '\\001'\n"), 0, 1 },
+			{ "notify", url, 0, 0 }, { "token", "cap", 0, 0 }, { NULL, NULL, 0, 0 } };
+
+		CHECK(post_task(d.port, "/tasks.json", parts, NULL) == 200, "POST failed");
+	}
+	CHECK(harness_rx_wait(1, 90) == 1, "no notification");
+	if (harness_rx.nnotes >= 1) {
+		printf("    notification of %zu bytes\n", harness_rx.notes[0].len);
+		CHECK(harness_rx.notes[0].len <= (1 << 20), "notification of %zu bytes, over 1M", harness_rx.notes[0].len);
+		CHECK((s = harness_rx_str(0, "status")) && strcmp(s, "finished") == 0, "status %s", s ?: "(none)");
+		CHECK((s = harness_rx_str(0, "stdout")) && strlen(s) > 100000 && s[0] == '\x01', "stdout not kept in part");
+		tr = harness_rx.notes[0].fields ? json_object_get(harness_rx.notes[0].fields, "truncated") : NULL;
+		for (i = 0; i < json_array_size(tr); i++)
+			named |= strcmp(json_string_value(json_array_get(tr, i)) ?: "", "stdout") == 0;
+		CHECK(named, "truncated does not name stdout");
+	}
+	harness_daemon_fini(&d);
+	CHECK(work_files(&d, "spool") == 0, "spool not empty");
+}
+
+/* A work dir the UML user cannot reach: a clear message at start, not
+ * failed/crash for every task. */
+static void test_work_dir_unreachable(void)
+{
+	struct harness_daemon d;
+	char locked[320], logbuf[8192];
+	FILE *f;
+	size_t n;
+
+	harness_daemon_init(&d, tmp_root, "work_dir_unreachable");
+	snprintf(locked, sizeof(locked), "%s/locked", d.work);
+	CHECK(mkdir(locked, 0700) == 0 || errno == EEXIST, "mkdir %s", locked);
+	snprintf(d.work, sizeof(d.work), "%.290s/work", locked);
+	CHECK(daemon_start(&d, NULL) != 0, "daemon started on a work dir under a 0700 directory");
+	f = fopen(d.log, "r");
+	n = f ? fread(logbuf, 1, sizeof(logbuf) - 1, f) : 0;
+	if (f)
+		fclose(f);
+	logbuf[n] = '\0';
+	CHECK(strstr(logbuf, "not usable by uid") && strstr(logbuf, "cannot enter") && strstr(logbuf, locked),
+	    "no clear message in the log: %s", logbuf);
+	printf("    %s", strstr(logbuf, "work dir") ? strstr(logbuf, "work dir") : logbuf);
+	harness_daemon_fini(&d);
+}
+
+/* SIGTERM asks systemd for the worst-case drain (EXTEND_TIMEOUT_USEC),
+ * derived from --timeout; the unit's TimeoutStopSec covers it for the
+ * default --timeout. */
+static void test_drain_bound(void)
+{
+	struct harness_daemon d;
+	char sock[300], buf[256] = "", unit[8192];
+	const char *extra[] = { "--timeout", "300", NULL };
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0), st;
+	unsigned long long usec = 0, unit_s = 0;
+	struct pollfd p;
+	FILE *f;
+	size_t n;
+	const char *t;
+
+	snprintf(sock, sizeof(sock), "%s/notify.sock", tmp_root);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%.100s", sock);
+	CHECK(fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0, "bind %s", sock);
+	harness_daemon_init(&d, tmp_root, "drain_bound");
+	setenv("NOTIFY_SOCKET", sock, 1);
+	CHECK(daemon_start(&d, extra) == 0, "daemon did not start");
+	unsetenv("NOTIFY_SOCKET");
+	st = harness_daemon_stop(&d, SIGTERM);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "exit status %d", st);
+	p = (struct pollfd){ fd, POLLIN, 0 };
+	if (poll(&p, 1, 2000) == 1) {
+		ssize_t k = recv(fd, buf, sizeof(buf) - 1, 0);
+
+		buf[k > 0 ? k : 0] = '\0';
+	}
+	close(fd);
+	t = strstr(buf, "EXTEND_TIMEOUT_USEC=");
+	CHECK(t && sscanf(t, "EXTEND_TIMEOUT_USEC=%llu", &usec) == 1, "no EXTEND_TIMEOUT_USEC: '%s'", buf);
+	CHECK(usec >= 300ULL * 1000000 + 20ULL * 1000000, "drain bound %llu us does not cover --timeout 300 + "
+	    "teardown + delivery", usec);
+	f = fopen("web/systemd/sandboxd@.service.in", "r");
+	n = f ? fread(unit, 1, sizeof(unit) - 1, f) : 0;
+	if (f)
+		fclose(f);
+	unit[n] = '\0';
+	t = strstr(unit, "\nTimeoutStopSec=");
+	CHECK(t && sscanf(t, "\nTimeoutStopSec=%llu", &unit_s) == 1, "no TimeoutStopSec in the unit (run from the tree)");
+	CHECK(strstr(unit, "\nNotifyAccess=main") != NULL, "the unit lacks NotifyAccess=main");
+	/* The same bound for the default --timeout 200. */
+	CHECK(usec > 100ULL * 1000000 && unit_s * 1000000 >= usec - 100ULL * 1000000, "TimeoutStopSec=%llu < %llu s, the drain at the default "
+	    "timeout", unit_s, usec / 1000000 - 100);
+	printf("    %s; unit TimeoutStopSec=%llu\n", buf, unit_s);
+	harness_daemon_fini(&d);
 }
 
 static void test_drain(void)
@@ -1054,7 +1404,13 @@ static const struct test {
 	{ "receiver_500_x3", test_receiver_500 },
 	{ "receiver_down_10s", test_receiver_down },
 	{ "sigkill_spooled", test_sigkill_spooled },
-	{ "killed_mid_task", test_killed_mid_task },
+	{ "killed_mid_task_reruns", test_killed_mid_task },
+	{ "killed_twice_internal", test_killed_twice },
+	{ "killed_after_spooled", test_killed_after_spooled },
+	{ "spool_full", test_spool_full },
+	{ "result_cap", test_result_cap },
+	{ "work_dir_unreachable", test_work_dir_unreachable },
+	{ "sigterm_drain_bound", test_drain_bound },
 	{ "sigterm_drains", test_drain },
 	{ "asan_50_tasks_fds", test_leaks },
 };
