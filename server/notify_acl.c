@@ -305,9 +305,11 @@ int notify_acl_check(const struct notify_acl *acl, const char *name, const struc
 		inet_ntop(family, a, text, sizeof(text));
 	else
 		snprintf(text, sizeof(text), "?");
-	if (family != 0 && (e = match(builtin, NBUILTIN, NULL, family, a)) != NULL)
-		return errbuf_set(err, errlen, "notify host %s%s%s is %s", name ? name : text,
-		    name ? " resolves to " : "", name ? text : "", e->why);
+	if (family != 0 && (e = match(builtin, NBUILTIN, NULL, family, a)) != NULL) {
+		if (name != NULL)
+			return errbuf_set(err, errlen, "notify host %s resolves to %s, %s", name, text, e->why);
+		return errbuf_set(err, errlen, "notify host %s is %s", text, e->why);
+	}
 	if (acl == NULL)
 		return 0;
 	if ((e = match(acl->deny, acl->ndeny, name, family, a)) != NULL) {
