@@ -949,7 +949,7 @@ static void test_tar_pit(void)
 	char pit_url[128], url[128];
 	const char *extra[] = { "--notify-timeout", "5s", NULL };
 	const char *tar = task_tar("trivial", "#!/bin/sh\necho ok\n");
-	double t_answer, late = -1;
+	double t_sent = 0, late = -1;
 	json_t *tm;
 
 	atomic_store(&pit_conns, 0);
@@ -969,20 +969,21 @@ static void test_tar_pit(void)
 		long code;
 
 		/* One task at a time: wait for the slot. */
-		while ((code = post_task(d.port, "/tasks.json", parts, NULL)) == 500 && harness_now_s() < until)
-			usleep(50000);
+		do {
+			t_sent = harness_now_s();
+			code = post_task(d.port, "/tasks.json", parts, NULL);
+		} while (code == 500 && harness_now_s() < until && usleep(50000) == 0);
 		CHECK(code == 200, "task %d -> %ld", i, code);
 	}
-	t_answer = harness_now_s();
 	CHECK(harness_rx_wait(1, 30) == 1, "honest result not delivered");
 	if (harness_rx.nnotes == 1 && harness_rx.notes[0].fields != NULL &&
 	    (tm = json_object_get(harness_rx.notes[0].fields, "time")) != NULL) {
-		/* The task ended about time.total after its POST was answered. */
-		late = harness_rx.notes[0].at - t_answer - json_number_value(json_object_get(tm, "total"));
+		/* time.total runs from the end of the upload to the result. */
+		late = harness_rx.notes[0].at - t_sent - json_number_value(json_object_get(tm, "total"));
 		printf("    honest result %.2fs after its task's end; tar pit connections so far: %d\n", late,
 		    atomic_load(&pit_conns));
 	}
-	CHECK(late > -1 && late < 2.0, "honest result %.2fs late behind a tar pit", late);
+	CHECK(late > -0.5 && late < 2.0, "honest result %.2fs late behind a tar pit", late);
 	CHECK(atomic_load(&pit_conns) >= 1, "the tar pit was never tried");
 	CHECK(work_files(&d, "spool") >= 3, "tar-pit results not kept in the spool (%d files)", work_files(&d, "spool"));
 	harness_daemon_fini(&d);
