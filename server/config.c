@@ -61,6 +61,18 @@ static const struct option_def options[] = {
 	{ "retry-max", K_DURATION, O(retry_max), 86400, "DURATION", "longest retry delay (default 5m)" },
 	{ "retry-total", K_DURATION, O(retry_total), 30 * 86400, "DURATION",
 	  "give up delivering after this long; kept in spool/dead (default 1h)" },
+	/* Hostile clients and receivers (issue 9): where results may go, how
+	 * many go at once, how long one request may take. */
+	{ "notify-allow", K_STR, O(notify_allow), 0, "LIST",
+	  "send results only to these CIDRs and host names (comma-separated; *.DOMAIN for names below it; "
+	  "default: any but the denied)" },
+	{ "notify-deny", K_STR, O(notify_deny), 0, "LIST",
+	  "never send results to these CIDRs and host names, on top of the built-in link-local, multicast, "
+	  "unspecified and cloud metadata ranges" },
+	{ "notify-workers", K_UINT, O(notify_workers), 64, "N",
+	  "concurrent deliveries, at most one per destination host:port (default 4)" },
+	{ "request-timeout", K_DURATION, O(request_timeout), 3600, "DURATION",
+	  "a whole HTTP request, first byte to last, before it is cut (default 120s)" },
 	{ "log", K_STR, O(log_file), 0, "FILE", "log to FILE (appended) instead of stderr" },
 	{ "verbose", K_FLAG, O(verbosity), 0, NULL, "more log output (repeatable)" },
 	{ "user", K_STR, O(user), 0, "USER", "host user (name or uid) UML runs as when started as root (default nobody)" },
@@ -105,6 +117,8 @@ void config_defaults(struct config *cfg)
 	cfg->retry_initial = 1;
 	cfg->retry_max = 300;
 	cfg->retry_total = 3600;
+	cfg->notify_workers = 4;
+	cfg->request_timeout = 120;
 	cfg->verbosity = 1;
 	cfg->scout = 1;
 	cfg->max_connections = 64;
@@ -353,6 +367,13 @@ int config_parse(struct config *cfg, int argc, char **argv, char *err, size_t er
 		return errbuf_set(err, errlen, "notify-timeout must be > 0");
 	if (cfg->timeout_s == 0)
 		return errbuf_set(err, errlen, "timeout must be at least 1 second");
+	if (cfg->notify_workers == 0)
+		return errbuf_set(err, errlen, "notify-workers must be at least 1");
+	if (cfg->request_timeout <= 0)
+		return errbuf_set(err, errlen, "request-timeout must be > 0");
+	if (notify_acl_check_list(cfg->notify_allow, "notify-allow", err, errlen) < 0 ||
+	    notify_acl_check_list(cfg->notify_deny, "notify-deny", err, errlen) < 0)
+		return -1;
 	if (cfg->memory < (32ULL << 20))
 		return errbuf_set(err, errlen, "memory must be at least 32M");
 	if (cfg->result_max != 0 && cfg->result_max < (64ULL << 10))

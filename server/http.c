@@ -1,15 +1,21 @@
 /*
  * http.c: the HTTP face of sandboxd, on libmicrohttpd.
  *
- * Owns: routing, the answers of DESIGN 4 (200 ok, 500 busy, 400
- * bad_request with the reason, 413, 404, 405), one log line per request,
- * and the life of a POST: claim the slot when the headers are in (before
- * any body is read), stream the body through intake.c, check the fields,
- * then hand the task to the runner and suspend the connection until the
- * runner gives its answer.
- * Never: blocks (no task work, no archive parsing and no delivery happen on
- * this thread; MHD runs it as a single internal polling thread), or logs
- * request bytes other than a sanitised path.
+ * Owns: the HTTP thread (it runs libmicrohttpd's event loop itself, so
+ * that it can also cut requests over --request-timeout between two
+ * rounds, on the one thread that may touch the connections); routing; the
+ * answers of DESIGN 4 (200 ok, 500 busy, 400 bad_request with the reason,
+ * 413, 404, 405, and 408 for a request over its deadline), one log line
+ * per request; and the life of a POST: answer busy at once when a task
+ * runs (before any body is read), stream the body through intake.c, check
+ * the fields, look the notify host up off this thread when it is a name,
+ * and only then claim the slot, hand the task to the runner and suspend
+ * the connection until the runner gives its answer. A client still
+ * uploading never makes the instance busy, and no request, however slowly
+ * it trickles in, lives longer than --request-timeout.
+ * Never: blocks (no task work, no archive parsing, no DNS and no delivery
+ * happen on this thread), or logs request bytes other than a sanitised
+ * path.
  */
 #define _GNU_SOURCE
 #include "server/sandboxd.h"
@@ -19,6 +25,7 @@
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +40,21 @@
 
 enum route { R_NONE, R_TASK, R_STATUS_PAGE, R_STATUS_JSON, R_METRICS };
 
+/*
+ * One per accepted socket (MHD's socket context), on a list walked by the
+ * HTTP thread after each round of the event loop. The deadline of a
+ * request runs from the end of the previous one on the socket (or the
+ * accept) until its answer is queued or it is handed to the runner; a
+ * request over it is answered 408 where the socket takes it, and closed.
+ */
+struct conn {
+	struct MHD_Connection *c;
+	double t0;
+	int exempt;		/* answered, with the runner, or in a lookup */
+	int cut;		/* over the deadline: closed, nothing more is done */
+	struct conn *prev, *next;
+};
+
 struct req {
 	double t0;
 	char method[16];
@@ -43,6 +65,9 @@ struct req {
 	unsigned err_code;	/* a failure found midway, answered at the end */
 	char err[256];
 	int submitted;
+	int lookup;		/* 1: the notify host is being looked up; 2: done */
+	int lookup_rc;
+	struct conn *ct;
 	struct intake *in;
 	struct task *task;	/* our reference */
 	uint64_t body_bytes;
@@ -55,6 +80,10 @@ static struct MHD_Daemon *mhd;
 static const struct config *hcfg;
 static char incoming_dir[4096];
 static int listen_sock = -1;
+static pthread_t http_thread;
+static atomic_int http_stopping;
+static atomic_int lookups;	/* notify-host lookups in flight */
+static struct conn *conns;	/* HTTP thread only */
 
 static void sanitize(char *dst, size_t dstlen, const char *src)
 {
@@ -106,6 +135,8 @@ static enum MHD_Result reply(struct MHD_Connection *c, struct req *r, unsigned c
 	MHD_destroy_response(resp);
 	if (ret != MHD_YES)
 		r->code = 0;
+	else if (r->ct != NULL)
+		r->ct->exempt = 1;
 	return ret;
 }
 
@@ -120,7 +151,7 @@ static enum MHD_Result reply_json(struct MHD_Connection *c, struct req *r, unsig
 	return reply(c, r, code, "application/json", body);
 }
 
-/* A POST turned down: the slot goes back unless the runner has it. */
+/* A POST turned down; it never holds the slot (claimed just before submit). */
 static enum MHD_Result reject(struct MHD_Connection *c, struct req *r, unsigned code, const char *error);
 
 /*
@@ -142,10 +173,6 @@ static void fail_midway(struct req *r, unsigned code, const char *error)
 		intake_free(r->in);
 		r->in = NULL;
 	}
-	if (r->slot && !r->submitted) {
-		r->slot = 0;
-		runner_release();
-	}
 }
 
 static enum MHD_Result reject(struct MHD_Connection *c, struct req *r, unsigned code, const char *error)
@@ -158,10 +185,6 @@ static enum MHD_Result reject(struct MHD_Connection *c, struct req *r, unsigned 
 	}
 	if (code == 400 || code == 413)
 		status_task_rejected();
-	if (r->slot && !r->submitted) {
-		r->slot = 0;
-		runner_release();
-	}
 	r->err_code = 0;
 	return reply_json(c, r, code, code == 413 ? "too_large" : code == 400 ? "bad_request" : "error", error);
 }
@@ -195,7 +218,9 @@ static enum MHD_Result get(struct MHD_Connection *c, struct req *r, enum route r
 	}
 }
 
-/* The headers of a task POST are in: claim the slot, check the framing. */
+/* The headers of a task POST are in: busy at once when a task runs (the
+ * body is not read), else check the framing. The slot is not taken here:
+ * an upload that is still coming in must not make the instance busy. */
 static enum MHD_Result post_begin(struct MHD_Connection *c, struct req *r)
 {
 	const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -204,17 +229,14 @@ static enum MHD_Result post_begin(struct MHD_Connection *c, struct req *r)
 	uint64_t len;
 
 	r->close = 1;
-	switch (runner_claim()) {
-	case 0:
-		break;
-	case RUNNER_SPOOL_FULL:
-		r->failed = 1;
-		return reply_json(c, r, 503, "busy", "spool full");
-	default:
+	if (runner_busy()) {
 		r->failed = 1;
 		return reply_json(c, r, 500, "busy", NULL);
 	}
-	r->slot = 1;
+	if (runner_spool_full()) {
+		r->failed = 1;
+		return reply_json(c, r, 503, "busy", "spool full");
+	}
 	if (cl != NULL && parse_u64(cl, 0, UINT64_MAX, &len) == 0 && len > hcfg->upload_cap + BODY_SLACK) {
 		snprintf(msg, sizeof(msg), "the body (%llu bytes) exceeds the upload cap of %llu bytes",
 		    (unsigned long long)len, (unsigned long long)hcfg->upload_cap);
@@ -258,8 +280,13 @@ static int post_fields(struct req *r, char *err, size_t errlen)
 
 	if (token != NULL && (memchr(token, '\0', token_len) != NULL || !intake_utf8_valid(token, token_len)))
 		return errbuf_set(err, errlen, "token is not valid UTF-8 text");
-	if (notify != NULL && notify[0] != '\0' && notify_url_check(notify, err, errlen) < 0)
-		return -1;
+	if (notify != NULL && notify[0] != '\0') {
+		int rc = notify_url_check(notify, err, errlen);
+
+		if (rc < 0)
+			return -1;
+		r->lookup = rc == 1 ? 1 : 0;
+	}
 	t->timeout_s = hcfg->timeout_s;
 	if (timeout != NULL) {
 		if (parse_u64(timeout, 1, hcfg->timeout_s, &v) < 0)
@@ -293,10 +320,24 @@ static void answer_ready(struct task *t)
 	MHD_resume_connection((struct MHD_Connection *)t->answer_arg);
 }
 
+/* A lookup thread: the notify host's addresses against the lists
+ * (getaddrinfo may take seconds), then the connection goes on. */
+static void *lookup_main(void *arg)
+{
+	struct req *r = arg;
+
+	r->lookup_rc = notify_url_resolve_check(r->task->notify, r->err, sizeof(r->err));
+	r->lookup = 2;
+	MHD_resume_connection(r->conn);
+	atomic_fetch_sub(&lookups, 1);
+	return NULL;
+}
+
+static enum MHD_Result post_submit(struct MHD_Connection *c, struct req *r);
+
 static enum MHD_Result post_end(struct MHD_Connection *c, struct req *r)
 {
-	struct task *t = r->task;
-	char err[512], path[4200];
+	char err[512];
 
 	if (intake_finish(r->in) < 0) {
 		char msg[256];
@@ -306,12 +347,53 @@ static enum MHD_Result post_end(struct MHD_Connection *c, struct req *r)
 	}
 	if (post_fields(r, err, sizeof(err)) < 0)
 		return reject(c, r, 400, err);
+	if (r->lookup == 1) {
+		pthread_t th;
+		pthread_attr_t a;
+		int rc;
+
+		pthread_attr_init(&a);
+		pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+		atomic_fetch_add(&lookups, 1);
+		r->ct->exempt = 1;
+		MHD_suspend_connection(c);
+		rc = pthread_create(&th, &a, lookup_main, r);
+		pthread_attr_destroy(&a);
+		if (rc != 0) {
+			log_warnx("%s: no thread for the notify host lookup (%s); looking up here",
+			    __func__, strerror(rc));
+			lookup_main(r);
+		}
+		return MHD_YES;
+	}
+	return post_submit(c, r);
+}
+
+/* Upload complete and valid: now, and only now, the slot. */
+static enum MHD_Result post_submit(struct MHD_Connection *c, struct req *r)
+{
+	struct task *t = r->task;
+	char path[4200];
+	int claim;
+
 	snprintf(path, sizeof(path), "%s/%s.upload", incoming_dir, t->id);
 	t->upload_path = strdup(path);
 	snprintf(path, sizeof(path), "%s/%s.tar", incoming_dir, t->id);
 	t->tar_path = strdup(path);
 	if (t->upload_path == NULL || t->tar_path == NULL)
 		return reject(c, r, 500, "out of memory");
+	claim = runner_claim();
+	if (claim < 0) {
+		/* Another upload finished first, a drain began, or the spool
+		 * filled up while this one came in. */
+		r->failed = 1;
+		intake_free(r->in);
+		r->in = NULL;
+		if (claim == RUNNER_SPOOL_FULL)
+			return reply_json(c, r, 503, "busy", "spool full");
+		return reply_json(c, r, 500, "busy", NULL);
+	}
+	r->slot = 1;
 	intake_take_file(r->in, NULL);
 	intake_free(r->in);
 	r->in = NULL;
@@ -319,6 +401,7 @@ static enum MHD_Result post_end(struct MHD_Connection *c, struct req *r)
 	t->answer = answer_ready;
 	t->answer_arg = c;
 	r->submitted = 1;
+	r->ct->exempt = 1;
 	task_ref(t);
 	MHD_suspend_connection(c);
 	runner_submit(t);
@@ -341,6 +424,12 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 			return MHD_NO;
 		r->t0 = mono_now();
 		r->conn = c;
+		{
+			const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c,
+			    MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+			r->ct = ci != NULL ? ci->socket_context : NULL;
+		}
 		sanitize(r->method, sizeof(r->method), method);
 		sanitize(r->path, sizeof(r->path), url);
 		*con_cls = r;
@@ -360,6 +449,21 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		r->failed = 1;
 		return reply_json(c, r, 405, "method_not_allowed", NULL);
 	}
+	if (r->ct != NULL && r->ct->cut)
+		return MHD_NO;	/* over the deadline while its last bytes came in */
+	if (r->lookup == 2 && r->in != NULL && !r->failed) {
+		/* Resumed: the notify host's lookup is done. */
+		r->lookup = 0;
+		if (r->lookup_rc < 0) {
+			char msg[256];
+
+			snprintf(msg, sizeof(msg), "%s", r->err);
+			return reject(c, r, 400, msg);
+		}
+		return post_submit(c, r);
+	}
+	if (r->lookup == 1)
+		return MHD_YES;
 	if (r->submitted) {
 		/* Resumed: the runner has answered. */
 		if (r->code == 0 && r->task->resp_body != NULL) {
@@ -407,13 +511,21 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	(void)c;
 	if (r == NULL)
 		return;
+	if (r->ct != NULL && r->ct->cut)
+		r->code = 408;
 	status_request(r->code ? r->code : 499);
 	log_info("http %s %s -> %u (%llu bytes in, %zu out) %.3fs%s%s%s", r->method, r->path, r->code,
 	    (unsigned long long)r->body_bytes, r->out_bytes, mono_now() - r->t0,
 	    r->task && r->slot ? " task " : "", r->task && r->slot ? r->task->id : "",
 	    toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" :
 	    toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? " (client timed out)" :
+	    r->ct != NULL && r->ct->cut ? " (cut: over --request-timeout)" :
 	    toe == MHD_REQUEST_TERMINATED_CLIENT_ABORT ? " (client went away)" : " (connection closed)");
+	if (r->ct != NULL) {
+		/* A next request on this socket gets its own deadline. */
+		r->ct->t0 = mono_now();
+		r->ct->exempt = 0;
+	}
 	if (r->in != NULL)
 		intake_free(r->in);
 	if (r->slot && !r->submitted)
@@ -432,6 +544,77 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	buf[strcspn(buf, "\n")] = '\0';
 	log_debug("libmicrohttpd: %s", buf);
+}
+
+static void conn_notify(void *cls, struct MHD_Connection *c, void **socket_context,
+    enum MHD_ConnectionNotificationCode toe)
+{
+	struct conn *ct = *socket_context;
+
+	(void)cls;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		ct = calloc(1, sizeof(*ct));
+		if (ct == NULL)
+			return;	/* untracked: only the idle timeout applies */
+		ct->c = c;
+		ct->t0 = mono_now();
+		ct->next = conns;
+		if (conns != NULL)
+			conns->prev = ct;
+		conns = ct;
+		*socket_context = ct;
+	} else if (ct != NULL) {
+		if (ct->prev != NULL)
+			ct->prev->next = ct->next;
+		else
+			conns = ct->next;
+		if (ct->next != NULL)
+			ct->next->prev = ct->prev;
+		free(ct);
+		*socket_context = NULL;
+	}
+}
+
+/*
+ * A request over its deadline. libmicrohttpd takes no response while a
+ * body is coming in, and none has been queued on this socket (that would
+ * have made it exempt), so the 408 is written straight to the socket,
+ * best effort, before both directions are shut: the event loop then sees
+ * the end of the stream and closes the connection the usual way.
+ */
+static void cut_request(struct conn *ct, double age)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(ct->c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	char body[160], msg[320];
+	int blen, mlen;
+
+	ct->cut = 1;
+	if (ci == NULL)
+		return;
+	blen = snprintf(body, sizeof(body),
+	    "{\"status\":\"request_timeout\",\"error\":\"the request took longer than %.0f s (request-timeout)\"}",
+	    hcfg->request_timeout);
+	mlen = snprintf(msg, sizeof(msg), "HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\n"
+	    "Connection: close\r\nContent-Length: %d\r\n\r\n%s", blen, body);
+	if (send(ci->connect_fd, msg, (size_t)mlen, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		log_debug("%s: 408: %s", __func__, strerror(errno));
+	shutdown(ci->connect_fd, SHUT_RDWR);
+	log_info("http: a request cut after %.1fs: over --request-timeout", age);
+}
+
+static void *http_main(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&http_stopping)) {
+		double now;
+
+		MHD_run_wait(mhd, 250);
+		now = mono_now();
+		for (struct conn *ct = conns; ct != NULL; ct = ct->next)
+			if (!ct->exempt && !ct->cut && now - ct->t0 > hcfg->request_timeout)
+				cut_request(ct, now - ct->t0);
+	}
+	return NULL;
 }
 
 static int open_listener(const struct config *cfg)
@@ -476,11 +659,13 @@ int http_start(const struct config *cfg)
 	if (getsockname(listen_sock, (struct sockaddr *)&ss, &sl) == 0)
 		getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), serv, sizeof(serv),
 		    NI_NUMERICHOST | NI_NUMERICSERV);
-	mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_ALLOW_SUSPEND_RESUME |
-	    MHD_USE_ERROR_LOG, 0, NULL, NULL, handler, NULL,
+	atomic_store(&http_stopping, 0);
+	mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+	    handler, NULL,
 	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 	    MHD_OPTION_LISTEN_SOCKET, listen_sock,
 	    MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+	    MHD_OPTION_NOTIFY_CONNECTION, conn_notify, NULL,
 	    MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(cfg->conn_timeout + 0.999),
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
@@ -489,11 +674,18 @@ int http_start(const struct config *cfg)
 		log_warnx("%s: libmicrohttpd did not start", __func__);
 		return -1;
 	}
+	if (pthread_create(&http_thread, NULL, http_main, NULL) != 0) {
+		log_warnx("%s: cannot start the HTTP thread", __func__);
+		MHD_stop_daemon(mhd);
+		mhd = NULL;
+		return -1;
+	}
 	log_info("listening on %s port %s", host, serv);
 	return 0;
 }
 
-/* After runner_drain(): every suspended connection has been resumed.
+/* After runner_drain(): every connection the runner held has been
+ * resumed; lookups of notify hosts end by themselves (they resume theirs).
  * Stop accepting, give answers in flight a moment, then stop. */
 void http_stop(void)
 {
@@ -509,6 +701,11 @@ void http_stop(void)
 			break;
 		usleep(20000);
 	}
+	/* A suspended connection must not outlive the daemon. */
+	while (atomic_load(&lookups) > 0)
+		usleep(20000);
+	atomic_store(&http_stopping, 1);
+	pthread_join(http_thread, NULL);
 	MHD_stop_daemon(mhd);
 	mhd = NULL;
 	if (listen_sock >= 0)

@@ -53,17 +53,28 @@ static atomic_int spool_was_full;
 int runner_claim(void)
 {
 	int expected = 0;
-	char why[256];
 
 	if (atomic_load(&draining))
 		return RUNNER_BUSY;
 	if (!atomic_compare_exchange_strong(&slot_busy, &expected, 1))
 		return RUNNER_BUSY;
+	if (runner_spool_full()) {
+		runner_release();
+		return RUNNER_SPOOL_FULL;
+	}
+	return 0;
+}
+
+/* Whether a new task's result might not fit the spool: asked when a POST's
+ * headers arrive (503 before the body is read) and again at the claim. */
+int runner_spool_full(void)
+{
+	char why[256];
+
 	if (spool_full(why, sizeof(why))) {
 		if (!atomic_exchange(&spool_was_full, 1))
 			log_warnx("spool full: new tasks are refused (503) until results are delivered: %s", why);
-		runner_release();
-		return RUNNER_SPOOL_FULL;
+		return 1;
 	}
 	if (atomic_exchange(&spool_was_full, 0))
 		log_info("spool has room again: new tasks are accepted");

@@ -41,6 +41,10 @@ struct config {
 	double retry_initial;	/* first backoff, seconds */
 	double retry_max;	/* backoff ceiling, seconds */
 	double retry_total;	/* give up after this long, seconds */
+	char *notify_allow;	/* CIDRs and names; NULL: all but the denied */
+	char *notify_deny;	/* added to the built-in denied ranges */
+	unsigned notify_workers;	/* concurrent deliveries */
+	double request_timeout;	/* a whole request, headers to last body byte */
 	char *log_file;		/* NULL: stderr */
 	int verbosity;
 	char *user;		/* host user (name or uid) UML runs as */
@@ -116,6 +120,7 @@ int intake_utf8_valid(const char *s, size_t len);
 int runner_claim(void);
 void runner_release(void);
 int runner_busy(void);
+int runner_spool_full(void);
 int runner_start(const struct config *cfg, const struct sandbox_config *sb,
     const struct spool_rerun *rr, size_t nrr);
 void runner_submit(struct task *t);
@@ -126,13 +131,26 @@ void task_ref(struct task *t);
 void task_unref(struct task *t);
 void task_token_hash(const char *token, size_t len, char out[17]);
 
-/* notify.c: delivery with libcurl, backoff, the delivery thread. */
+/* notify_acl.c: which destinations a notification may go to. */
+struct sockaddr;
+struct notify_acl;
+struct notify_acl *notify_acl_new(const char *allow, const char *deny, char *err, size_t errlen);
+void notify_acl_free(struct notify_acl *acl);
+int notify_acl_check_list(const char *list, const char *what, char *err, size_t errlen);
+int notify_acl_has_allow(const struct notify_acl *acl);
+int notify_acl_check(const struct notify_acl *acl, const char *name, const struct sockaddr *sa,
+    char *err, size_t errlen);
+int notify_acl_check_name(const struct notify_acl *acl, const char *name, char *err, size_t errlen);
+
+/* notify.c: delivery with libcurl, backoff, the pool of delivery threads. */
 enum notify_outcome {
 	NOTIFY_DELIVERED,	/* 2xx */
 	NOTIFY_RETRY,		/* connection error, timeout, 5xx, 408, 429 */
 	NOTIFY_PERMANENT,	/* any other answer: retrying cannot help */
 };
 int notify_url_check(const char *url, char *err, size_t errlen);
+int notify_url_resolve_check(const char *url, char *err, size_t errlen);
+int notify_policy_set(const char *allow, const char *deny, char *err, size_t errlen);
 double notify_backoff(unsigned attempt, double initial, double max, double rand01);
 char *notify_encode_form(json_t *payload);
 enum notify_outcome notify_post(const char *url, enum notify_format fmt, json_t *payload,

@@ -34,6 +34,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -483,7 +484,9 @@ static const char *bad_tar(int i, enum comp comp, const struct tent *e, size_t m
 static void test_bad_inputs(void)
 {
 	struct harness_daemon d;
-	const char *extra[] = { "--upload-cap", "4M", NULL };
+	/* Loopback denied, so that a loopback address in any spelling, and a
+	 * name resolving to one, show the operator's list at work. */
+	const char *extra[] = { "--upload-cap", "4M", "--notify-deny", "127.0.0.0/8,::1", NULL };
 	char path[300];
 	const struct tent run = RUN_SCRIPT("echo x\n");
 	const struct tent dotdot[] = { run, { "../x", AE_IFREG, "x", 0, NULL, NULL }, TEND };
@@ -550,6 +553,15 @@ static void test_bad_inputs(void)
 			{ "notify ftp", 400, "http:// or https://", bad_paths[11], NULL, 0, "ftp://127.0.0.1/x", NULL, 0 },
 			{ "notify file", 400, "http:// or https://", bad_paths[11], NULL, 0, "file:///etc/passwd", NULL, 0 },
 			{ "notify garbage", 400, "notify URL", bad_paths[11], NULL, 0, "http://", NULL, 0 },
+			{ "notify metadata IP", 400, "link-local", bad_paths[11], NULL, 0,
+			  "http://169.254.169.254/latest/meta-data/iam/security-credentials/", NULL, 0 },
+			{ "notify metadata hex", 400, "link-local", bad_paths[11], NULL, 0, "http://0xa9fea9fe/", NULL, 0 },
+			{ "notify metadata v6map", 400, "link-local", bad_paths[11], NULL, 0,
+			  "http://[::ffff:169.254.169.254]/", NULL, 0 },
+			{ "notify multicast", 400, "multicast", bad_paths[11], NULL, 0, "http://224.0.0.1/", NULL, 0 },
+			{ "notify hex loopback", 400, "notify-deny", bad_paths[11], NULL, 0, "http://0x7f000001:9/x", NULL, 0 },
+			{ "notify [::1]", 400, "notify-deny", bad_paths[11], NULL, 0, "http://[::1]:9/x", NULL, 0 },
+			{ "notify name->denied", 400, "notify-deny", bad_paths[11], NULL, 0, "http://localhost:9/x", NULL, 0 },
 			{ "no boundary", 400, "boundary", NULL, NULL, 0, NULL,
 			  "POST /tasks.json HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data\r\n", "hello" },
 			{ "unterminated part", 400, "ends before the closing boundary", NULL, NULL, 0, NULL,
@@ -1390,6 +1402,186 @@ static void test_leaks(void)
 	harness_daemon_fini(&d);
 }
 
+/* A raw client that sends the headers and the start of a multipart body,
+ * then one byte every 0.5 s: a slow-loris upload. */
+struct loris {
+	unsigned port;
+	int fd;
+	double t0, closed_at;	/* harness_now_s(); closed_at 0: still open */
+	char resp[1024];
+	pthread_t th;
+};
+
+static void *loris_main(void *arg)
+{
+	struct loris *l = arg;
+	size_t got = 0;
+	double until = l->t0 + 20;
+
+	while (harness_now_s() < until) {
+		struct pollfd p = { l->fd, POLLIN, 0 };
+		ssize_t n;
+
+		if (poll(&p, 1, 500) > 0) {
+			n = read(l->fd, l->resp + got, sizeof(l->resp) - 1 - got);
+			if (n <= 0)
+				break;
+			got += (size_t)n;
+			l->resp[got] = '\0';
+			continue;
+		}
+		if (send(l->fd, "a", 1, MSG_NOSIGNAL) != 1)
+			break;
+	}
+	l->closed_at = harness_now_s();
+	return NULL;
+}
+
+static int loris_start(struct loris *l, unsigned port)
+{
+	static const char head[] = "POST /tasks.json HTTP/1.1\r\nHost: x\r\n"
+	    "Content-Type: multipart/form-data; boundary=zz\r\nContent-Length: 100000\r\n\r\n"
+	    "--zz\r\nContent-Disposition: form-data; name=\"file\"; filename=\"t.tar\"\r\n\r\n";
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+		.sin_port = htons((uint16_t)port) };
+
+	memset(l, 0, sizeof(*l));
+	l->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (l->fd < 0 || connect(l->fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    send(l->fd, head, sizeof(head) - 1, MSG_NOSIGNAL) != (ssize_t)(sizeof(head) - 1))
+		return -1;
+	l->t0 = harness_now_s();
+	return pthread_create(&l->th, NULL, loris_main, l) == 0 ? 0 : -1;
+}
+
+/*
+ * Issue 9, finding 4: a client trickling its upload neither makes the
+ * instance busy (another client's task is taken meanwhile) nor lives past
+ * --request-timeout (answered 408 and closed), and leaves nothing behind.
+ */
+static void test_slow_loris(void)
+{
+	struct harness_daemon d;
+	struct loris l;
+	char *body = NULL;
+	const char *extra[] = { "--request-timeout", "4s", NULL };
+	const struct harness_part parts[] = { { "file", task_tar("echo", ECHO_TASK), 0, 1 },
+		{ "token", "beside-loris", 0, 0 }, { "wait", "1", 0, 0 }, { NULL, NULL, 0, 0 } };
+	long code;
+	double life;
+
+	harness_daemon_init(&d, tmp_root, "slow_loris");
+	CHECK(daemon_start(&d, extra) == 0, "daemon did not start (log %s)", d.log);
+	CHECK(loris_start(&l, d.port) == 0, "slow client could not connect");
+	usleep(300000);
+	code = harness_http_get(d.port, "/status.json", &body);
+	CHECK(code == 200 && body && strstr(body, "\"busy_instances\":0"), "busy while only uploading: %s", body);
+	free(body);
+	body = NULL;
+	code = post_task(d.port, "/tasks.json", parts, &body);
+	CHECK(code == 200 && body && strstr(body, "\"finished\""), "task beside a slow upload -> %ld %.200s",
+	    code, body ? body : "");
+	free(body);
+	pthread_join(l.th, NULL);
+	close(l.fd);
+	life = l.closed_at - l.t0;
+	/* 4 s deadline; the old idle-only timeout let it live as long as it trickled. */
+	CHECK(life > 3.0 && life < 9.0, "slow upload lived %.1fs (deadline 4 s)", life);
+	CHECK(strncmp(l.resp, "HTTP/1.1 408", 12) == 0 && strstr(l.resp, "request-timeout"),
+	    "slow upload's answer: '%.200s'", l.resp);
+	printf("    slow upload cut after %.1fs\n", life);
+	usleep(300000);
+	CHECK(work_files(&d, "incoming") == 0, "the cut upload left files in incoming/");
+	code = harness_http_get(d.port, "/status.json", &body);
+	CHECK(code == 200 && body && strstr(body, "\"busy_instances\":0"), "status after the cut: %s", body);
+	free(body);
+	harness_daemon_fini(&d);
+}
+
+/* A receiver that accepts and never answers; counts connections. */
+static int pit_fd = -1;
+static atomic_int pit_conns;
+
+static void *pit_main(void *arg)
+{
+	int held[256];
+	size_t n = 0;
+
+	(void)arg;
+	for (;;) {
+		int fd = accept(pit_fd, NULL, NULL);
+
+		if (fd < 0)
+			break;
+		atomic_fetch_add(&pit_conns, 1);
+		if (n < sizeof(held) / sizeof(held[0]))
+			held[n++] = fd;
+		else
+			close(fd);
+	}
+	while (n > 0)
+		close(held[--n]);
+	return NULL;
+}
+
+/*
+ * Issue 9, finding 3: three results go to a tar pit (attempt timeout 5 s),
+ * then one to an honest receiver. The honest one arrives within a moment
+ * of its task's end (the old single delivery thread held it behind the
+ * tar pit's attempts, >= 5 s), and the tar pit's results stay spooled.
+ */
+static void test_tar_pit(void)
+{
+	struct harness_daemon d;
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t alen = sizeof(a);
+	pthread_t th;
+	char pit_url[128], url[128];
+	const char *extra[] = { "--notify-timeout", "5s", NULL };
+	const char *tar = task_tar("trivial", "#!/bin/sh\necho ok\n");
+	double t_sent = 0, late = -1;
+	json_t *tm;
+
+	atomic_store(&pit_conns, 0);
+	pit_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	CHECK(pit_fd >= 0 && bind(pit_fd, (struct sockaddr *)&a, sizeof(a)) == 0 && listen(pit_fd, 64) == 0 &&
+	    getsockname(pit_fd, (struct sockaddr *)&a, &alen) == 0, "tar pit setup");
+	pthread_create(&th, NULL, pit_main, NULL);
+	snprintf(pit_url, sizeof(pit_url), "http://127.0.0.1:%u/pit", ntohs(a.sin_port));
+	harness_notify_url(url, sizeof(url), harness_rx.port);
+	harness_rx_reset();
+	harness_daemon_init(&d, tmp_root, "tar_pit");
+	CHECK(daemon_start(&d, extra) == 0, "daemon did not start");
+	for (int i = 0; i < 4; i++) {
+		const struct harness_part parts[] = { { "file", tar, 0, 1 }, { "notify", i < 3 ? pit_url : url, 0, 0 },
+			{ "token", i < 3 ? "pit" : "honest", 0, 0 }, { NULL, NULL, 0, 0 } };
+		double until = harness_now_s() + 60;
+		long code;
+
+		/* One task at a time: wait for the slot. */
+		do {
+			t_sent = harness_now_s();
+			code = post_task(d.port, "/tasks.json", parts, NULL);
+		} while (code == 500 && harness_now_s() < until && usleep(50000) == 0);
+		CHECK(code == 200, "task %d -> %ld", i, code);
+	}
+	CHECK(harness_rx_wait(1, 30) == 1, "honest result not delivered");
+	if (harness_rx.nnotes == 1 && harness_rx.notes[0].fields != NULL &&
+	    (tm = json_object_get(harness_rx.notes[0].fields, "time")) != NULL) {
+		/* time.total runs from the end of the upload to the result. */
+		late = harness_rx.notes[0].at - t_sent - json_number_value(json_object_get(tm, "total"));
+		printf("    honest result %.2fs after its task's end; tar pit connections so far: %d\n", late,
+		    atomic_load(&pit_conns));
+	}
+	CHECK(late > -0.5 && late < 2.0, "honest result %.2fs late behind a tar pit", late);
+	CHECK(atomic_load(&pit_conns) >= 1, "the tar pit was never tried");
+	CHECK(work_files(&d, "spool") >= 3, "tar-pit results not kept in the spool (%d files)", work_files(&d, "spool"));
+	harness_daemon_fini(&d);
+	shutdown(pit_fd, SHUT_RDWR);
+	close(pit_fd);
+	pthread_join(th, NULL);
+}
+
 static const struct test {
 	const char *name;
 	void (*fn)(void);
@@ -1401,6 +1593,8 @@ static const struct test {
 	{ "concurrent_20", test_concurrent },
 	{ "bad_inputs", test_bad_inputs },
 	{ "tar_layouts", test_tar_layouts },
+	{ "slow_loris", test_slow_loris },
+	{ "tar_pit_beside_honest", test_tar_pit },
 	{ "receiver_500_x3", test_receiver_500 },
 	{ "receiver_down_10s", test_receiver_down },
 	{ "sigkill_spooled", test_sigkill_spooled },

@@ -41,6 +41,8 @@ static const struct {
 	{ "retry-total", "1h", 0 }, { "retry-total", "forever", -1 },
 	{ "max-entries", "0", -1 }, { "max-entries", "100", 0 },
 	{ "no-such-setting", "1", -1 }, { "listen", NULL, -1 },
+	{ "notify-workers", "8", 0 }, { "notify-workers", "65", -1 }, { "notify-workers", "many", -1 },
+	{ "request-timeout", "90s", 0 }, { "request-timeout", "2h", -1 }, { "request-timeout", "soon", -1 },
 };
 
 START_TEST(test_set)
@@ -119,6 +121,50 @@ START_TEST(test_bad_flags)
 }
 END_TEST
 
+/* The lists are checked when the settings are complete: a daemon never
+ * starts with an entry it would silently ignore. */
+static const struct {
+	const char *opt, *value;
+	int rc;
+} lists[] = {
+	{ "--notify-allow", "10.0.0.0/8, 192.168.1.7 ,grader.example.org", 0 },
+	{ "--notify-allow", "*.example.org,fd00::/8,[::1]", 0 },
+	{ "--notify-deny", "127.0.0.0/8,::1,localhost", 0 },
+	{ "--notify-deny", "10.0.0.0/33", -1 }, { "--notify-deny", "::1/129", -1 },
+	{ "--notify-deny", "1.2.3.4/x", -1 }, { "--notify-allow", "a..b", -1 },
+	{ "--notify-allow", "-a.b", -1 }, { "--notify-allow", "http://x/", -1 },
+	{ "--notify-allow", "*.", -1 }, { "--notify-deny", "1.2.3.4.5/8", -1 },
+	{ "--notify-workers", "0", -1 }, { "--request-timeout", "0", -1 },
+};
+
+START_TEST(test_lists)
+{
+	struct config cfg;
+	char err[256] = "";
+	char *argv[] = { "sandboxd", (char *)lists[_i].opt, (char *)lists[_i].value, NULL };
+
+	config_defaults(&cfg);
+	ck_assert_msg(config_parse(&cfg, 3, argv, err, sizeof(err)) == lists[_i].rc, "%s %s: %s", lists[_i].opt,
+	    lists[_i].value, err);
+	if (lists[_i].rc < 0)
+		ck_assert(err[0] != '\0');
+	config_free(&cfg);
+}
+END_TEST
+
+START_TEST(test_issue9_defaults)
+{
+	struct config cfg;
+
+	config_defaults(&cfg);
+	ck_assert_uint_eq(cfg.notify_workers, 4);
+	ck_assert_double_eq_tol(cfg.request_timeout, 120, 1e-9);
+	ck_assert_ptr_null(cfg.notify_allow);
+	ck_assert_ptr_null(cfg.notify_deny);
+	config_free(&cfg);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("config");
@@ -131,6 +177,8 @@ int main(void)
 	tcase_add_test(tc, test_file_then_flags);
 	tcase_add_test(tc, test_file_errors_name_the_line);
 	tcase_add_test(tc, test_bad_flags);
+	tcase_add_loop_test(tc, test_lists, 0, (int)(sizeof(lists) / sizeof(lists[0])));
+	tcase_add_test(tc, test_issue9_defaults);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
