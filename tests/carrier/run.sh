@@ -134,7 +134,19 @@ check chroot-refused             0 -- "$P" call chroot
 check mknod-refused              0 -- "$P" call mknod
 check tiocsti-refused            0 -- "$P" call tiocsti
 check seccomp-listener-refused   0 -- "$P" call seccomp_listener
-check int80-killed             159 -- "$P" int80 "$work/secret/key"
+# Some host kernels run without IA32 emulation (ia32_emulation=0 or not
+# built): there int 0x80 faults (SIGSEGV) before any filter sees it, with
+# or without the Carrier. Then what must hold is that it never opens.
+set +e
+"$P" int80 "$work/secret/key" >/dev/null 2>&1
+bare_int80=$?
+set -e
+if [ "$bare_int80" -eq 139 ]; then
+	echo "NOTE int80: this host kernel has no IA32 emulation (int 0x80 faults unconfined too)"
+	check int80-killed         139 -- "$P" int80 "$work/secret/key"
+else
+	check int80-killed         159 -- "$P" int80 "$work/secret/key"
+fi
 check x32-killed               159 -- "$P" x32
 check fork-children-confined     0 -- "$P" fork "$work/secret/key" "$work/ro/data.txt" ro-data
 check threads-confined           0 -- "$work/bin/threads" "$work/secret/key" "$work/ro/data.txt" ro-data
