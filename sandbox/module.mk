@@ -45,4 +45,4 @@ $(B)/tests/check_privsep $(B)/asan/tests/check_privsep: | $(B)/tmc-unpack
 # tars made by GNU tar, bsdtar, Python's tarfile and the Gem layout.
 UNIT_TESTS += check_task_unpack
 check_task_unpack_SRCS := sandbox/guest/task_unpack.c sandbox/tar_rules.c sandbox/upload_tar.c \
-	sandbox/privsep.c sandbox/output_set.c sandbox/utf8.c $(COMMON_SRCS)
+	sandbox/privsep.c sandbox/output_set.c sandbox/utf8.c $(COMMON_SRCS) tests/lib/gem_tar.c

@@ -25,7 +25,7 @@ $(B)/asan/sandboxd: $(patsubst %.c,$(B)/asan/%.o,server/main.c $(SERVER_SRCS) $(
 # HTTP integration tests: the real daemon, real UML, a real receiver.
 # HTTP_TESTS=name... runs a subset; HTTP_TEST_ARGS (environment) adds
 # daemon flags, e.g. HTTP_TEST_ARGS="--scout off". Needs root.
-$(B)/tests/http_test: $(B)/obj/tests/http/http_test.o $(B)/obj/tests/lib/http_harness.o
+$(B)/tests/http_test: $(B)/obj/tests/http/http_test.o $(B)/obj/tests/lib/http_harness.o $(B)/obj/tests/lib/gem_tar.o
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
 

@@ -46,6 +46,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/lib/gem_tar.h"
 #include "tests/lib/http_harness.h"
 
 static const char *daemon_bin, *images_dir;
@@ -667,9 +668,7 @@ static void test_bad_inputs(void)
 
 _Static_assert(sizeof(LAYOUT_MB_PATH) - 1 == 255, "a 255-byte path");
 
-static const struct {
-	const char *name, *data, *link, *hard;
-} layout_tree[] = {
+static const struct gem_tar_file layout_tree[] = {
 	{ "tmc-run", LAYOUT_RUN, NULL, NULL },
 	{ "src/Main.java", "class Main {}", NULL, NULL },
 	{ "src/Main2.java", NULL, NULL, "src/Main.java" },
@@ -713,88 +712,6 @@ static int layout_make_tree(const char *root)
 	return 0;
 }
 
-/* Gem::Package::TarWriter's header: octal fields zero-padded to width-1
- * and NUL-ended, checksum as six digits, NUL, space; magic "ustar\0",
- * version "00", owner "wheel"; a long name split so that the name field
- * takes as many trailing components as fit. Written from its documented
- * layout (rubygems' tar_header.rb). */
-static void gem_octal(char *h, size_t off, size_t width, unsigned long long v)
-{
-	char digits[32];
-
-	snprintf(digits, sizeof(digits), "%0*llo", (int)width - 1, v);
-	memcpy(h + off, digits, width);
-}
-
-static int gem_header(FILE *f, const char *path, char type, unsigned mode, size_t size, const char *link)
-{
-	char h[512];
-	size_t len = strlen(path);
-	unsigned sum = 0;
-
-	memset(h, 0, sizeof(h));
-	if (len <= 100) {
-		memcpy(h, path, len);
-	} else {
-		const char *cut = NULL;
-
-		for (const char *s = strchr(path, '/'); s != NULL && cut == NULL; s = strchr(s + 1, '/'))
-			if (strlen(s + 1) <= 100)
-				cut = s;
-		if (cut == NULL || cut - path > 155)
-			return -1;
-		memcpy(h, cut + 1, strlen(cut + 1));
-		memcpy(h + 345, path, (size_t)(cut - path));
-	}
-	gem_octal(h, 100, 8, mode);
-	gem_octal(h, 108, 8, 0);
-	gem_octal(h, 116, 8, 0);
-	gem_octal(h, 124, 12, size);
-	gem_octal(h, 136, 12, 1700000000);
-	h[156] = type;
-	if (link != NULL)
-		memcpy(h + 157, link, strlen(link));
-	memcpy(h + 257, "ustar", 6);
-	memcpy(h + 263, "00", 2);
-	memcpy(h + 265, "wheel", 5);
-	memcpy(h + 297, "wheel", 5);
-	gem_octal(h, 329, 8, 0);
-	gem_octal(h, 337, 8, 0);
-	memset(h + 148, ' ', 8);
-	for (size_t i = 0; i < sizeof(h); i++)
-		sum += (unsigned char)h[i];
-	snprintf(h + 148, 7, "%06o", sum);
-	h[155] = ' ';
-	return fwrite(h, 1, sizeof(h), f) == sizeof(h) ? 0 : -1;
-}
-
-static int gem_tar(const char *out)
-{
-	static const char zeros[1024];
-	FILE *f = fopen(out, "w");
-	int rc = f != NULL ? 0 : -1;
-
-	for (size_t i = 0; i < LAYOUT_N && rc == 0; i++) {
-		const char *data = layout_tree[i].data;
-
-		if (layout_tree[i].link != NULL) {
-			rc = gem_header(f, layout_tree[i].name, '2', 0777, 0, layout_tree[i].link);
-			continue;
-		}
-		if (data == NULL)
-			data = layout_tree[1].data;	/* the hard link's target, src/Main.java */
-		rc = gem_header(f, layout_tree[i].name, '0', i == 0 ? 0755 : 0644, strlen(data), NULL);
-		if (rc == 0 && (fwrite(data, 1, strlen(data), f) != strlen(data) ||
-		    fwrite(zeros, 1, (512 - strlen(data) % 512) % 512, f) != (512 - strlen(data) % 512) % 512))
-			rc = -1;
-	}
-	if (rc == 0 && fwrite(zeros, 1, sizeof(zeros), f) != sizeof(zeros))
-		rc = -1;
-	if (f != NULL && fclose(f) != 0)
-		rc = -1;
-	return rc;
-}
-
 static void test_tar_layouts(void)
 {
 	static const struct {
@@ -831,7 +748,10 @@ static void test_tar_layouts(void)
 
 		snprintf(out, sizeof(out), "%s/layout%zu.tar", tmp_root, i);
 		if (layouts[i].cmd == NULL) {
-			CHECK(gem_tar(out) == 0, "%s: writing the tar", layouts[i].what);
+			char err[512];
+
+			CHECK(gem_tar_write(out, layout_tree, LAYOUT_N, err, sizeof(err)) == 0, "%s: writing the tar: %s",
+			    layouts[i].what, err);
 		} else {
 			snprintf(cmd, sizeof(cmd), "command -v %s >/dev/null", layouts[i].tool);
 			if (system(cmd) != 0) {

@@ -7,8 +7,9 @@
  * with an inner symlink or hard link, passed the intake and crashed the
  * guest). One row per tool and layout: GNU tar (gnu, ustar, pax), bsdtar
  * (its default and ustar), Python's tarfile (GNU, PAX, USTAR) and the
- * layout of Ruby's Gem::Package::TarWriter (made here byte by byte: ruby is
- * not a dependency). A missing tool fails its row and says so.
+ * layout of Ruby's Gem::Package::TarWriter (made byte by byte by
+ * tests/lib/gem_tar.c: ruby is not a dependency). A missing tool fails its
+ * row and says so.
  * Then the guest's own refusals, for a runnable.tar that did not come from
  * the intake.
  */
@@ -26,6 +27,7 @@
 
 #include "sandbox/sandbox.h"
 #include "sandbox/tar_rules.h"
+#include "tests/lib/gem_tar.h"
 
 /* 255 bytes: "src/" + 75 x "ä" (a 154-byte directory) + "/" + 50 x "ö". */
 #define AE5 "\xC3\xA4\xC3\xA4\xC3\xA4\xC3\xA4\xC3\xA4"
@@ -41,12 +43,7 @@
 _Static_assert(sizeof(MB_PATH) - 1 == 255, "the multibyte path is 255 bytes");
 
 /* The tree, in the order given to the tools: no directory entries. */
-static const struct {
-	const char *name;
-	const char *data;	/* regular file */
-	const char *link;	/* symlink target */
-	const char *hard;	/* hard link to */
-} tree[] = {
+static const struct gem_tar_file tree[] = {
 	{ "tmc-run", "#!/bin/sh\necho ok\n", NULL, NULL },
 	{ "src/Main.java", "class Main {}\n", NULL, NULL },
 	{ "src/Main2.java", NULL, NULL, "src/Main.java" },
@@ -118,104 +115,6 @@ static int make_tree(void)
 	return dir;
 }
 
-/* --- Gem::Package::TarWriter's layout ----------------------------------------
- * Written from its documented header (rubygems' tar_header.rb): octal fields
- * zero-padded to width-1 and NUL-terminated, the checksum as six digits,
- * NUL and a space, magic "ustar\0" version "00", owner "wheel", no
- * directory entries unless asked, and a long name split so that the name
- * field takes as many trailing components as fit in 100 bytes. */
-
-static void gem_field(char *h, size_t off, size_t width, unsigned long long v)
-{
-	char digits[32];
-	int n = snprintf(digits, sizeof(digits), "%0*llo", (int)width - 1, v);
-
-	ck_assert(n == (int)width - 1);
-	memcpy(h + off, digits, (size_t)n + 1);
-}
-
-static void gem_split(const char *path, char *name, char *prefix)
-{
-	size_t len = strlen(path);
-	const char *cut = NULL;
-
-	prefix[0] = '\0';
-	if (len <= 100) {
-		memcpy(name, path, len);
-		return;
-	}
-	/* The leftmost '/' after which the rest still fits the name field. */
-	for (const char *s = strchr(path, '/'); s != NULL; s = strchr(s + 1, '/'))
-		if (strlen(s + 1) <= 100) {
-			cut = s;
-			break;
-		}
-	ck_assert_ptr_nonnull(cut);
-	ck_assert_uint_le((size_t)(cut - path), 155);
-	memcpy(prefix, path, (size_t)(cut - path));
-	memcpy(name, cut + 1, strlen(cut + 1));
-}
-
-static void gem_entry(FILE *f, const char *path, char type, unsigned mode, const char *data,
-    const char *link)
-{
-	char h[512];
-	size_t size = data ? strlen(data) : 0;
-	unsigned sum = 0;
-	static const char pad[512];
-
-	memset(h, 0, sizeof(h));
-	gem_split(path, h, h + 345);
-	gem_field(h, 100, 8, mode);
-	gem_field(h, 108, 8, 0);
-	gem_field(h, 116, 8, 0);
-	gem_field(h, 124, 12, size);
-	gem_field(h, 136, 12, 1700000000);
-	h[156] = type;
-	if (link != NULL)
-		memcpy(h + 157, link, strlen(link));
-	memcpy(h + 257, "ustar", 6);
-	memcpy(h + 263, "00", 2);
-	memcpy(h + 265, "wheel", 5);
-	memcpy(h + 297, "wheel", 5);
-	gem_field(h, 329, 8, 0);
-	gem_field(h, 337, 8, 0);
-	memset(h + 148, ' ', 8);
-	for (size_t i = 0; i < sizeof(h); i++)
-		sum += (unsigned char)h[i];
-	snprintf(h + 148, 7, "%06o", sum);
-	h[154] = '\0';
-	h[155] = ' ';
-	ck_assert_uint_eq(fwrite(h, 1, sizeof(h), f), sizeof(h));
-	if (size > 0) {
-		ck_assert_uint_eq(fwrite(data, 1, size, f), size);
-		ck_assert_uint_eq(fwrite(pad, 1, (512 - size % 512) % 512, f), (512 - size % 512) % 512);
-	}
-}
-
-/* Gem's TarWriter has no hard links: the linked file is written again. */
-static void gem_write(const char *out)
-{
-	static const char end[1024];
-	FILE *f = fopen(out, "w");
-
-	ck_assert_ptr_nonnull(f);
-	for (size_t i = 0; i < NTREE; i++) {
-		const char *data = tree[i].data;
-
-		if (tree[i].hard != NULL)
-			for (size_t k = 0; k < NTREE; k++)
-				if (strcmp(tree[k].name, tree[i].hard) == 0)
-					data = tree[k].data;
-		if (tree[i].link != NULL)
-			gem_entry(f, tree[i].name, '2', 0777, NULL, tree[i].link);
-		else
-			gem_entry(f, tree[i].name, '0', strcmp(tree[i].name, "tmc-run") ? 0644 : 0755, data, NULL);
-	}
-	ck_assert_uint_eq(fwrite(end, 1, sizeof(end), f), sizeof(end));
-	ck_assert_int_eq(fclose(f), 0);
-}
-
 /* --- The layouts ------------------------------------------------------------ */
 
 #define PY_TARFILE "import sys, tarfile\n" \
@@ -248,7 +147,9 @@ static void make_tar(const struct layout *l, const char *out)
 	size_t n;
 
 	if (l->cmd == NULL) {
-		gem_write(out);
+		char err[512];
+
+		ck_assert_msg(gem_tar_write(out, tree, NTREE, err, sizeof(err)) == 0, "%s: %s", l->what, err);
 		return;
 	}
 	snprintf(cmd, sizeof(cmd), "command -v %s >/dev/null", l->tool);
