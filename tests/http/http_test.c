@@ -835,27 +835,40 @@ static void test_receiver_500(void)
 	CHECK(work_files(&d, "spool") == 0, "spool not empty");
 }
 
-static void test_sigkill_spooled(void)
+/* With the receiver down, one echo task runs until its result is spooled
+ * (spool: d's spool dir), then the daemon is SIGKILLed: its next life
+ * finds a result still to deliver. Returns the receiver's port, to bring
+ * it back on. */
+static unsigned spool_then_sigkill(struct harness_daemon *d, const char *name, const char *token, char *spool,
+    size_t len)
 {
-	struct harness_daemon d;
-	char url[128], spool[320];
+	char url[128];
 	unsigned port;
 
 	harness_rx_reset();
 	harness_rx_stop();
 	port = harness_rx.port;
-	harness_daemon_init(&d, tmp_root, "sigkill_spooled");
-	snprintf(spool, sizeof(spool), "%s/spool", d.work);
-	CHECK(daemon_start(&d, NULL) == 0, "daemon did not start");
+	harness_daemon_init(d, tmp_root, name);
+	snprintf(spool, len, "%s/spool", d->work);
+	CHECK(daemon_start(d, NULL) == 0, "daemon did not start");
 	harness_notify_url(url, sizeof(url), port);
 	{
 		const struct harness_part parts[] = { { "file", task_tar("echo", ECHO_TASK), 0, 1 },
-			{ "notify", url, 0, 0 }, { "token", "spooled", 0, 0 }, { NULL, NULL, 0, 0 } };
+			{ "notify", url, 0, 0 }, { "token", token, 0, 0 }, { NULL, NULL, 0, 0 } };
 
-		CHECK(post_task(d.port, "/tasks.json", parts, NULL) == 200, "POST failed");
+		CHECK(post_task(d->port, "/tasks.json", parts, NULL) == 200, "POST failed");
 	}
 	CHECK(wait_file(spool, ".json", 60) == 0, "result never spooled");
-	harness_daemon_stop(&d, SIGKILL);
+	harness_daemon_stop(d, SIGKILL);
+	return port;
+}
+
+static void test_sigkill_spooled(void)
+{
+	struct harness_daemon d;
+	char spool[320];
+	unsigned port = spool_then_sigkill(&d, "sigkill_spooled", "spooled", spool, sizeof(spool));
+
 	CHECK(harness_rx_start(port) == 0, "receiver could not start");
 	CHECK(daemon_start(&d, NULL) == 0, "daemon did not restart");
 	CHECK(harness_rx_wait(1, 20) == 1, "not delivered after restart");
@@ -994,24 +1007,9 @@ static void test_killed_twice(void)
 static void test_killed_after_spooled(void)
 {
 	struct harness_daemon d;
-	char url[128], spool[320];
-	unsigned port;
+	char spool[320];
+	unsigned port = spool_then_sigkill(&d, "killed_after_spooled", "once", spool, sizeof(spool));
 
-	harness_rx_reset();
-	harness_rx_stop();
-	port = harness_rx.port;
-	harness_daemon_init(&d, tmp_root, "killed_after_spooled");
-	snprintf(spool, sizeof(spool), "%s/spool", d.work);
-	CHECK(daemon_start(&d, NULL) == 0, "daemon did not start");
-	harness_notify_url(url, sizeof(url), port);
-	{
-		const struct harness_part parts[] = { { "file", task_tar("echo", ECHO_TASK), 0, 1 },
-			{ "notify", url, 0, 0 }, { "token", "once", 0, 0 }, { NULL, NULL, 0, 0 } };
-
-		CHECK(post_task(d.port, "/tasks.json", parts, NULL) == 200, "POST failed");
-	}
-	CHECK(wait_file(spool, ".json", 60) == 0, "result never spooled");
-	harness_daemon_stop(&d, SIGKILL);
 	CHECK(wait_file(spool, ".running", 0.1) != 0 && wait_file(spool, ".tar", 0.1) != 0,
 	    "marker or kept tar left next to the spooled result");
 	CHECK(harness_rx_start(port) == 0, "receiver could not start");
