@@ -47,9 +47,29 @@ static void set_file(struct output_set *set, const char *name, const char *data,
 	f->truncated = truncated;
 }
 
+/* What a guest that wrote meta.txt (NULL: none) left in output.tar. */
+static void set_meta(struct output_set *set, const char *meta)
+{
+	memset(set, 0, sizeof(*set));
+	if (meta != NULL)
+		set_file(set, "meta.txt", meta, 0);
+}
+
 static const char *str(json_t *r, const char *key)
 {
 	return json_string_value(json_object_get(r, key));
+}
+
+/* A run reaped total seconds after launch, its notes stamped at 1, its
+ * memory peak unknown; out NULL: output.tar was unreadable. */
+static void input_init(struct result_input *in, const struct output_set *out, struct vmlog *log, double total)
+{
+	memset(in, 0, sizeof(*in));
+	in->out = out;
+	in->log = log;
+	in->log_now = 1;
+	in->total = total;
+	in->memory_peak = -1;
 }
 
 START_TEST(test_mapping)
@@ -61,18 +81,11 @@ START_TEST(test_mapping)
 	char err[128];
 	json_t *r;
 
-	memset(&set, 0, sizeof(set));
-	if (c->meta != NULL)
-		set_file(&set, "meta.txt", c->meta, 0);
+	set_meta(&set, c->meta);
 	set_file(&set, "output.txt", "out\xff", 0);
-	memset(&in, 0, sizeof(in));
+	input_init(&in, c->no_output ? NULL : &set, log, 1.5);
 	in.timed_out = c->timed_out;
 	in.timeout_s = 3;
-	in.out = c->no_output ? NULL : &set;
-	in.log = log;
-	in.log_now = 1;
-	in.total = 1.5;
-	in.memory_peak = -1;
 	in.host_oom_kills = c->host_oom;
 	r = result_build(&in, err, sizeof(err));
 	ck_assert_ptr_nonnull(r);
@@ -111,8 +124,7 @@ START_TEST(test_time_and_truncated)
 	char err[128];
 	json_t *r, *t, *tr;
 
-	memset(&set, 0, sizeof(set));
-	set_file(&set, "meta.txt", "version=1\nexit_code=0\ntruncated=stdout.txt\n", 0);
+	set_meta(&set, "version=1\nexit_code=0\ntruncated=stdout.txt\n");
 	set_file(&set, "test_output.txt", "x", 1);
 	set_file(&set, "stdout.txt", "y", 1);
 	vmlog_feed(log, "tmc-init: start\ntmc-init: run\n", 30, 100.25);
@@ -151,11 +163,7 @@ START_TEST(test_no_boot)
 	json_t *r, *t;
 
 	vmlog_feed(log, "Kernel panic - not syncing: VFS\n", 32, 0.5);
-	memset(&in, 0, sizeof(in));
-	in.log = log;
-	in.log_now = 1;
-	in.total = 1;
-	in.memory_peak = -1;
+	input_init(&in, NULL, log, 1);
 	in.host_oom_kills = -1;
 	in.exit_status = 1 << 8;
 	r = result_build(&in, err, sizeof(err));
@@ -212,18 +220,12 @@ START_TEST(test_hostile_notes)
 	char err[128];
 	json_t *r;
 
-	memset(&set, 0, sizeof(set));
-	set_file(&set, "meta.txt", hostile_notes[_i].meta, 0);
+	set_meta(&set, hostile_notes[_i].meta);
 	if (hostile_notes[_i].out_note != NULL) {
 		set.malformed = 1;
 		snprintf(set.note, sizeof(set.note), "%s", hostile_notes[_i].out_note);
 	}
-	memset(&in, 0, sizeof(in));
-	in.out = &set;
-	in.log = log;
-	in.log_now = 1;
-	in.total = 1;
-	in.memory_peak = -1;
+	input_init(&in, &set, log, 1);
 	r = result_build(&in, err, sizeof(err));
 	ck_assert_msg(r != NULL, "%s: no result (%s)", hostile_notes[_i].what, err);
 	ck_assert_str_eq(str(r, "status"), "failed");
@@ -249,11 +251,7 @@ START_TEST(test_notes_reserve_cut)
 
 	for (int i = 0; i < 20; i++)
 		vmlog_note(log, "x" AE120 AE2, 0.5);
-	memset(&in, 0, sizeof(in));
-	in.log = log;
-	in.log_now = 1;
-	in.total = 1;
-	in.memory_peak = -1;
+	input_init(&in, NULL, log, 1);
 	r = result_build(&in, err, sizeof(err));
 	ck_assert_ptr_nonnull(r);
 	ck_assert(valid_utf8(str(r, "vm_log")));
