@@ -3,7 +3,8 @@
 # tree: builds every host program, the guest programs, the initrd and the
 # tests against Debian 13's compiler and libraries with the project's
 # -Werror flags, then runs the unit suites (images required) and the
-# end-to-end cases on the kernel and rootfs bind-mounted from the host build.
+# end-to-end cases on the kernel and rootfs bind-mounted from the host build,
+# and the HTTP tests: sandboxd serving and its receiver on libmicrohttpd 1.x.
 set -eu
 
 log() { echo "debian13: $*" >&2; }
@@ -25,7 +26,7 @@ log "$PRETTY_NAME: gcc $(gcc -dumpfullversion)," \
 # rootfs, nginx, chromium): the chroot has exactly what building needs.
 touch build/.deps-ok
 t=$(date +%s)
-make -j2 programs build/initrd.img build/tests/run_cases build/tests/http_test
+make -j2 programs build/initrd.img build/tests/run_cases build/tests/http_test build/asan/sandboxd
 log "host and guest programs built in $(($(date +%s) - t)) s"
 
 t=$(date +%s)
@@ -35,3 +36,7 @@ log "unit suites passed in $(($(date +%s) - t)) s"
 t=$(date +%s)
 build/tests/run_cases build tests/cases tests/exercises
 log "end-to-end cases passed in $(($(date +%s) - t)) s"
+
+t=$(date +%s)
+build/tests/http_test build/sandboxd build
+log "HTTP tests passed in $(($(date +%s) - t)) s"
