@@ -29,14 +29,20 @@ t=$(date +%s)
 make -j2 programs build/initrd.img build/tests/run_cases build/tests/http_test build/asan/sandboxd
 log "host and guest programs built in $(($(date +%s) - t)) s"
 
-t=$(date +%s)
-make -j2 unit-test REQUIRE_IMAGES=1
-log "unit suites passed in $(($(date +%s) - t)) s"
-
-t=$(date +%s)
-build/tests/run_cases build tests/cases tests/exercises
-log "end-to-end cases passed in $(($(date +%s) - t)) s"
-
-t=$(date +%s)
-build/tests/http_test build/sandboxd build
-log "HTTP tests passed in $(($(date +%s) - t)) s"
+# Each suite runs even when one before it failed: one run shows them all.
+failed=""
+suite() {
+	name=$1
+	shift
+	t=$(date +%s)
+	if "$@"; then
+		log "$name passed in $(($(date +%s) - t)) s"
+	else
+		log "$name FAILED after $(($(date +%s) - t)) s"
+		failed="$failed $name"
+	fi
+}
+suite "unit suites" make -j2 unit-test REQUIRE_IMAGES=1
+suite "end-to-end cases" build/tests/run_cases build tests/cases tests/exercises
+suite "HTTP tests" build/tests/http_test build/sandboxd build
+[ -z "$failed" ] || die "failed:$failed"

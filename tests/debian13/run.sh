@@ -7,23 +7,18 @@
 #
 #   tests/debian13/run.sh [BUILD_DIR]        (needs root; `make test-debian13`)
 #
-# This script owns the host side: the chroot tarball and the scratch tree.
-# ns.sh mounts what the chroot needs in a private mount namespace (nothing
-# shows in the host's mount table); chroot.sh builds and tests inside.
-#
-# The chroot comes from mmdebstrap with the machine's own Debian mirror, as
-# apt reports it (never a host named here; the system's apt sources are not
-# changed), verified with Debian's archive keyring, which on Debian 12
-# already holds the trixie keys. It is cached as a tarball in
-# $TMC_CACHE_DIR, keyed by this script and packages.txt, so a second run
-# only unpacks it. Never: writes outside the scratch tree and the cache,
-# deletes across a mount point.
+# This script owns the host side: the cached chroot tarball and the scratch
+# tree. mkchroot.sh builds the tarball (mmdebstrap from the machine's own
+# mirror), cached in $TMC_CACHE_DIR keyed by mkchroot.sh and packages.txt,
+# so a second run only unpacks it. ns.sh mounts what the chroot needs in a
+# private mount namespace (nothing shows in the host's mount table);
+# chroot.sh builds and tests inside. Never: writes outside the scratch tree
+# and the cache, deletes across a mount point.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 build=${1:-$top/build}
-keyring=/usr/share/keyrings/debian-archive-keyring.gpg
 log() { echo "debian13: $*" >&2; }
 die() { log "$*"; exit 1; }
 
@@ -33,7 +28,7 @@ for f in linux.uml rootfs.squashfs lpj; do
 	[ -s "$build/$f" ] || die "$build/$f missing: run 'make images' first"
 done
 
-key=$(cat "$here/run.sh" "$here/packages.txt" | sha256sum | cut -c1-16)
+key=$(cat "$here/mkchroot.sh" "$here/packages.txt" | sha256sum | cut -c1-16)
 cache=${TMC_CACHE_DIR-/var/cache/tmc-sandbox}
 start=$(date +%s)
 
@@ -48,33 +43,14 @@ if [ -n "$cache" ] && [ -f "$cache/debian13-chroot-$key.tar.zst" ]; then
 	tarball="$cache/debian13-chroot-$key.tar.zst"
 	log "chroot: cached $tarball"
 else
-	# The machine's own Debian mirror, found as kernel/fetch-source.sh
-	# finds it: the first archive with Label Debian (not the security one).
-	# The $(...) are apt's format fields: single quotes intended.
-	# shellcheck disable=SC2016
-	mirror=$(apt-get indextargets --format '$(LABEL) $(REPO_URI)' 'Identifier: Packages' 2>/dev/null |
-		awk '$1 == "Debian" { print $2; exit }')
-	[ -n "$mirror" ] || die "no Debian mirror is configured in apt (apt-get indextargets shows none with Label: Debian)"
-	[ -r "$keyring" ] || die "$keyring missing: install debian-archive-keyring"
-	command -v mmdebstrap >/dev/null || die "mmdebstrap missing: run 'make deps'"
-	packages=$(grep -v '^[[:space:]]*#' "$here/packages.txt" | tr -s ' \n' ',' | sed 's/^,//; s/,$//')
-	log "chroot: mmdebstrap trixie from $mirror"
-	# No docs, man pages or locales: the chroot only compiles and tests.
-	mmdebstrap --quiet --mode=root --variant=minbase --include="$packages" \
-		--dpkgopt='path-exclude=/usr/share/man/*' \
-		--dpkgopt='path-exclude=/usr/share/doc/*' \
-		--dpkgopt='path-exclude=/usr/share/locale/*' \
-		--dpkgopt='path-exclude=/usr/share/info/*' \
-		trixie "$work/chroot.tar.zst" \
-		"deb [signed-by=$keyring] $mirror trixie main" ||
-		die "mmdebstrap of trixie failed"
+	"$here/mkchroot.sh" "$work/chroot.tar.zst"
 	tarball="$work/chroot.tar.zst"
 	if [ -n "$cache" ] && mkdir -p "$cache" 2>/dev/null &&
-	    cp "$tarball" "$cache/debian13-chroot-$key.tar.zst.tmp" &&
-	    mv "$cache/debian13-chroot-$key.tar.zst.tmp" "$cache/debian13-chroot-$key.tar.zst"; then
+	    cp "$tarball" "$cache/debian13-chroot-$key.tar.zst.$$" &&
+	    mv "$cache/debian13-chroot-$key.tar.zst.$$" "$cache/debian13-chroot-$key.tar.zst"; then
 		log "chroot: cached as $cache/debian13-chroot-$key.tar.zst"
 	else
-		rm -f "$cache/debian13-chroot-$key.tar.zst.tmp"
+		rm -f "$cache/debian13-chroot-$key.tar.zst.$$"
 		log "chroot: could not cache it in '$cache' (built again next time)"
 	fi
 	log "chroot: built in $(($(date +%s) - start)) s"
