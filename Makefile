@@ -2,7 +2,8 @@
 #
 #   make            everything into build/ (kernel, initrd, rootfs, binaries)
 #   make deps       install the Debian packages needed (apt-get, idempotent)
-#   make test       unit tests (plain and ASan/UBSan), fuzz smoke, integration
+#   make test       unit tests (plain and ASan/UBSan), fuzz smoke, integration,
+#                   then the Debian 13 chroot suite (SKIP_DEBIAN13=1 skips it)
 #   make bench      measured figures (boot, hello-C, Scout, HTTP, pool)
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make clean
@@ -106,8 +107,17 @@ asan-test: $(addprefix $(B)/asan/tests/,$(UNIT_TESTS))
 
 integration-test: all $(INTEGRATION_TESTS)
 
+# The Debian 13 suite (test-debian13) comes last, after everything else.
+# A developer may skip it with SKIP_DEBIAN13=1; CI (CI set, e.g. CI=true)
+# never does.
+DEBIAN13_SKIP := $(if $(filter-out false,$(CI)),,$(filter 1,$(SKIP_DEBIAN13)))
 test: REQUIRE_IMAGES := 1
 test: all unit-test asan-test integration-test
+ifeq ($(DEBIAN13_SKIP),1)
+	@echo "make test: test-debian13 SKIPPED (SKIP_DEBIAN13=1)"
+else
+	$(DEBIAN13_TEST)
+endif
 	@echo "make test: all suites passed"
 
 bench: all $(BENCHES)

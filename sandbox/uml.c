@@ -399,6 +399,11 @@ int uml_spawn(const struct uml_launch *l, struct uml_proc *p, char *err, size_t 
 		return 0;
 	uml_kill(p);
 	uml_reap(p, NULL);
+	/* The kernel refuses a propagation change on a path that is not a
+	 * mount point: a plain chroot dir as / (our flags are fixed). */
+	if (n == (ssize_t)sizeof(ce) && ce.step == STEP_MOUNT_PRIVATE && ce.err == EINVAL)
+		return errbuf_set(err, errlen, "uml: child: make mounts private: / is not a "
+		    "mount point (a chroot? bind-mount its root onto itself first)");
 	if (n == (ssize_t)sizeof(ce) && ce.step >= 0 &&
 	    ce.step < (int)(sizeof(uml_step_names) / sizeof(uml_step_names[0])))
 		return errbuf_set(err, errlen, "uml: child: %s: %s", uml_step_names[ce.step],

@@ -15,3 +15,12 @@ INTEGRATION_TESTS += guest-shell-test
 guest-shell-test: images
 	tests/guest/shell_test.sh
 -include tests/fuzz/module.mk
+
+# Debian 13 as a host (tests/debian13/run.sh): the host programs, guest
+# programs and tests built in a Debian 13 chroot against its libraries, the
+# unit suites and the e2e cases run there on these images. Needs root.
+# `make test` runs it last, after every other suite (see the Makefile).
+.PHONY: test-debian13
+DEBIAN13_TEST = tests/debian13/run.sh $(B)
+test-debian13: $(IMAGES)
+	$(DEBIAN13_TEST)

@@ -1,22 +1,27 @@
 /* check_sandbox.c: sandbox_run() end to end through the library, with the
  * real images: a finished task, a timeout that leaves no UML process, a
  * run from a worker thread with every signal blocked (as in sandboxd), and
- * the internal errors. Needs build/linux.uml, initrd.img, rootfs.squashfs
+ * the internal errors, and the launch in a chroot whose root is not a
+ * mount point (needs root, no images). Needs build/linux.uml, initrd.img, rootfs.squashfs
  * (or $TMC_IMAGES); without them every case says so and is skipped. */
 #define _GNU_SOURCE
 #include <check.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/util.h"
 #include "sandbox/sandbox.h"
+#include "sandbox/sandbox_host.h"
 #include "tests/lib/proc_scan.h"
 
 static struct sandbox_images images;
@@ -229,6 +234,67 @@ START_TEST(test_internal_errors)
 }
 END_TEST
 
+/* Runs in a child with a mount namespace of its own, chrooted into a dir
+ * that is not a mount point (as a plain Debian chroot is): the launch must
+ * fail before exec and say why. Exits 0 when it did. */
+static void __attribute__((noreturn)) spawn_in_chroot(const char *jail)
+{
+	const int no_cgroup[2] = { -1, -1 };
+	struct uml_launch l = {
+		.kernel = "/linux.uml", .initrd = "/initrd.img", .rootfs = "/rootfs.squashfs",
+		.runnable = "/runnable.tar", .output = "/output.tar", .work_dir = "/",
+		.tmp_dir = "/", .memory = 64u << 20, .nproc_rlimit = 64, .guest_nproc = 32,
+		.namespaces = 1, .cgroup_fds = no_cgroup,
+		.console_fd = -1, .ssl_in_fd = -1, .ssl_out_fd = -1,
+	};
+	struct uml_proc p;
+	char dev[512], null[520], err[256] = "";
+	int fd;
+
+	/* uml_spawn opens /dev/null before the clone. */
+	snprintf(dev, sizeof(dev), "%s/dev", jail);
+	snprintf(null, sizeof(null), "%s/null", dev);
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mkdir_p(dev, 0755) < 0 || (fd = open(null, O_CREAT | O_WRONLY, 0644)) < 0 ||
+	    close(fd) < 0 || mount("/dev/null", null, NULL, MS_BIND, NULL) < 0 ||
+	    chroot(jail) < 0 || chdir("/") < 0) {
+		perror("check_sandbox: chroot setup");
+		_exit(2);
+	}
+	if (uml_spawn(&l, &p, err, sizeof(err)) == 0) {
+		fprintf(stderr, "check_sandbox: UML started in a chroot without a mounted root\n");
+		uml_kill(&p);
+		uml_reap(&p, NULL);
+		_exit(1);
+	}
+	if (strstr(err, "/ is not a mount point") == NULL) {
+		fprintf(stderr, "check_sandbox: unhelpful error: %s\n", err);
+		_exit(1);
+	}
+	_exit(0);
+}
+
+START_TEST(test_chroot_root_not_mounted)
+{
+	char jail[300];
+	pid_t pid;
+	int st;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "check_sandbox: SKIPPED: the chroot case needs root "
+		    "(mount namespace, chroot)\n");
+		return;
+	}
+	snprintf(jail, sizeof(jail), "%s/jail", tmp);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0)
+		spawn_in_chroot(jail);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "chroot case: status 0x%x", st);
+}
+END_TEST
+
 static Suite *sandbox_suite(void)
 {
 	Suite *s = suite_create("sandbox");
@@ -240,6 +306,7 @@ static Suite *sandbox_suite(void)
 	tcase_add_test(tc, test_timeout_leaves_nothing);
 	tcase_add_test(tc, test_worker_thread);
 	tcase_add_test(tc, test_internal_errors);
+	tcase_add_test(tc, test_chroot_root_not_mounted);
 	suite_add_tcase(s, tc);
 	return s;
 }
