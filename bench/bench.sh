@@ -496,6 +496,11 @@ bench_java() {
 	prepare_chroot
 	echo "bench: == java: $JAVA (javac + JUnitCore), guest via sandbox-run (Scout on) vs its tmc-run in the chroot, $RUNS runs each, interleaved"
 	series_reset java.guest.total java.guest.run java.guest.cpu java.native java.native.cpu
+	# The chroot has no /proc, so ld.so cannot resolve the JDK launchers'
+	# $ORIGIN RPATH (it reads /proc/self/exe): name the JDK's lib dir.
+	jdk_lib=$(cd "$CHROOT" && find usr/lib/jvm -maxdepth 3 -name libjli.so | head -n 1)
+	[ -n "$jdk_lib" ] || die "no JDK in $CHROOT"
+	java_native="cd /bench/java-junit && LD_LIBRARY_PATH=/$(dirname "$jdk_lib") ./tmc-run"
 	i=0
 	while [ "$i" -lt "$RUNS" ]; do
 		i=$((i + 1))
@@ -504,9 +509,9 @@ bench_java() {
 		series_add java.guest.total "$(field "$DATA/run.json" .time.total)"
 		series_add java.guest.run "$(field "$DATA/run.json" .time.run)"
 		series_add java.guest.cpu "$(cpu "$DATA/run.json")"
-		[ "$i" -gt 1 ] || native /bin/sh -c 'cd /bench/java-junit && ./tmc-run' || die "native tmc-run of $JAVA"
+		[ "$i" -gt 1 ] || native /bin/sh -c "$java_native" || die "native tmc-run of $JAVA"
 		"$BIN/timeit" -u -o "$DATA/native.time" -- chroot --userspec=1000:1000 "$CHROOT" \
-		    /bin/sh -c 'cd /bench/java-junit && ./tmc-run' || die "native tmc-run of $JAVA"
+		    /bin/sh -c "$java_native" || die "native tmc-run of $JAVA"
 		grep -q 'OK (1 test)' "$CHROOT/bench/java-junit/test_output.txt" || die "$JAVA: tests did not pass natively"
 		series_add java.native "$(cut -d' ' -f1 "$DATA/native.time")"
 		series_add java.native.cpu "$(cut -d' ' -f2 "$DATA/native.time")"
@@ -527,15 +532,14 @@ bench_java() {
 # differ from the recorded run's (bench/previous.txt names its source).
 bench_previous() {
 	echo "bench: == previous: this run's medians / the recorded figures of the previous choice (bench/previous.txt)"
-	grep -v '^#' bench/previous.txt | while read -r id was unit source; do
+	grep -v '^#' bench/previous.txt | while read -r id was unit scale source; do
 		[ -n "$id" ] || continue
 		if [ ! -s "$DATA/$id" ]; then
 			echo "bench: previous.$id not measured in this run (section missing)"
 			continue
 		fi
 		now=$(median "$id")
-		awk -v id="$id" -v now="$now" -v was="$was" -v unit="$unit" -v src="$source" 'BEGIN {
-			k = (unit == "ms") ? 1000 : 1
+		awk -v id="$id" -v now="$now" -v was="$was" -v unit="$unit" -v k="$scale" -v src="$source" 'BEGIN {
 			printf "bench: %-32s ratio %8.2fx (now %.3f %s / previous %.3f %s: %s)\n", "previous." id, now * k / was, now * k, unit, was, unit, src }'
 	done
 }
