@@ -7,13 +7,18 @@
  *   threads (one process, the service user):
  *     main      parses the configuration, recovers the spool, starts the
  *               others, then waits for SIGTERM/SIGINT and drains.
- *     HTTP      libmicrohttpd's single polling thread (http.c). Claims the
- *               busy slot with one atomic compare-and-swap as soon as a
- *               POST's headers are in (500 busy otherwise, before reading
- *               any body), streams the multipart body through intake.c to
- *               <work>/incoming/<id>.upload under the upload cap, checks the
- *               small fields, hands the task to the runner and suspends the
- *               connection. It never blocks on task work.
+ *     HTTP      one thread running libmicrohttpd's event loop (http.c),
+ *               which also enforces the whole-request deadline. A POST
+ *               whose headers arrive while a task runs gets 500 busy (503
+ *               when the spool is full) before any body is read; otherwise
+ *               the multipart body streams through intake.c to
+ *               <work>/incoming/<id>.upload under the upload cap, the small
+ *               fields and the notify destination are checked (the name is
+ *               looked up off this thread), and only then is the slot
+ *               claimed, with one atomic compare-and-swap: an upload still
+ *               coming in never makes the instance busy. It hands the task
+ *               to the runner and suspends the connection, and never
+ *               blocks on task work or DNS.
  *     runner    one worker thread (runner.c). Has the upload validated
  *               and rewritten as a clean ustar runnable.tar by tmc-unpack,
  *               a separate, unprivileged, seccomp-confined process
@@ -24,9 +29,12 @@
  *               sandbox/README.md has the processes below it), then spools
  *               the result and releases the slot. With wait=1 the result is
  *               the answer instead and nothing is spooled.
- *     notifier  one thread (notify.c) delivering spooled results with
- *               libcurl, with backoff and jitter, removing each only after
- *               a 2xx. It never holds the slot.
+ *     notifier  a pool of --notify-workers threads (notify.c) delivering
+ *               spooled results with libcurl, at most one attempt in flight
+ *               per destination, each to an address checked against the
+ *               allow/deny lists and pinned for the transfer; backoff and
+ *               jitter; a result is removed only after a 2xx. They never
+ *               hold the slot.
  *
  *   what passes between them: a struct task (reference counted; the runner
  *   fills its answer and calls back once, which resumes the connection);

@@ -2,8 +2,8 @@
  * runner.c: the instance's one task slot and the worker thread that fills it.
  *
  * Owns: the busy slot (claimed with one atomic compare-and-swap by the HTTP
- * thread as soon as a POST's headers are in, so two POSTs never both get
- * it); the worker thread, which has the upload validated (by tmc-unpack,
+ * thread once an upload is complete and valid, so two POSTs never both get
+ * it and a slow upload never holds it); the worker thread, which has the upload validated (by tmc-unpack,
  * unprivileged: privsep.c), answers
  * the client, runs the task with sandbox_run() and hands the result on
  * (spool + notifier, or the waiting client); a task's state changes, each
