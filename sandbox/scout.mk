@@ -39,10 +39,10 @@ $(B)/fuzz/fuzz_channel: tests/fuzz/fuzz_channel.c $(SCOUT_LIB_SRCS) $(COMMON_SRC
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(filter %.c,$^) $(PKG_LIBS)
 fuzz-channel: $(B)/fuzz/fuzz_channel
 	@mkdir -p $(B)/fuzz/corpus-channel
-	$(B)/fuzz/fuzz_channel -max_total_time=$${FUZZ_SECONDS:-600} -max_len=16384 $(B)/fuzz/corpus-channel
+	$(B)/fuzz/fuzz_channel -max_total_time=$${FUZZ_SECONDS:-600} -max_len=16384 $(B)/fuzz/corpus-channel tests/fuzz/corpus/channel
 fuzz-channel-smoke: $(B)/fuzz/fuzz_channel
 	@mkdir -p $(B)/fuzz/corpus-channel
-	$(B)/fuzz/fuzz_channel -max_total_time=20 -max_len=16384 $(B)/fuzz/corpus-channel
+	$(B)/fuzz/fuzz_channel -max_total_time=20 -max_len=16384 $(B)/fuzz/corpus-channel tests/fuzz/corpus/channel
 FUZZERS += fuzz-channel
 INTEGRATION_TESTS += fuzz-channel-smoke
 
