@@ -12,10 +12,10 @@
  */
 #define _GNU_SOURCE
 #include "sandbox/tar_rules.h"
+#include "common/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -23,18 +23,6 @@
 #include <unistd.h>
 
 #define BLOCK 512
-
-static int unpack_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int unpack_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 static uint64_t octal(const char *field, size_t len)
 {
@@ -78,7 +66,7 @@ static int parent_dir(int dir_fd, const char *name, int create, const char **lea
 	int cur = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 	if (cur < 0)
-		return unpack_err(err, errlen, "open task dir: %s", strerror(errno));
+		return errbuf_set(err, errlen, "open task dir: %s", strerror(errno));
 	while ((slash = strchr(p, '/')) != NULL) {
 		size_t n = (size_t)(slash - p);
 		int next;
@@ -86,7 +74,7 @@ static int parent_dir(int dir_fd, const char *name, int create, const char **lea
 		memcpy(comp, p, n);
 		comp[n] = '\0';
 		if (create && mkdirat(cur, comp, 0755) < 0 && errno != EEXIST) {
-			unpack_err(err, errlen, "mkdir %.*s: %s", (int)(slash - name), name, strerror(errno));
+			errbuf_set(err, errlen, "mkdir %.*s: %s", (int)(slash - name), name, strerror(errno));
 			close(cur);
 			return -1;
 		}
@@ -96,9 +84,9 @@ static int parent_dir(int dir_fd, const char *name, int create, const char **lea
 
 			close(cur);
 			if (e == ELOOP || e == ENOTDIR)
-				return unpack_err(err, errlen, "entry '%s': lies below '%.*s', which is not a directory",
+				return errbuf_set(err, errlen, "entry '%s': lies below '%.*s', which is not a directory",
 				    name, (int)(slash - name), name);
-			return unpack_err(err, errlen, "open %.*s: %s", (int)(slash - name), name, strerror(e));
+			return errbuf_set(err, errlen, "open %.*s: %s", (int)(slash - name), name, strerror(e));
 		}
 		close(cur);
 		cur = next;
@@ -114,7 +102,7 @@ static int skip_data(int tar_fd, uint64_t size, char *err, size_t errlen)
 
 	for (uint64_t blocks = (size + BLOCK - 1) / BLOCK; blocks > 0; blocks--)
 		if (read_block(tar_fd, buf) < 0)
-			return unpack_err(err, errlen, "task tar: truncated data");
+			return errbuf_set(err, errlen, "task tar: truncated data");
 	return 0;
 }
 
@@ -132,7 +120,7 @@ static int unpack_file(int tar_fd, int dir_fd, const char *name, uint64_t mode, 
 	    (mode_t)(mode & 0755) | 0600);
 	close(parent);
 	if (fd < 0)
-		return unpack_err(err, errlen, "create %s: %s", name, strerror(errno));
+		return errbuf_set(err, errlen, "create %s: %s", name, strerror(errno));
 	for (uint64_t left = size; left > 0;) {
 		size_t want = left < sizeof(buf) ? (size_t)((left + BLOCK - 1) / BLOCK * BLOCK) : sizeof(buf);
 		size_t keep = left < want ? (size_t)left : want;
@@ -140,7 +128,7 @@ static int unpack_file(int tar_fd, int dir_fd, const char *name, uint64_t mode, 
 		for (size_t off = 0; off < want; off += BLOCK) {
 			if (read_block(tar_fd, buf + off) < 0) {
 				close(fd);
-				return unpack_err(err, errlen, "unpack %s: truncated data", name);
+				return errbuf_set(err, errlen, "unpack %s: truncated data", name);
 			}
 		}
 		for (size_t off = 0; off < keep;) {
@@ -152,14 +140,14 @@ static int unpack_file(int tar_fd, int dir_fd, const char *name, uint64_t mode, 
 				int e = n < 0 ? errno : ENOSPC;
 
 				close(fd);
-				return unpack_err(err, errlen, "write %s: %s", name, strerror(e));
+				return errbuf_set(err, errlen, "write %s: %s", name, strerror(e));
 			}
 			off += (size_t)n;
 		}
 		left -= keep;
 	}
 	if (close(fd) < 0)
-		return unpack_err(err, errlen, "write %s: %s", name, strerror(errno));
+		return errbuf_set(err, errlen, "write %s: %s", name, strerror(errno));
 	return 0;
 }
 
@@ -176,7 +164,7 @@ static int unpack_dir(int dir_fd, const char *name, char *err, size_t errlen)
 		/* Made already as the parent of an earlier entry, or listed twice. */
 		if (errno != EEXIST || fstatat(parent, leaf, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 		    !S_ISDIR(st.st_mode))
-			rc = unpack_err(err, errlen, "mkdir %s: %s", name,
+			rc = errbuf_set(err, errlen, "mkdir %s: %s", name,
 			    errno == EEXIST ? "exists and is not a directory" : strerror(errno));
 	}
 	close(parent);
@@ -190,12 +178,12 @@ static int unpack_symlink(int dir_fd, const char *name, const char *target, char
 	int parent, rc = 0;
 
 	if (why != NULL)
-		return unpack_err(err, errlen, "symlink '%s' -> '%s': %s", name, target, why);
+		return errbuf_set(err, errlen, "symlink '%s' -> '%s': %s", name, target, why);
 	parent = parent_dir(dir_fd, name, 1, &leaf, err, errlen);
 	if (parent < 0)
 		return -1;
 	if (symlinkat(target, parent, leaf) < 0)
-		rc = unpack_err(err, errlen, "symlink %s: %s", name, strerror(errno));
+		rc = errbuf_set(err, errlen, "symlink %s: %s", name, strerror(errno));
 	close(parent);
 	return rc;
 }
@@ -211,14 +199,14 @@ static int unpack_hardlink(int dir_fd, const char *name, const char *raw_target,
 	int parent, tparent, rc = 0;
 
 	if (why != NULL || target[0] == '\0')
-		return unpack_err(err, errlen, "hardlink '%s' -> '%s': %s", name, raw_target,
+		return errbuf_set(err, errlen, "hardlink '%s' -> '%s': %s", name, raw_target,
 		    why ? why : "not a file");
 	tparent = parent_dir(dir_fd, target, 0, &tleaf, err, errlen);
 	if (tparent < 0)
 		return -1;
 	if (fstatat(tparent, tleaf, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode)) {
 		close(tparent);
-		return unpack_err(err, errlen, "hardlink '%s' -> '%s': not an earlier regular file",
+		return errbuf_set(err, errlen, "hardlink '%s' -> '%s': not an earlier regular file",
 		    name, target);
 	}
 	parent = parent_dir(dir_fd, name, 1, &leaf, err, errlen);
@@ -227,7 +215,7 @@ static int unpack_hardlink(int dir_fd, const char *name, const char *raw_target,
 		return -1;
 	}
 	if (linkat(tparent, tleaf, parent, leaf, 0) < 0)
-		rc = unpack_err(err, errlen, "link %s: %s", name, strerror(errno));
+		rc = errbuf_set(err, errlen, "link %s: %s", name, strerror(errno));
 	close(parent);
 	close(tparent);
 	return rc;
@@ -245,11 +233,11 @@ int task_unpack(int tar_fd, int dir_fd, char *err, size_t errlen)
 		int rc;
 
 		if (read_block(tar_fd, hdr) < 0)
-			return unpack_err(err, errlen, "task tar: truncated header");
+			return errbuf_set(err, errlen, "task tar: truncated header");
 		if (hdr[0] == '\0')
 			return 0;
 		if (memcmp(hdr + 257, "ustar", 5) != 0)
-			return unpack_err(err, errlen, "task tar: not ustar");
+			return errbuf_set(err, errlen, "task tar: not ustar");
 		if (hdr[345] != '\0')
 			snprintf(raw, sizeof(raw), "%.155s/%.100s", hdr + 345, hdr);
 		else
@@ -259,14 +247,14 @@ int task_unpack(int tar_fd, int dir_fd, char *err, size_t errlen)
 		mode = octal(hdr + 100, 8);
 		type = hdr[156];
 		if (size == UINT64_MAX || mode == UINT64_MAX)
-			return unpack_err(err, errlen, "task tar: bad header for '%s'", raw);
+			return errbuf_set(err, errlen, "task tar: bad header for '%s'", raw);
 		why = tar_rule_name(raw, name, sizeof(name));
 		if (why != NULL)
-			return unpack_err(err, errlen, "entry '%s': %s", raw, why);
+			return errbuf_set(err, errlen, "entry '%s': %s", raw, why);
 		if (name[0] == '\0') {
 			/* The archive root: the task dir itself. */
 			if (type != '5')
-				return unpack_err(err, errlen, "entry '%s': the archive root is not a directory", raw);
+				return errbuf_set(err, errlen, "entry '%s': the archive root is not a directory", raw);
 			rc = skip_data(tar_fd, size, err, errlen);
 		} else if (type == '0' || type == '\0' || type == '7') {
 			rc = unpack_file(tar_fd, dir_fd, name, mode, size, err, errlen);
@@ -283,7 +271,7 @@ int task_unpack(int tar_fd, int dir_fd, char *err, size_t errlen)
 			if (rc == 0)
 				rc = skip_data(tar_fd, size, err, errlen);
 		} else {
-			return unpack_err(err, errlen, "entry '%s': type '%c' not allowed", name,
+			return errbuf_set(err, errlen, "entry '%s': type '%c' not allowed", name,
 			    type >= 0x20 && type < 0x7f ? type : '?');
 		}
 		if (rc < 0)
