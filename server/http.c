@@ -78,6 +78,15 @@ struct req {
 
 static struct MHD_Daemon *mhd;
 static const struct config *hcfg;
+
+/* The request no longer counts against --request-timeout (answered, with
+ * the runner, or waiting for a lookup). An untracked connection (its
+ * tracking could not be allocated) has only the idle timeout. */
+static void conn_exempt(struct req *r)
+{
+	if (r->ct != NULL)
+		r->ct->exempt = 1;
+}
 static char incoming_dir[4096];
 static int listen_sock = -1;
 static pthread_t http_thread;
@@ -135,8 +144,8 @@ static enum MHD_Result reply(struct MHD_Connection *c, struct req *r, unsigned c
 	MHD_destroy_response(resp);
 	if (ret != MHD_YES)
 		r->code = 0;
-	else if (r->ct != NULL)
-		r->ct->exempt = 1;
+	else
+		conn_exempt(r);
 	return ret;
 }
 
@@ -355,7 +364,7 @@ static enum MHD_Result post_end(struct MHD_Connection *c, struct req *r)
 		pthread_attr_init(&a);
 		pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
 		atomic_fetch_add(&lookups, 1);
-		r->ct->exempt = 1;
+		conn_exempt(r);
 		MHD_suspend_connection(c);
 		rc = pthread_create(&th, &a, lookup_main, r);
 		pthread_attr_destroy(&a);
@@ -401,7 +410,7 @@ static enum MHD_Result post_submit(struct MHD_Connection *c, struct req *r)
 	t->answer = answer_ready;
 	t->answer_arg = c;
 	r->submitted = 1;
-	r->ct->exempt = 1;
+	conn_exempt(r);
 	task_ref(t);
 	MHD_suspend_connection(c);
 	runner_submit(t);
