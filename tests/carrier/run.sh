@@ -258,6 +258,10 @@ printf '#!%s\nexit 3\n' "$T/interp-link" > "$T/linked-interp.sh"
 printf '#!%s\nexit 3\n' "$T/denied-interp.sh" > "$T/chain.sh"
 printf '#!%s\nexit 3\n' "$work/secret/sh" > "$T/unreadable.sh"
 printf '#!/bin/sh\nexit 7\n' > "$T/ok.sh"
+# The kernel's #! rules: no newline before the end of a short file; blanks
+# before the name and an argument after it.
+printf '#!%s' "$work/secret/sh" > "$T/no-newline.sh"
+printf '#! \t %s -e \t\nexit 3\n' "$work/secret/sh" > "$T/blanks.sh"
 # A chain of 5 #! rewrites runs; a 6th is ELOOP, as in the kernel.
 printf '#!/bin/sh\nexit 0\n' > "$T/c4"
 for i in 3 2 1 0; do printf '#!%s\n' "$T/c$((i + 1))" > "$T/c$i"; done
@@ -280,6 +284,8 @@ check script-interp-denied           0 -- "$P" err exec "$T/denied-interp.sh" EA
 check script-relative-interp-denied  0 -- "$P" err exec "$T/relative-interp.sh" EACCES
 check script-linked-interp-denied    0 -- "$P" err exec "$T/linked-interp.sh" EACCES
 check script-chain-interp-denied     0 -- "$P" err exec "$T/chain.sh" EACCES
+check script-no-newline-denied       0 -- "$P" err exec "$T/no-newline.sh" EACCES
+check script-blanks-arg-denied       0 -- "$P" err exec "$T/blanks.sh" EACCES
 check script-unreadable-refused      0 -- "$P" err exec "$T/unreadable.sh" EACCES
 check script-allowed-interp-runs     7 -- "$T/ok.sh"
 check script-chain-5-runs            0 -- "$T/c0"
