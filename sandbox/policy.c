@@ -8,7 +8,8 @@
  * Rules: `allow ro P` (read, exec), `allow rw P` (read, write, create,
  * exec), `allow dev P` (read, write; exactly P, never below it), `deny P`.
  * A rule for P covers P and everything below it on a component boundary;
- * the longest covering rule wins; no rule covers -> denied.
+ * the longest covering rule wins; no rule covers -> denied. The Carrier
+ * asks `exec` for each interpreter an exec loads too (#!, PT_INTERP).
  */
 #include "sandbox/scout.h"
 #include "common/log.h"
