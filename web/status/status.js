@@ -244,7 +244,7 @@ function renderDurations() {
   const base = y.f(y.lo);
   shown.forEach((t, k) => {
     const cx = m.l + slot * (k + 0.5);
-    const g = svg("g", { class: "task status-" + t.status, "data-task": t.id, "data-instance": t.instance });
+    const g = svg("g", { class: "task status-" + t.status, "data-task": t.id, "data-from": t.instance });
     const top = y.f(typeof t.total === "number" ? t.total : y.lo);
     g.append(svg("rect", { class: "bar", x: cx - bw / 2, y: top, width: bw, height: Math.max(1, base - top) }));
     if (typeof t.run === "number")
