@@ -811,6 +811,35 @@ static void test_status_page(void)
 	pool_down();
 }
 
+/* Prometheus's own linter (promtool, Debian package prometheus) on an
+ * instance's /metrics: names, types, histogram series. */
+static void check_metrics_lint(unsigned port)
+{
+	char *body = NULL, path[200];
+	const char *argv[] = { "sh", "-c", NULL, NULL };
+	char cmd[300], out[4096];
+	FILE *f;
+	int rc;
+
+	if (!have_tool("promtool")) {
+		CHECK(0, "promtool is not installed (Debian package prometheus; make deps): cannot lint /metrics");
+		return;
+	}
+	CHECK(harness_http_get(port, "/metrics", &body) == 200 && body, "GET /metrics");
+	snprintf(path, sizeof(path), "%s/metrics.txt", tmp_root);
+	f = fopen(path, "w");
+	CHECK(f != NULL, "cannot write %s", path);
+	if (f != NULL) {
+		fputs(body ? body : "", f);
+		fclose(f);
+		snprintf(cmd, sizeof(cmd), "promtool check metrics < '%s'", path);
+		argv[2] = cmd;
+		rc = run_cmd(argv, 60, out, sizeof(out), NULL);
+		CHECK(rc == 0, "promtool check metrics on /metrics -> %d: %s", rc, out);
+	}
+	free(body);
+}
+
 /* One sandboxd alone serves the same page at its /: four real tasks
  * (finished, failed/exit, timeout, and one whose receiver is down), one
  * mark each, the counts, and the delivery failure as the last error. */
@@ -875,6 +904,7 @@ static void test_status_page_single(void)
 		free(body);
 	}
 	newest_id(d.port, paths[0], mine[3]);
+	check_metrics_lint(d.port);
 
 	nbefore = history_ids(d.port, paths, 1, before);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u/", d.port);
