@@ -707,7 +707,7 @@ static void *notify_worker(void *arg)
 		if (spool_load(p->id, &url, &payload, err, sizeof(err)) < 0) {
 			log_warnx("notify: task %s: %s; moved to spool/dead", p->id, err);
 			spool_bury(p->id);
-			status_notify_attempt(p->id, 0, 1, 0, mono_now() - p->first);
+			status_notify_attempt(p->id, 0, 1, -1, mono_now() - p->first);
 			free_pending(p);
 			pthread_mutex_lock(&notify_lock);
 			continue;

@@ -177,6 +177,8 @@ void status_backlog_changed(void)
 	pthread_mutex_unlock(&status_lock);
 }
 
+/* http_code: the receiver's answer; 0 without one, -1 when the spooled
+ * result could not even be loaded. waited_s: since it was spooled. */
 void status_notify_attempt(const char *id, int ok, int gave_up, long http_code, double waited_s)
 {
 	pthread_mutex_lock(&status_lock);
@@ -191,6 +193,8 @@ void status_notify_attempt(const char *id, int ok, int gave_up, long http_code, 
 		/* The answer's code only: the error text names the client's host. */
 		if (http_code > 0)
 			snprintf(what, sizeof(what), "HTTP %ld", http_code);
+		else if (http_code < 0)
+			snprintf(what, sizeof(what), "its spooled result is unreadable");
 		else
 			snprintf(what, sizeof(what), "no answer or not sent");
 		error_set("delivery of task %s failed: %s; %s", id, what,
