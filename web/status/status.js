@@ -143,8 +143,8 @@ function row(inst) {
   const cur = st.current_task;
   if (cur) {
     const late = cur.age > cur.timeout + 60;
-    const td = el("td", { class: late ? "bad" : "", "data-age": cur.age.toFixed(1) });
-    td.append(el("b", {}, secs(cur.age)), el("span", { class: "muted" }, " of " + cur.timeout + " s \u00b7 " + cur.id));
+    const td = el("td", { class: late ? "bad" : "", "data-age": cur.age.toFixed(1), title: cur.id });
+    td.append(el("b", {}, secs(cur.age)), el("span", { class: "muted" }, " of " + cur.timeout + " s"));
     tr.append(td);
   } else {
     tr.append(el("td", { class: "muted" }, "-"));
