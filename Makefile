@@ -59,6 +59,7 @@ include common/module.mk
 -include images.mk
 -include tests/module.mk
 -include web/module.mk
+-include man/module.mk
 -include bench/module.mk
 
 programs: $(addprefix $(B)/,$(PROGRAMS) $(GUEST_PROGRAMS))
