@@ -57,6 +57,7 @@ include common/module.mk
 -include sandbox/scout.mk
 -include server/module.mk
 -include images.mk
+-include deb.mk
 -include tests/module.mk
 -include web/module.mk
 -include man/module.mk
