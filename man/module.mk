@@ -20,6 +20,14 @@ install-man: man
 		install -d $(DESTDIR)$(MANDIR)/man$${p##*.} && \
 		install -m 0644 $(B)/man/$$p $(DESTDIR)$(MANDIR)/man$${p##*.}/$$p || exit 1; done
 
+# Also: `make install` puts each page where man looks (PREFIX=/usr).
+MAN_STAGE := $(B)/man-stage
 INTEGRATION_TESTS += man-test
 man-test: man $(B)/sandboxd $(B)/sandbox-run
 	tests/man/options_test.sh $(B)
+	rm -rf $(MAN_STAGE)
+	$(MAKE) --no-print-directory install-man PREFIX=/usr DESTDIR=$(abspath $(MAN_STAGE)) > /dev/null
+	@for p in $(MAN_PAGES); do f=$(MAN_STAGE)/usr/share/man/man$${p##*.}/$$p; \
+		[ -s $$f ] || { echo "man-test: make install did not install $$f"; exit 1; }; done
+	@echo "man-test: make install installs $(words $(MAN_PAGES)) pages"
+	rm -rf $(MAN_STAGE)
