@@ -48,7 +48,7 @@ check() {
 }
 
 [ "$(id -u)" -eq 0 ] || die "needs root (mmdebstrap, chroot, systemd as PID 1 of a namespace)"
-for tool in mmdebstrap unshare curl python3 dpkg-deb zstd; do
+for tool in mmdebstrap unshare nsenter pgrep curl python3 dpkg-deb zstd; do
 	command -v "$tool" >/dev/null || die "$tool missing: run 'make deps'"
 done
 debs=$(cd "$debs" && pwd)
