@@ -57,8 +57,10 @@ include common/module.mk
 -include sandbox/scout.mk
 -include server/module.mk
 -include images.mk
+-include deb.mk
 -include tests/module.mk
 -include web/module.mk
+-include man/module.mk
 -include bench/module.mk
 
 programs: $(addprefix $(B)/,$(PROGRAMS) $(GUEST_PROGRAMS))

@@ -15,7 +15,8 @@ PACKAGES="build-essential pkg-config bc bison flex libelf-dev libssl-dev
   user-mode-linux
   libarchive-tools python3
   curl jq nginx wrk chromium procps psmisc uidmap systemd
-  prometheus"
+  prometheus
+  debhelper lintian scdoc"
 
 missing=""
 for p in $PACKAGES; do
