@@ -614,6 +614,7 @@ int sandbox_run(const struct sandbox_config *cfg, const char *runnable_tar,
 	struct result_input in;
 	struct sandbox_cc cc;
 	struct privsep_helper unpack;
+	struct privsep_expect expect;
 	char oerr[256];
 	int status = 0, timed_out, have_out;
 	double t_end;
@@ -653,7 +654,9 @@ int sandbox_run(const struct sandbox_config *cfg, const char *runnable_tar,
 	/* The guest is gone: only now is output.tar read, as hostile data, by
 	 * tmc-unpack. Its failure reads as a guest crash (no meta.txt). */
 	sandbox_unpack_helper(cfg, &unpack);
-	have_out = privsep_output(&unpack, j.output, cfg->limits.file_cap, &out, oerr,
+	expect.size = cfg->limits.output_cap;
+	expect.uid = j.privileged ? cfg->run_uid : geteuid();
+	have_out = privsep_output(&unpack, j.output, cfg->limits.file_cap, &expect, &out, oerr,
 	    sizeof(oerr)) == 0;
 	if (!have_out)
 		vmlog_note(j.log, oerr, t_end);

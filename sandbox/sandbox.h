@@ -187,11 +187,18 @@ struct privsep_helper {
 	gid_t gid;
 	unsigned timeout_s;	/* killed after it; 0 = the request's default */
 };
+/* What a file the guest could reach (output.tar) must be when the host
+ * reads it back: besides a regular file with one link (no FIFO, device,
+ * symlink or hard link of another run's file), always checked. */
+struct privsep_expect {
+	uint64_t size;		/* exactly this many bytes */
+	uid_t uid;		/* owned by this uid */
+};
 void upload_limits_defaults(struct upload_limits *lim);
 int privsep_upload(const struct privsep_helper *h, const char *in_path, const char *out_tar,
     const struct upload_limits *lim, char *err, size_t errlen);
 int privsep_output(const struct privsep_helper *h, const char *path, uint64_t file_cap,
-    struct output_set *out, char *err, size_t errlen);
+    const struct privsep_expect *expect, struct output_set *out, char *err, size_t errlen);
 
 /* vmlog.c: the timestamped, capped console transcript. */
 struct vmlog;
