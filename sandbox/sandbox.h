@@ -87,11 +87,31 @@ struct sandbox_config {
 	const char *work_root;	/* per-task work dirs are made below this */
 	uid_t run_uid;		/* host user UML runs as when started as root */
 	gid_t run_gid;
+	uid_t unpack_uid;	/* host user tmc-unpack runs as (never run_uid's peer's) */
+	gid_t unpack_gid;
 	const char *policy;	/* Scout policy file; NULL = built-in default */
 	int scout;		/* 1: run tmc-run under the Carrier/Scout */
 	int keep_work_dir;	/* for debugging: leave the work dir behind */
 	const struct sandbox_channel *channel;	/* NULL: ssl1 drained and ignored */
+#ifdef SANDBOX_TEST_HOOKS
+	char *const *exec_instead;	/* tests: argv run in place of linux.uml, same jail */
+#endif
 };
+
+/* uid_slot.c: a pair of host uids per process that runs tasks, held by a
+ * lock for its life (range and reasons at the top of uid_slot.c). */
+#define UID_SLOT_BASE 60600
+#define UID_SLOTS 256
+#define UID_SLOT_LOCK_DIR "/run/tmc-sandbox"
+struct uid_slot {
+	int fd;			/* the held lock, -1 when none */
+	unsigned slot;
+	uid_t uml_uid;		/* UID_SLOT_BASE + 2 * slot; gid the same */
+	uid_t unpack_uid;	/* uml_uid + 1 */
+};
+int uid_slot_claim(const char *lock_dir, unsigned start, int exact, struct uid_slot *s,
+    char *err, size_t errlen);
+void uid_slot_release(struct uid_slot *s);
 
 struct privsep_helper;
 
