@@ -253,6 +253,21 @@ int jail_exec_deps(const char *exe, char ***paths, char *err, size_t errlen)
 			errbuf_set(err, errlen, "jail: out of memory");
 			goto fail;
 		}
+		/* glibc's pthread_cancel dlopen()s libgcc_s.so.1 for unwinding,
+		 * which --list cannot show: UML cancels its helper threads at
+		 * power-off and, without it, died of abort() ("libgcc_s.so.1
+		 * must be installed for pthread_cancel to work"). Debian keeps
+		 * it next to libc. */
+		e = strrchr(s, '/');
+		if (strcmp(e, "/libc.so.6") == 0 && n < JAIL_DEPS_MAX) {
+			char gcc_s[PATH_MAX];
+
+			snprintf(gcc_s, sizeof(gcc_s), "%.*s/libgcc_s.so.1", (int)(e - s), s);
+			if (access(gcc_s, R_OK) == 0 && (p[n++] = strdup(gcc_s)) == NULL) {
+				errbuf_set(err, errlen, "jail: out of memory");
+				goto fail;
+			}
+		}
 	}
 	free(out);
 	free(interp);
