@@ -47,3 +47,7 @@ $(B)/tests/check_privsep $(B)/asan/tests/check_privsep: | $(B)/tmc-unpack
 UNIT_TESTS += check_task_unpack
 check_task_unpack_SRCS := sandbox/guest/task_unpack.c sandbox/tar_rules.c sandbox/upload_tar.c \
 	sandbox/privsep.c sandbox/output_set.c sandbox/utf8.c $(COMMON_SRCS) tests/lib/gem_tar.c
+
+# The host uid slots (held by flock; no uid is ever handed out twice).
+UNIT_TESTS += check_uid_slot
+check_uid_slot_SRCS := sandbox/uid_slot.c $(COMMON_SRCS)
