@@ -6,8 +6,10 @@
  *   sandbox_run() makes a fresh work dir holding runnable.tar and a
  *   zero-filled output.tar of the output cap, then forks the UML kernel as
  *   an unprivileged, confined host process (own pid/mount/net/ipc/uts
- *   namespaces, rlimits, a cgroup when usable, no_new_privs, stdin
- *   /dev/null) in its own process group. It reads the guest console from a
+ *   namespaces, an empty root with only its own files (jail.c), a uid of
+ *   its instance's own (uid_slot.c), rlimits, a cgroup when usable,
+ *   no_new_privs, stdin /dev/null, a host seccomp allow-list
+ *   (host_filter.c)) in its own process group. It reads the guest console from a
  *   pipe into a timestamped, capped vm log and serves Scout's serial line
  *   (Command Center) while it waits. The wall-clock timeout kills the whole
  *   group and the pid namespace. After the guest is gone, output.tar is
