@@ -83,12 +83,18 @@ static int jail_add(struct jail *j, enum jail_kind kind, const char *src, const 
 {
 	struct jail_mount *m;
 
-	if (dst[0] != '/' || strstr(dst, "/../") != NULL || strstr(dst, "/./") != NULL)
+	if (dst[0] != '/' || strstr(dst, "/../") != NULL || strstr(dst, "/./") != NULL) {
+		errno = EINVAL;
 		return -1;
+	}
 	for (size_t i = 0; i < j->n; i++)
-		if (strcmp(j->m[i].at + strlen(j->root), dst) == 0)
-			return kind == JAIL_BIND_FILE && j->m[i].kind == kind &&
-			    strcmp(j->m[i].src, src) == 0 ? 0 : -1;
+		if (strcmp(j->m[i].at + strlen(j->root), dst) == 0) {
+			if (kind == JAIL_BIND_FILE && j->m[i].kind == kind &&
+			    strcmp(j->m[i].src, src) == 0)
+				return 0;
+			errno = EEXIST;
+			return -1;
+		}
 	if (j->n == j->cap) {
 		size_t cap = j->cap ? 2 * j->cap : 16;
 		struct jail_mount *nm = realloc(j->m, cap * sizeof(*nm));
@@ -112,6 +118,16 @@ static int jail_add(struct jail *j, enum jail_kind kind, const char *src, const 
 	if ((src != NULL && m->src == NULL) || (opts != NULL && m->opts == NULL))
 		return -1;
 	return 0;
+}
+
+/* jail_add(), with err naming the path: relative (EINVAL), taken by
+ * another mount (EEXIST) or out of memory. */
+static int jail_add_or_fail(struct jail *j, enum jail_kind kind, const char *src, const char *dst,
+    const char *opts, unsigned long flags, char *err, size_t errlen)
+{
+	if (jail_add(j, kind, src, dst, opts, flags) == 0)
+		return 0;
+	return errbuf_set(err, errlen, "jail: %s: %s", dst, strerror(errno));
 }
 
 /* The exec image's run-time dependencies, as its own ELF interpreter
@@ -325,53 +341,50 @@ struct jail *jail_new(const struct jail_spec *s, char *err, size_t errlen)
 		for (size_t i = 0; deps[i] != NULL; i++)
 			if (jail_add_exec_file(j, deps[i]) < 0) {
 				errbuf_set(err, errlen, "jail: %s (needed by %s): %s", deps[i],
-				    s->execs[e], strerror(errno ? errno : EEXIST));
+				    s->execs[e], strerror(errno));
 				goto out;
 			}
 		jail_free_list(deps);
 		deps = NULL;
-		if (jail_add(j, JAIL_BIND_FILE, s->execs[e], s->execs[e], NULL,
-		    MS_RDONLY | MS_NODEV) < 0)
-			goto oom;
+		if (jail_add_or_fail(j, JAIL_BIND_FILE, s->execs[e], s->execs[e], NULL,
+		    MS_RDONLY | MS_NODEV, err, errlen) < 0)
+			goto out;
 	}
 	for (size_t i = 0; s->images != NULL && s->images[i] != NULL; i++)
-		if (jail_add(j, JAIL_BIND_FILE, s->images[i], s->images[i], NULL,
-		    MS_RDONLY | MS_NODEV | MS_NOEXEC) < 0) {
-			errbuf_set(err, errlen, "jail: image %s: clashes with another file",
-			    s->images[i]);
+		if (jail_add_or_fail(j, JAIL_BIND_FILE, s->images[i], s->images[i], NULL,
+		    MS_RDONLY | MS_NODEV | MS_NOEXEC, err, errlen) < 0)
 			goto out;
-		}
 	/* Devices UML opens: stdin and con=null (/dev/null), and the
 	 * UML_RANDOM driver's entropy source (/dev/random). A read-only bind
 	 * does not stop writes to a device: writing /dev/random mixes bytes
 	 * in without crediting entropy, which any host user may do. */
-	if (jail_add(j, JAIL_BIND_FILE, "/dev/null", "/dev/null", NULL, MS_NOEXEC) < 0 ||
-	    jail_add(j, JAIL_BIND_FILE, "/dev/random", "/dev/random", NULL,
-	    MS_RDONLY | MS_NOEXEC) < 0)
-		goto oom;
+	if (jail_add_or_fail(j, JAIL_BIND_FILE, "/dev/null", "/dev/null", NULL, MS_NOEXEC, err,
+	    errlen) < 0 ||
+	    jail_add_or_fail(j, JAIL_BIND_FILE, "/dev/random", "/dev/random", NULL,
+	    MS_RDONLY | MS_NOEXEC, err, errlen) < 0)
+		goto out;
 	/* UML writes its pid file (uml_dir=) here; the bound files and the
 	 * RAM dir are mount points in it. Small: nothing else belongs here. */
 	snprintf(opts, sizeof(opts), "size=1m,nr_inodes=64,mode=0700,uid=%u,gid=%u",
 	    (unsigned)s->uid, (unsigned)s->gid);
-	if (jail_add(j, JAIL_TMPFS, NULL, s->work_dir, opts, MS_NODEV | MS_NOEXEC) < 0 ||
-	    jail_add(j, JAIL_BIND_FILE, s->runnable, s->runnable, NULL,
-	    MS_RDONLY | MS_NODEV | MS_NOEXEC) < 0 ||
-	    jail_add(j, JAIL_BIND_FILE, s->output, s->output, NULL, MS_NODEV | MS_NOEXEC) < 0)
-		goto oom;
+	if (jail_add_or_fail(j, JAIL_TMPFS, NULL, s->work_dir, opts, MS_NODEV | MS_NOEXEC, err,
+	    errlen) < 0 ||
+	    jail_add_or_fail(j, JAIL_BIND_FILE, s->runnable, s->runnable, NULL,
+	    MS_RDONLY | MS_NODEV | MS_NOEXEC, err, errlen) < 0 ||
+	    jail_add_or_fail(j, JAIL_BIND_FILE, s->output, s->output, NULL, MS_NODEV | MS_NOEXEC,
+	    err, errlen) < 0)
+		goto out;
 	/* Guest RAM: UML maps it executable (guest code runs from it). */
 	snprintf(opts, sizeof(opts), "size=%" PRIu64 ",mode=0700,uid=%u,gid=%u", s->ram_size,
 	    (unsigned)s->uid, (unsigned)s->gid);
-	if (jail_add(j, JAIL_TMPFS, NULL, s->ram_dir, opts, MS_NODEV) < 0)
-		goto oom;
+	if (jail_add_or_fail(j, JAIL_TMPFS, NULL, s->ram_dir, opts, MS_NODEV, err, errlen) < 0)
+		goto out;
 	/* Its own pid namespace only; other uids' processes (the namespace's
 	 * init, which is not dumpable) hidden. Read-only: no /proc/sys write. */
-	if (jail_add(j, JAIL_PROC, NULL, "/proc", "hidepid=invisible",
-	    MS_RDONLY | MS_NODEV | MS_NOEXEC) < 0)
-		goto oom;
+	if (jail_add_or_fail(j, JAIL_PROC, NULL, "/proc", "hidepid=invisible",
+	    MS_RDONLY | MS_NODEV | MS_NOEXEC, err, errlen) < 0)
+		goto out;
 	ok = 1;
-	goto out;
-oom:
-	errbuf_set(err, errlen, "jail: out of memory or a path twice");
 out:
 	jail_free_list(deps);
 	if (!ok) {
