@@ -167,8 +167,11 @@ static int host_filter_rules(scmp_filter_ctx ctx, char *err, size_t errlen)
 	    SCMP_A0(SCMP_CMP_EQ, 0xffffffffu));
 	rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(personality), 1,
 	    SCMP_A0(SCMP_CMP_EQ, PER_LINUX | ADDR_NO_RANDOMIZE));
-	/* Sockets: AF_UNIX pairs only (the ubd helper thread). The net
-	 * namespace has no device but lo; an escape gets no socket at all. */
+	/* Sockets: AF_UNIX only (the ubd helper thread's pairs). No other
+	 * family: the net namespace has only lo, and an escape gets no socket
+	 * of any other kind. Abstract AF_UNIX names belong to the net
+	 * namespace, so no host daemon's abstract socket is reachable, and
+	 * the jail holds no socket file. */
 	rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socketpair), 1,
 	    SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
 	rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
