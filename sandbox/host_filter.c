@@ -44,7 +44,6 @@
 #include <seccomp.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/personality.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -186,8 +185,8 @@ struct host_filter *host_filter_new(char *err, size_t errlen)
 	struct host_filter *f = NULL;
 	scmp_filter_ctx ctx = seccomp_init(HOST_FILTER_DEFAULT);
 	struct sock_filter *insns = NULL;
-	off_t size;
-	int fd = -1;
+	ssize_t size;
+	int pfd[2] = { -1, -1 };
 
 	if (ctx == NULL) {
 		errbuf_set(err, errlen, "host filter: seccomp_init failed");
@@ -199,21 +198,26 @@ struct host_filter *host_filter_new(char *err, size_t errlen)
 	}
 	if (host_filter_rules(ctx, err, errlen) < 0)
 		goto out;
-	/* libseccomp 2.5 exports to an fd only. */
-	fd = memfd_create("host-filter", MFD_CLOEXEC);
-	if (fd < 0) {
-		errbuf_set(err, errlen, "host filter: memfd_create: %s", strerror(errno));
+	/* libseccomp 2.5 exports to an fd only: a pipe, which holds the
+	 * largest possible program (BPF_MAXINSNS x 8 = 32 KiB) unread, and
+	 * which any service's system call filter allows (memfd_create is not
+	 * in every one). */
+	if (pipe2(pfd, O_CLOEXEC) < 0) {
+		errbuf_set(err, errlen, "host filter: pipe: %s", strerror(errno));
 		goto out;
 	}
-	if (seccomp_export_bpf(ctx, fd) < 0 || (size = lseek(fd, 0, SEEK_END)) <= 0 ||
-	    size % sizeof(*insns) != 0 || size / sizeof(*insns) > BPF_MAXINSNS) {
+	if (seccomp_export_bpf(ctx, pfd[1]) < 0) {
 		errbuf_set(err, errlen, "host filter: export failed");
 		goto out;
 	}
-	insns = malloc((size_t)size);
+	close(pfd[1]);
+	pfd[1] = -1;
+	insns = malloc(BPF_MAXINSNS * sizeof(*insns) + 1);
 	f = calloc(1, sizeof(*f));
-	if (insns == NULL || f == NULL || pread(fd, insns, (size_t)size, 0) != size) {
-		errbuf_set(err, errlen, "host filter: out of memory or short read");
+	size = insns != NULL ? read_full(pfd[0], insns, BPF_MAXINSNS * sizeof(*insns) + 1) : -1;
+	if (f == NULL || size <= 0 || size % sizeof(*insns) != 0 ||
+	    (size_t)size > BPF_MAXINSNS * sizeof(*insns)) {
+		errbuf_set(err, errlen, "host filter: out of memory or a bad export");
 		free(insns);
 		free(f);
 		f = NULL;
@@ -222,8 +226,9 @@ struct host_filter *host_filter_new(char *err, size_t errlen)
 	f->prog.len = (unsigned short)(size / sizeof(*insns));
 	f->prog.filter = insns;
 out:
-	if (fd >= 0)
-		close(fd);
+	for (int i = 0; i < 2; i++)
+		if (pfd[i] >= 0)
+			close(pfd[i]);
 	seccomp_release(ctx);
 	return f;
 }
