@@ -29,7 +29,7 @@
  * x32 number) kills the process too.
  *
  * Built in the parent (libseccomp allocates); the child only installs the
- * exported BPF with one raw syscall, after no_new_privs.
+ * exported BPF with one prctl, after no_new_privs.
  */
 #define _GNU_SOURCE
 #include "sandbox/jail.h"
@@ -40,11 +40,13 @@
 #include <fcntl.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <pthread.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/personality.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -180,14 +182,31 @@ static int host_filter_rules(scmp_filter_ctx ctx, char *err, size_t errlen)
 	return 0;
 }
 
+/* libseccomp learns what the kernel supports by probing seccomp(2), which
+ * a service's own system call filter may refuse (systemd's @system-service
+ * answers EPERM): it then takes the kernel for one without
+ * SECCOMP_RET_KILL_PROCESS and refuses that action ("bad-arch action",
+ * measured under sandboxd@.service). The filter is installed with
+ * prctl(2), not seccomp(2), for the same reason; a kernel without
+ * KILL_PROCESS (before 4.14) refuses it there, and UML does not start. */
+static pthread_once_t host_filter_api_once = PTHREAD_ONCE_INIT;
+
+static void host_filter_api(void)
+{
+	if (seccomp_api_get() < 3)
+		(void)seccomp_api_set(3);
+}
+
 struct host_filter *host_filter_new(char *err, size_t errlen)
 {
 	struct host_filter *f = NULL;
-	scmp_filter_ctx ctx = seccomp_init(HOST_FILTER_DEFAULT);
+	scmp_filter_ctx ctx;
 	struct sock_filter *insns = NULL;
 	ssize_t size;
 	int pfd[2] = { -1, -1 };
 
+	pthread_once(&host_filter_api_once, host_filter_api);
+	ctx = seccomp_init(HOST_FILTER_DEFAULT);
 	if (ctx == NULL) {
 		errbuf_set(err, errlen, "host filter: seccomp_init failed");
 		return NULL;
@@ -236,7 +255,7 @@ out:
 /* In the child, after no_new_privs, right before execve. */
 int host_filter_install(const struct host_filter *f)
 {
-	return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &f->prog);
+	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &f->prog, 0, 0);
 }
 
 void host_filter_free(struct host_filter *f)
