@@ -89,7 +89,7 @@ struct sandbox_config {
 	const char *work_root;	/* per-task work dirs are made below this */
 	uid_t run_uid;		/* host user UML runs as when started as root */
 	gid_t run_gid;
-	uid_t unpack_uid;	/* host user tmc-unpack runs as (never run_uid's peer's) */
+	uid_t unpack_uid;	/* host user tmc-unpack runs as when root (not run_uid) */
 	gid_t unpack_gid;
 	const char *policy;	/* Scout policy file; NULL = built-in default */
 	int scout;		/* 1: run tmc-run under the Carrier/Scout */
