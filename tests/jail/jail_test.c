@@ -50,6 +50,15 @@ static json_t *b_result;
 static const char *b_log = "";
 static int a_alive_after_b;
 
+static void stop_both(void);
+
+/* Setup went wrong: nothing of instance A may outlive the test. */
+static void __attribute__((noreturn)) setup_failed(void)
+{
+	stop_both();
+	exit(1);
+}
+
 static char *slurp(const char *path, size_t max)
 {
 	char *buf = calloc(1, max + 1);
@@ -200,12 +209,13 @@ static void start_both(void)
 		a.n = find_uml(a_root, a.pid, MAX_PIDS);
 		if (waitpid(a_runner, &st, WNOHANG) == a_runner) {
 			fprintf(stderr, "jail_test: instance A ended early:\n%s\n", slurp(err, 4096));
-			exit(1);
+			a_runner = -1;
+			setup_failed();
 		}
 	}
 	if (a.n == 0) {
 		fprintf(stderr, "jail_test: instance A's linux.uml did not show up\n");
-		exit(1);
+		setup_failed();
 	}
 	sleep(1);	/* past the exec of every helper */
 	a.n = find_uml(a_root, a.pid, MAX_PIDS);
@@ -218,7 +228,7 @@ static void start_both(void)
 	/* A spool-like host dir with a result in it, next to both work roots. */
 	snprintf(arg_spool, sizeof(arg_spool), "%s/spool", tmp);
 	if (mkdir(arg_spool, 0755) < 0)
-		abort();
+		setup_failed();
 	snprintf(out, sizeof(out), "%s/spool/result.json", tmp);
 	write_file(out, "{\"status\":\"finished\"}\n", 0644);
 	snprintf(out, sizeof(out), "%s/b.json", tmp);
@@ -237,7 +247,7 @@ static void start_both(void)
 	if (b_result == NULL) {
 		fprintf(stderr, "jail_test: instance B gave no result (%s):\n%s\n", jerr.text,
 		    slurp(err, 8192));
-		exit(1);
+		setup_failed();
 	}
 	b_log = json_string_value(json_object_get(b_result, "vm_log"));
 	if (b_log == NULL)
