@@ -8,7 +8,8 @@
 # packs a trusted exercise dir for sandbox-run.
 SANDBOX_SRCS := sandbox/sandbox.c sandbox/result.c sandbox/uml.c sandbox/cgroup.c \
 	sandbox/vmlog.c sandbox/output_set.c sandbox/utf8.c sandbox/privsep.c \
-	sandbox/policy.c sandbox/channel.c sandbox/command_center.c
+	sandbox/policy.c sandbox/channel.c sandbox/command_center.c sandbox/jail.c \
+	sandbox/host_filter.c sandbox/uid_slot.c
 SANDBOX_ARCHIVE_SRCS := sandbox/upload_tar.c sandbox/output_tar.c sandbox/task_tar.c sandbox/tar_rules.c
 
 PROGRAMS += sandbox-run tmc-unpack
@@ -46,3 +47,7 @@ $(B)/tests/check_privsep $(B)/asan/tests/check_privsep: | $(B)/tmc-unpack
 UNIT_TESTS += check_task_unpack
 check_task_unpack_SRCS := sandbox/guest/task_unpack.c sandbox/tar_rules.c sandbox/upload_tar.c \
 	sandbox/privsep.c sandbox/output_set.c sandbox/utf8.c $(COMMON_SRCS) tests/lib/gem_tar.c
+
+# The host uid slots (held by flock; no uid is ever handed out twice).
+UNIT_TESTS += check_uid_slot
+check_uid_slot_SRCS := sandbox/uid_slot.c $(COMMON_SRCS)

@@ -600,20 +600,54 @@ static int privsep_take_file(struct output_set *out, const char *d, uint32_t len
 	return 0;
 }
 
+/* Opens a file the guest could reach, for reading by fd only: never a
+ * symlink (O_NOFOLLOW), never blocking on a FIFO put in its place
+ * (O_NONBLOCK: the open of a FIFO without a writer would hang the root
+ * caller), then fstat'ed: a regular file with one link (a hard link would
+ * be another run's output.tar, or a file the guest keeps a hold on) and,
+ * when expect is given, of the size and owner the caller made it with.
+ * The fd, or -1 with err. */
+static int privsep_open_guest_file(const char *path, const struct privsep_expect *expect,
+    char *err, size_t errlen)
+{
+	struct stat sb;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+
+	if (fd < 0)
+		return errbuf_set(err, errlen, "open %s: %s", path, strerror(errno));
+	if (fstat(fd, &sb) < 0) {
+		errbuf_set(err, errlen, "fstat %s: %s", path, strerror(errno));
+	} else if (!S_ISREG(sb.st_mode)) {
+		errbuf_set(err, errlen, "%s: not a regular file", path);
+	} else if (sb.st_nlink != 1) {
+		errbuf_set(err, errlen, "%s: %ju links, not 1", path, (uintmax_t)sb.st_nlink);
+	} else if (expect != NULL && (uint64_t)sb.st_size != expect->size) {
+		errbuf_set(err, errlen, "%s: %jd bytes, not the %" PRIu64 " it was made with", path,
+		    (intmax_t)sb.st_size, expect->size);
+	} else if (expect != NULL && sb.st_uid != expect->uid) {
+		errbuf_set(err, errlen, "%s: owned by uid %u, not %u", path, (unsigned)sb.st_uid,
+		    (unsigned)expect->uid);
+	} else {
+		return fd;
+	}
+	close(fd);
+	return -1;
+}
+
 /* Reads path (the guest's output.tar) through tmc-unpack into out. Same
  * contract as output_tar_read(): 0 and a set (possibly malformed) when the
- * file could be read; -1 with err when it could not be opened, or when the
- * parser died, hung or talked garbage (the caller then reports the guest
- * as crashed: output.tar is the guest's doing). */
+ * file could be read; -1 with err when it could not be opened, is not
+ * what privsep_open_guest_file() wants, or when the parser died, hung or
+ * talked garbage (the caller then reports the guest as crashed:
+ * output.tar is the guest's doing). */
 int privsep_output(const struct privsep_helper *h, const char *path, uint64_t file_cap,
-    struct output_set *out, char *err, size_t errlen)
+    const struct privsep_expect *expect, struct output_set *out, char *err, size_t errlen)
 {
 	struct privsep_output_ctx ctx = { file_cap };
 	struct privsep_req r;
 	struct privsep_proc p;
 	char perr[256] = "";
 	int rc = -1, answered = 0, noted = 0;
-	struct stat sb;
 
 	memset(out, 0, sizeof(*out));
 	if (privsep_prepare(&r, h, "output.tar", err, errlen) < 0)
@@ -626,15 +660,9 @@ int privsep_output(const struct privsep_helper *h, const char *path, uint64_t fi
 	r.fsize.rlim_cur = r.fsize.rlim_max = 0;
 	r.as.rlim_cur = r.as.rlim_max = (rlim_t)privsep_add(PRIVSEP_AS,
 	    privsep_mul(file_cap, 4 * OUTPUT_NAMES));
-	r.in_fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (r.in_fd < 0) {
-		errbuf_set(err, errlen, "open %s: %s", path, strerror(errno));
+	r.in_fd = privsep_open_guest_file(path, expect, err, errlen);
+	if (r.in_fd < 0)
 		goto out;
-	}
-	if (fstat(r.in_fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
-		errbuf_set(err, errlen, "%s: not a regular file", path);
-		goto out;
-	}
 	if (privsep_start(&r, &p, err, errlen) < 0)
 		goto out;
 	for (;;) {

@@ -49,6 +49,8 @@ void sandbox_config_defaults(struct sandbox_config *cfg)
 	cfg->work_root = "/tmp";
 	cfg->run_uid = 65534;
 	cfg->run_gid = 65534;
+	cfg->unpack_uid = 65534;
+	cfg->unpack_gid = 65534;
 	cfg->policy = NULL;
 	cfg->scout = 1;
 	cfg->keep_work_dir = 0;
@@ -125,8 +127,8 @@ void sandbox_unpack_helper(const struct sandbox_config *cfg, struct privsep_help
 {
 	memset(h, 0, sizeof(*h));
 	h->path = cfg->images.unpack;
-	h->uid = cfg->run_uid;
-	h->gid = cfg->run_gid;
+	h->uid = cfg->unpack_uid;
+	h->gid = cfg->unpack_gid;
 }
 
 /* Everything one run owns, released by sandbox_cleanup(). */
@@ -344,6 +346,9 @@ static int sandbox_launch(struct sandbox_job *j, char *err, size_t errlen)
 	l.console_fd = j->console[1];
 	l.ssl_in_fd = j->ssl_in[0];
 	l.ssl_out_fd = j->ssl_out[1];
+#ifdef SANDBOX_TEST_HOOKS
+	l.exec_instead = cfg->exec_instead;
+#endif
 
 	j->t0 = mono_now();
 	j->log = vmlog_new(cfg->limits.vm_log_cap, j->t0);
@@ -614,6 +619,7 @@ int sandbox_run(const struct sandbox_config *cfg, const char *runnable_tar,
 	struct result_input in = { 0 };
 	struct sandbox_cc cc;
 	struct privsep_helper unpack;
+	struct privsep_expect expect;
 	char oerr[256];
 	int status = 0, timed_out, have_out;
 	double t_end;
@@ -653,7 +659,9 @@ int sandbox_run(const struct sandbox_config *cfg, const char *runnable_tar,
 	/* The guest is gone: only now is output.tar read, as hostile data, by
 	 * tmc-unpack. Its failure reads as a guest crash (no meta.txt). */
 	sandbox_unpack_helper(cfg, &unpack);
-	have_out = privsep_output(&unpack, j.output, cfg->limits.file_cap, &out, oerr,
+	expect.size = cfg->limits.output_cap;
+	expect.uid = j.privileged ? cfg->run_uid : geteuid();
+	have_out = privsep_output(&unpack, j.output, cfg->limits.file_cap, &expect, &out, oerr,
 	    sizeof(oerr)) == 0;
 	in.collected = mono_now() - j.t0;
 	if (!have_out)

@@ -6,8 +6,10 @@
  *   sandbox_run() makes a fresh work dir holding runnable.tar and a
  *   zero-filled output.tar of the output cap, then forks the UML kernel as
  *   an unprivileged, confined host process (own pid/mount/net/ipc/uts
- *   namespaces, rlimits, a cgroup when usable, no_new_privs, stdin
- *   /dev/null) in its own process group. It reads the guest console from a
+ *   namespaces, an empty root with only its own files (jail.c), a uid of
+ *   its instance's own (uid_slot.c), rlimits, a cgroup when usable,
+ *   no_new_privs, stdin /dev/null, a host seccomp allow-list
+ *   (host_filter.c)) in its own process group. It reads the guest console from a
  *   pipe into a timestamped, capped vm log and serves Scout's serial line
  *   (Command Center) while it waits. The wall-clock timeout kills the whole
  *   group and the pid namespace. After the guest is gone, output.tar is
@@ -87,11 +89,31 @@ struct sandbox_config {
 	const char *work_root;	/* per-task work dirs are made below this */
 	uid_t run_uid;		/* host user UML runs as when started as root */
 	gid_t run_gid;
+	uid_t unpack_uid;	/* host user tmc-unpack runs as when root (not run_uid) */
+	gid_t unpack_gid;
 	const char *policy;	/* Scout policy file; NULL = built-in default */
 	int scout;		/* 1: run tmc-run under the Carrier/Scout */
 	int keep_work_dir;	/* for debugging: leave the work dir behind */
 	const struct sandbox_channel *channel;	/* NULL: ssl1 drained and ignored */
+#ifdef SANDBOX_TEST_HOOKS
+	char *const *exec_instead;	/* tests: argv run in place of linux.uml, same jail */
+#endif
 };
+
+/* uid_slot.c: a pair of host uids per process that runs tasks, held by a
+ * lock for its life (range and reasons at the top of uid_slot.c). */
+#define UID_SLOT_BASE 60600
+#define UID_SLOTS 256
+#define UID_SLOT_LOCK_DIR "/run/tmc-sandbox"
+struct uid_slot {
+	int fd;			/* the held lock, -1 when none */
+	unsigned slot;
+	uid_t uml_uid;		/* UID_SLOT_BASE + 2 * slot; gid the same */
+	uid_t unpack_uid;	/* uml_uid + 1 */
+};
+int uid_slot_claim(const char *lock_dir, unsigned start, int exact, struct uid_slot *s,
+    char *err, size_t errlen);
+void uid_slot_release(struct uid_slot *s);
 
 struct privsep_helper;
 
@@ -187,11 +209,18 @@ struct privsep_helper {
 	gid_t gid;
 	unsigned timeout_s;	/* killed after it; 0 = the request's default */
 };
+/* What a file the guest could reach (output.tar) must be when the host
+ * reads it back: besides a regular file with one link (no FIFO, device,
+ * symlink or hard link of another run's file), always checked. */
+struct privsep_expect {
+	uint64_t size;		/* exactly this many bytes */
+	uid_t uid;		/* owned by this uid */
+};
 void upload_limits_defaults(struct upload_limits *lim);
 int privsep_upload(const struct privsep_helper *h, const char *in_path, const char *out_tar,
     const struct upload_limits *lim, char *err, size_t errlen);
 int privsep_output(const struct privsep_helper *h, const char *path, uint64_t file_cap,
-    struct output_set *out, char *err, size_t errlen);
+    const struct privsep_expect *expect, struct output_set *out, char *err, size_t errlen);
 
 /* vmlog.c: the timestamped, capped console transcript. */
 struct vmlog;

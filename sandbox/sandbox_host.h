@@ -28,6 +28,8 @@ int cgroup_destroy(struct cgroup_set *cg);
 /* uml.c: the UML kernel process, from argv to reaping. */
 struct uml_launch {
 	const char *kernel, *initrd, *rootfs;	/* absolute paths */
+	const char *const *jail_images;	/* more read-only images the jail binds
+					 * (layers): NULL-terminated, or NULL */
 	const char *runnable, *output;		/* in work_dir */
 	const char *work_dir;			/* cwd and uml_dir= */
 	const char *tmp_dir;			/* TMPDIR: guest RAM lives here */
@@ -45,6 +47,9 @@ struct uml_launch {
 	int console_fd;		/* write end: UML's stdout, stderr and con0 */
 	int ssl_in_fd;		/* read end the guest's ttyS1 reads from */
 	int ssl_out_fd;		/* write end the guest's ttyS1 writes to */
+#ifdef SANDBOX_TEST_HOOKS
+	char *const *exec_instead;	/* argv run in place of the kernel, same jail */
+#endif
 };
 struct uml_proc {
 	pid_t pid;		/* host pid; also the process group id */

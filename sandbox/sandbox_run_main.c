@@ -59,7 +59,10 @@ static void usage(FILE *f)
 "  --tmpfs SIZE        guest ramdisk for writes (default: half the memory)\n"
 "  --nproc N           host processes of the UML tree (default 512; the task gets half)\n"
 "host:\n"
-"  --uid USER, --gid GROUP  user UML runs as when started as root (default nobody/nogroup)\n"
+"  --uid-slot N        as root: UML runs as uid 60600+2N, tmc-unpack as 60601+2N\n"
+"                      (gid the same), N held by a lock for this run so that no\n"
+"                      other sandbox-run or sandboxd uses it (default: a free one)\n"
+"  --uid USER, --gid GROUP  user UML runs as when started as root (default: the slot's)\n"
 "  --work-root DIR     per-task work dirs are made below DIR (default /tmp)\n"
 "  --keep              keep the work dir (its path is logged)\n"
 "task:\n"
@@ -75,7 +78,8 @@ static void usage(FILE *f)
 enum {
 	OPT_KERNEL = 256, OPT_INITRD, OPT_ROOTFS, OPT_IMAGES, OPT_LPJ, OPT_MEMORY, OPT_TIMEOUT,
 	OPT_OUTPUT_CAP, OPT_FILE_CAP, OPT_VM_LOG_CAP, OPT_TMPFS, OPT_NPROC, OPT_UID, OPT_GID,
-	OPT_WORK_ROOT, OPT_KEEP, OPT_NO_SCOUT, OPT_POLICY, OPT_COMPACT, OPT_UNPACK,
+	OPT_WORK_ROOT, OPT_KEEP, OPT_NO_SCOUT, OPT_POLICY, OPT_COMPACT, OPT_UNPACK, OPT_UID_SLOT,
+	OPT_EXEC_INSTEAD, OPT_EXEC_ARG,
 };
 
 static const struct option options[] = {
@@ -94,6 +98,13 @@ static const struct option options[] = {
 	{ "nproc", required_argument, NULL, OPT_NPROC },
 	{ "uid", required_argument, NULL, OPT_UID },
 	{ "gid", required_argument, NULL, OPT_GID },
+	{ "uid-slot", required_argument, NULL, OPT_UID_SLOT },
+#ifdef SANDBOX_TEST_HOOKS
+	/* build/tests/sandbox-run-test only: tests/jail runs a hostile
+	 * program in place of linux.uml, in the same jail. */
+	{ "exec-instead", required_argument, NULL, OPT_EXEC_INSTEAD },
+	{ "exec-arg", required_argument, NULL, OPT_EXEC_ARG },
+#endif
 	{ "work-root", required_argument, NULL, OPT_WORK_ROOT },
 	{ "keep", no_argument, NULL, OPT_KEEP },
 	{ "no-scout", no_argument, NULL, OPT_NO_SCOUT },
@@ -199,6 +210,32 @@ static int prepare_task(const struct sandbox_config *cfg, const char *task, cons
 	return 0;
 }
 
+/* As root: the run's own pair of uids (sandbox/uid_slot.c), held until
+ * exit; an explicit --uid/--gid still names UML's. */
+static int claim_uids(struct sandbox_config *cfg, struct uid_slot *held, int slot, int uid_set,
+    int gid_set)
+{
+	char err[512];
+
+	if (geteuid() != 0)
+		return 0;
+	if (uid_slot_claim(UID_SLOT_LOCK_DIR, slot >= 0 ? (unsigned)slot :
+	    UID_SLOTS / 2 + (unsigned)getpid() % (UID_SLOTS / 2), slot >= 0, held, err,
+	    sizeof(err)) < 0) {
+		log_warnx("uid slot: %s", err);
+		return -1;
+	}
+	if (!uid_set)
+		cfg->run_uid = held->uml_uid;
+	if (!gid_set)
+		cfg->run_gid = (gid_t)held->uml_uid;
+	cfg->unpack_uid = held->unpack_uid;
+	cfg->unpack_gid = (gid_t)held->unpack_uid;
+	log_debug("uid slot %u: UML uid %u, tmc-unpack uid %u", held->slot,
+	    (unsigned)cfg->run_uid, (unsigned)cfg->unpack_uid);
+	return 0;
+}
+
 /* A crash or internal result is the sandbox failing, not the task: say so on
  * stderr in one line with the cause, and exit 3. */
 static int sandbox_failed(json_t *result)
@@ -220,7 +257,12 @@ int main(int argc, char **argv)
 	const char *kernel = NULL, *initrd = NULL, *rootfs = NULL, *unpack = NULL, *task, *use = NULL;
 	char *images_dir = NULL, *unpack_abs = NULL, find_err[512], err[512], tmp_dir[PATH_MAX - 32];
 	char tmp_tar[PATH_MAX];
-	int lpj_set = 0, compact = 0, verbosity = 1, c, rc = 1;
+	int lpj_set = 0, compact = 0, verbosity = 1, c, rc = 1, uid_set = 0, gid_set = 0, slot = -1;
+	struct uid_slot held = { .fd = -1 };
+#ifdef SANDBOX_TEST_HOOKS
+	char *exec_argv[16] = { NULL };
+	size_t exec_argc = 1;
+#endif
 	unsigned long lpj = 0;
 	json_t *result = NULL;
 
@@ -249,8 +291,23 @@ int main(int argc, char **argv)
 		case OPT_VM_LOG_CAP: cfg.limits.vm_log_cap = opt_size(optarg, "--vm-log-cap"); break;
 		case OPT_TMPFS: cfg.limits.tmpfs = opt_size(optarg, "--tmpfs"); break;
 		case OPT_NPROC: cfg.limits.host_nproc = (unsigned)opt_num(optarg, 1 << 20, "--nproc"); break;
-		case OPT_UID: cfg.run_uid = opt_uid(optarg); break;
-		case OPT_GID: cfg.run_gid = opt_gid(optarg); break;
+		case OPT_UID: cfg.run_uid = opt_uid(optarg); uid_set = 1; break;
+		case OPT_GID: cfg.run_gid = opt_gid(optarg); gid_set = 1; break;
+		case OPT_UID_SLOT: slot = (int)opt_num(optarg, UID_SLOTS - 1, "--uid-slot"); break;
+#ifdef SANDBOX_TEST_HOOKS
+		case OPT_EXEC_INSTEAD:
+			free(exec_argv[0]);
+			exec_argv[0] = realpath(optarg, NULL);
+			if (exec_argv[0] == NULL)
+				bad_usage("--exec-instead %s: no such file", optarg);
+			cfg.exec_instead = exec_argv;
+			break;
+		case OPT_EXEC_ARG:
+			if (exec_argc + 1 >= sizeof(exec_argv) / sizeof(exec_argv[0]))
+				bad_usage("too many %s", "--exec-arg");
+			exec_argv[exec_argc++] = optarg;
+			break;
+#endif
 		case OPT_WORK_ROOT: cfg.work_root = optarg; break;
 		case OPT_KEEP: cfg.keep_work_dir = 1; break;
 		case OPT_NO_SCOUT: cfg.scout = 0; break;
@@ -267,6 +324,8 @@ int main(int argc, char **argv)
 	}
 	task = argv[optind];
 	log_init("sandbox-run", verbosity, 2);
+	if (claim_uids(&cfg, &held, slot, uid_set, gid_set) < 0)
+		goto out;
 
 	if (images_dir == NULL)
 		images_dir = default_images_dir();
@@ -324,6 +383,10 @@ int main(int argc, char **argv)
 	rm_rf(tmp_dir);
 out:
 	json_decref(result);
+	uid_slot_release(&held);
+#ifdef SANDBOX_TEST_HOOKS
+	free(exec_argv[0]);
+#endif
 	sandbox_images_free(&found);
 	free(images_dir);
 	free(unpack_abs);

@@ -75,7 +75,12 @@ static const struct option_def options[] = {
 	  "a whole HTTP request, first byte to last, before it is cut (default 120s)" },
 	{ "log", K_STR, O(log_file), 0, "FILE", "log to FILE (appended) instead of stderr" },
 	{ "verbose", K_FLAG, O(verbosity), 0, NULL, "more log output (repeatable)" },
-	{ "user", K_STR, O(user), 0, "USER", "host user (name or uid) UML runs as when started as root (default nobody)" },
+	{ "user", K_STR, O(user), 0, "USER", "host user (name or uid) UML runs as when started as root "
+	  "(default: the uid slot's; see uid-slot)" },
+	{ "uid-slot", K_UINT, O(uid_slot), UID_SLOTS - 1, "N",
+	  "when root: UML runs as uid 60600+2N and tmc-unpack as 60601+2N (gid the same), N held "
+	  "by a lock so that no two instances share one (default: the first free slot from "
+	  "port mod 128)" },
 	{ "group", K_STR, O(group), 0, "GROUP", "host group (name or gid) for UML (default: the user's)" },
 	{ "scout", K_ONOFF, O(scout), 0, "on|off", "confine tmc-run with Scout, the seccomp layer (default on)" },
 	{ "policy", K_STR, O(policy), 0, "FILE", "Scout policy file (default: built in)" },
@@ -121,6 +126,7 @@ void config_defaults(struct config *cfg)
 	cfg->request_timeout = 120;
 	cfg->verbosity = 1;
 	cfg->scout = 1;
+	cfg->uid_slot = UID_SLOTS;
 	cfg->max_connections = 64;
 	cfg->conn_timeout = 60;
 	cfg->spool_max_files = 10000;

@@ -102,6 +102,26 @@ static void resolve_ids(const struct config *cfg, struct sandbox_config *sb)
 	}
 }
 
+/* As root, a uid slot of its own (sandbox/uid_slot.c), held until exit. */
+static void claim_uids(const struct config *cfg, struct sandbox_config *sb)
+{
+	static struct uid_slot held = { .fd = -1 };
+	int exact = cfg->uid_slot < UID_SLOTS;
+	char err[512];
+
+	if (geteuid() != 0)
+		return;
+	if (uid_slot_claim(UID_SLOT_LOCK_DIR, exact ? cfg->uid_slot : cfg->port % 128, exact,
+	    &held, err, sizeof(err)) < 0)
+		fatalx("uid-slot: %s", err);
+	sb->run_uid = held.uml_uid;
+	sb->run_gid = (gid_t)held.uml_uid;
+	sb->unpack_uid = held.unpack_uid;
+	sb->unpack_gid = (gid_t)held.unpack_uid;
+	log_info("uid slot %u: UML runs as uid %u, tmc-unpack as uid %u", held.slot,
+	    (unsigned)held.uml_uid, (unsigned)held.unpack_uid);
+}
+
 static void override_image(const char **slot, const char *path)
 {
 	char *abs;
@@ -138,6 +158,7 @@ static void setup_sandbox(const struct config *cfg, struct sandbox_config *sb, c
 	sb->scout = cfg->scout;
 	sb->policy = cfg->policy;
 	sb->keep_work_dir = cfg->keep_work_dir;
+	claim_uids(cfg, sb);
 	resolve_ids(cfg, sb);
 }
 

@@ -48,6 +48,7 @@ struct config {
 	char *log_file;		/* NULL: stderr */
 	int verbosity;
 	char *user;		/* host user (name or uid) UML runs as */
+	unsigned uid_slot;	/* UML's and tmc-unpack's uids; UID_SLOTS: from the port */
 	char *group;
 	int scout;
 	char *policy;

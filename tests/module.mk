@@ -24,3 +24,31 @@ guest-shell-test: images
 DEBIAN13_TEST = tests/debian13/run.sh $(B)
 test-debian13: $(IMAGES)
 	$(DEBIAN13_TEST)
+
+# The jail of the UML process (tests/jail/): a real UML run looked at from
+# the host while a hostile program runs in place of linux.uml in a second
+# instance. Its sandbox-run is build/tests/sandbox-run-test: the same
+# sources built with SANDBOX_TEST_HOOKS (--exec-instead, --exec-arg), into
+# build/hooks/, never into build/sandbox-run. Needs root.
+HOOKS_SRCS := sandbox/sandbox_run_main.c sandbox/crash_cause.c $(SANDBOX_SRCS) \
+	$(SANDBOX_ARCHIVE_SRCS) $(COMMON_SRCS)
+$(B)/hooks/%.o: %.c | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DSANDBOX_TEST_HOOKS -MMD -MP -c -o $@ $<
+$(B)/tests/sandbox-run-test: $(patsubst %.c,$(B)/hooks/%.o,$(HOOKS_SRCS)) | $(B)/tmc-unpack
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+# Static: the jail holds no libc for it.
+$(B)/tests/jail-hostile: tests/jail/hostile.c | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(CC) $(STATIC_CFLAGS) -static -o $@ $<
+$(B)/tests/jail_test: $(B)/obj/tests/jail/jail_test.o $(patsubst %.c,$(B)/obj/%.o,$(COMMON_SRCS))
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS)
+
+.PHONY: jail-test
+INTEGRATION_TESTS += jail-test
+jail-test: $(B)/tests/jail_test $(B)/tests/sandbox-run-test $(B)/tests/jail-hostile \
+		$(B)/sandbox-run $(IMAGES)
+	$(B)/tests/jail_test $(B)
+-include $(shell find $(B)/hooks -name '*.d' 2>/dev/null)

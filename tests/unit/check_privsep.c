@@ -394,7 +394,7 @@ START_TEST(test_hostile_child)
 	if (c->req == UPLOAD)
 		rc = privsep_upload(&h, in, out, &lim, err, sizeof(err));
 	else
-		rc = privsep_output(&h, in, 1024, &set, err, sizeof(err));
+		rc = privsep_output(&h, in, 1024, NULL, &set, err, sizeof(err));
 	ck_assert_msg(rc == -1, "%s: accepted", c->what);
 	ck_assert_msg(strstr(err, c->want) != NULL, "%s: error '%s', wanted '%s'", c->what, err, c->want);
 #if !defined(__SANITIZE_ADDRESS__)
@@ -633,7 +633,7 @@ START_TEST(test_output_same)
 
 	make_tar(in, c->filt, c->ents, c->tail);
 	r1 = output_tar_read(in, 1024, &s1, err1, sizeof(err1));
-	r2 = privsep_output(&h, in, 1024, &s2, err2, sizeof(err2));
+	r2 = privsep_output(&h, in, 1024, NULL, &s2, err2, sizeof(err2));
 	ck_assert_msg(r1 == 0 && r2 == 0, "%s: in-process %d (%s), tmc-unpack %d (%s)", c->what, r1,
 	    err1, r2, err2);
 	ck_assert_uint_eq(s1.count, s2.count);
@@ -656,7 +656,7 @@ START_TEST(test_output_missing)
 	struct output_set set;
 	char err[512] = "";
 
-	ck_assert_int_eq(privsep_output(&h, tmp_path("nonexistent"), 1024, &set, err, sizeof(err)), -1);
+	ck_assert_int_eq(privsep_output(&h, tmp_path("nonexistent"), 1024, NULL, &set, err, sizeof(err)), -1);
 	ck_assert_msg(strstr(err, "No such file") != NULL, "%s", err);
 }
 END_TEST
@@ -681,6 +681,70 @@ START_TEST(test_no_helper)
 }
 END_TEST
 
+/* What a guest inside the jail could leave in place of output.tar (or do
+ * to it): each refused at once, without blocking and without a byte read. */
+enum swap { SWAP_NONE, SWAP_FIFO, SWAP_SYMLINK, SWAP_HARDLINK, SWAP_GROWN, SWAP_OWNER };
+static const struct {
+	const char *what;
+	enum swap swap;
+	const char *want;	/* NULL: accepted */
+} swaps[] = {
+	{ "the file as made", SWAP_NONE, NULL },
+	{ "a FIFO without a writer", SWAP_FIFO, "not a regular file" },
+	{ "a symlink to another file", SWAP_SYMLINK, "Too many levels of symbolic links" },
+	{ "a hard link of another file", SWAP_HARDLINK, "2 links, not 1" },
+	{ "grown past its size", SWAP_GROWN, "not the 65536 it was made with" },
+	{ "another owner", SWAP_OWNER, "owned by uid" },
+};
+
+START_TEST(test_output_swapped)
+{
+	struct privsep_helper h = helper_real();
+	struct privsep_expect expect = { 65536, geteuid() };
+	struct output_set set;
+	char err[512] = "";
+	const char *path = tmp_path("output.tar"), *other = tmp_path("other.tar");
+	const struct ent ents[] = { REG("meta.txt", "version=1\n"), NONE };
+	double t0 = mono_now();
+	int rc;
+
+	make_tar(path, PLAIN, ents, 65536);
+	ck_assert_int_eq(truncate(path, 65536), 0);
+	switch (swaps[_i].swap) {
+	case SWAP_NONE:
+		break;
+	case SWAP_FIFO:
+		ck_assert_int_eq(unlink(path), 0);
+		ck_assert_int_eq(mkfifo(path, 0600), 0);
+		break;
+	case SWAP_SYMLINK:
+		ck_assert_int_eq(rename(path, other), 0);
+		ck_assert_int_eq(symlink(other, path), 0);
+		break;
+	case SWAP_HARDLINK:
+		ck_assert_int_eq(link(path, other), 0);
+		break;
+	case SWAP_GROWN:
+		ck_assert_int_eq(truncate(path, 65536 * 2), 0);
+		break;
+	case SWAP_OWNER:
+		expect.uid = geteuid() + 1;
+		break;
+	}
+	rc = privsep_output(&h, path, 1024, &expect, &set, err, sizeof(err));
+	ck_assert_msg(mono_now() - t0 < 5.0, "%s: took %.1f s", swaps[_i].what, mono_now() - t0);
+	if (swaps[_i].want == NULL) {
+		ck_assert_msg(rc == 0, "%s: refused: %s", swaps[_i].what, err);
+		ck_assert_ptr_nonnull(output_set_get(&set, "meta.txt"));
+		output_set_free(&set);
+		return;
+	}
+	ck_assert_msg(rc == -1, "%s: accepted", swaps[_i].what);
+	ck_assert_msg(strstr(err, swaps[_i].want) != NULL, "%s: error '%s', wanted '%s'",
+	    swaps[_i].what, err, swaps[_i].want);
+}
+END_TEST
+
 static Suite *privsep_suite(void)
 {
 	Suite *s = suite_create("privsep");
@@ -701,6 +765,7 @@ static Suite *privsep_suite(void)
 	tcase_add_loop_test(tr, test_upload_same, 0, sizeof(uploads) / sizeof(uploads[0]));
 	tcase_add_loop_test(tr, test_output_same, 0, sizeof(outputs) / sizeof(outputs[0]));
 	tcase_add_test(tr, test_output_missing);
+	tcase_add_loop_test(tr, test_output_swapped, 0, sizeof(swaps) / sizeof(swaps[0]));
 	tcase_add_test(tr, test_no_helper);
 	suite_add_tcase(s, th);
 	suite_add_tcase(s, tc);
