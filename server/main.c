@@ -139,6 +139,14 @@ static void setup_sandbox(const struct config *cfg, struct sandbox_config *sb, c
 	sb->policy = cfg->policy;
 	sb->keep_work_dir = cfg->keep_work_dir;
 	resolve_ids(cfg, sb);
+	sb->cpu = cfg->cpu;
+	if (sb->cpu == SANDBOX_CPU_AUTO &&
+	    (cfg->port != 0 ? cpu_affinity_pick(cfg->port, &sb->cpu, err, sizeof(err)) :
+	    cpu_affinity_current(&sb->cpu, err, sizeof(err))) < 0)
+		fatalx("--cpu auto: %s", err);
+	if (sb->cpu >= 0 && cpu_affinity_check(sb->cpu, err, sizeof(err)) < 0)
+		fatalx("--cpu: %s", err);
+	preboot_init(cfg->preboot, upload_stream_cap(&cfg->upload));
 }
 
 /*
@@ -324,7 +332,7 @@ int main(int argc, char **argv)
 {
 	struct config cfg;
 	struct sandbox_config sb;
-	char err[512], tasks_dir[4200], msg[64];
+	char err[512], tasks_dir[4200], msg[64], cpu_desc[16];
 	struct spool_rerun *reruns = NULL;
 	size_t nreruns = 0;
 	sigset_t sigs;
@@ -369,11 +377,16 @@ int main(int argc, char **argv)
 	spool_reruns_free(reruns, nreruns);
 	if (http_start(&cfg) < 0)
 		fatalx("cannot start the HTTP service");
+	if (sb.cpu >= 0)
+		snprintf(cpu_desc, sizeof(cpu_desc), "%d", sb.cpu);
+	else
+		snprintf(cpu_desc, sizeof(cpu_desc), "none");
 	log_info("sandboxd %s ready: work dir %s, kernel %s, memory %lluM, timeout %us, upload cap %llu, "
-	    "notify %s, scout %s, spool max %lluM (result max %lluM, %llu files), drain at most %us",
+	    "notify %s, scout %s, cpu %s, preboot %s, spool max %lluM (result max %lluM, %llu files), drain at most %us",
 	    SANDBOXD_VERSION, cfg.work_dir, sb.images.kernel,
 	    (unsigned long long)(cfg.memory >> 20), cfg.timeout_s, (unsigned long long)cfg.upload_cap,
 	    cfg.notify_format == NOTIFY_FORM ? "form" : "json", cfg.scout ? "on" : "off",
+	    cpu_desc, cfg.preboot ? "on" : "off",
 	    (unsigned long long)(cfg.spool_max >> 20), (unsigned long long)(cfg.result_max >> 20),
 	    (unsigned long long)cfg.spool_max_files, drain_bound_s(&cfg));
 

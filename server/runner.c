@@ -219,6 +219,7 @@ static int accept_task(struct task *t)
 static void run_task(struct task *t)
 {
 	struct sandbox_config sb = rsb;
+	struct sandbox_guest *guest;
 	json_t *result = NULL;
 	char err[512] = "";
 	double t_done;
@@ -243,7 +244,9 @@ static void run_task(struct task *t)
 
 	sb.limits.memory = t->memory;
 	sb.limits.timeout_s = t->timeout_s;
-	if (sandbox_run(&sb, t->tar_path, &result, err, sizeof(err)) < 0 || result == NULL) {
+	guest = preboot_take(&sb, t->tar_path, t->id);
+	if ((guest != NULL ? sandbox_guest_run(guest, &sb, t->tar_path, &result, err, sizeof(err)) :
+	    sandbox_run(&sb, t->tar_path, &result, err, sizeof(err))) < 0 || result == NULL) {
 		log_warnx("task %s: the sandbox failed: %s", t->id, err);
 		json_decref(result);
 		result = spool_internal_result(t->token, err[0] ? err : "the sandbox failed");
@@ -296,6 +299,34 @@ static void run_task(struct task *t)
 	json_decref(result);
 }
 
+/* The idle runner's wait (runner_lock held): it wakes for a task, or
+ * earlier when the pre-boot has work (boot a guest, check the waiting
+ * one), which it does with the lock released. No boot while draining. */
+static void runner_idle(void)
+{
+	double wait_s = atomic_load(&draining) ? -1 : preboot_idle_wait();
+	struct timespec until;
+
+	if (wait_s == 0) {
+		pthread_mutex_unlock(&runner_lock);
+		preboot_idle(&rsb);
+		pthread_mutex_lock(&runner_lock);
+		return;
+	}
+	if (wait_s < 0) {
+		pthread_cond_wait(&runner_cond, &runner_lock);
+		return;
+	}
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += (time_t)wait_s;
+	until.tv_nsec += (long)((wait_s - (double)(time_t)wait_s) * 1e9);
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(&runner_cond, &runner_lock, &until);
+}
+
 static void *runner_main(void *arg)
 {
 	(void)arg;
@@ -306,7 +337,7 @@ static void *runner_main(void *arg)
 
 		while (job == NULL && (resumed == NULL || atomic_load(&slot_busy) || atomic_load(&draining)) &&
 		    !runner_stopping)
-			pthread_cond_wait(&runner_cond, &runner_lock);
+			runner_idle();
 		if (resumed != NULL && job == NULL && !atomic_load(&draining) &&
 		    atomic_compare_exchange_strong(&slot_busy, &free_slot, 1)) {
 			t = resumed;
@@ -327,6 +358,7 @@ static void *runner_main(void *arg)
 		pthread_cond_broadcast(&runner_cond);
 	}
 	pthread_mutex_unlock(&runner_lock);
+	preboot_stop();
 	return NULL;
 }
 

@@ -51,6 +51,8 @@ struct config {
 	char *group;
 	int scout;
 	char *policy;
+	int cpu;		/* host CPU for UML; SANDBOX_CPU_AUTO / _NONE */
+	int preboot;		/* boot the next guest while idle */
 	unsigned max_connections;
 	double conn_timeout;	/* idle HTTP connection, seconds */
 	int keep_work_dir;
@@ -202,6 +204,13 @@ void spool_reruns_free(struct spool_rerun *rr, size_t n);
 size_t spool_pending(void);
 void spool_fini(void);
 json_t *spool_internal_result(const char *token, const char *why);
+
+/* preboot.c: the next guest, booted while idle (runner thread only). */
+void preboot_init(int on, uint64_t disk_cap);
+double preboot_idle_wait(void);
+void preboot_idle(const struct sandbox_config *sb);
+struct sandbox_guest *preboot_take(const struct sandbox_config *sb, const char *tar, const char *task_id);
+void preboot_stop(void);
 
 /* status.c: counters for status.json, the HTML page and /metrics. */
 void status_init(void);
