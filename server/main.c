@@ -67,6 +67,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/un.h>
+#include <netinet/in.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -115,6 +116,38 @@ static void override_image(const char **slot, const char *path)
 	*slot = abs;
 }
 
+/* The instance's port, for --cpu auto: the configured one, or that of an
+ * inherited socket; 0 when neither says. */
+static unsigned instance_port(const struct config *cfg)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (cfg->listen_fd < 0 || getsockname(cfg->listen_fd, (struct sockaddr *)&ss, &len) < 0)
+		return cfg->port;
+	if (ss.ss_family == AF_INET)
+		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	if (ss.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	return 0;
+}
+
+/* --cpu: auto is one CPU per instance, the (port mod n)-th of the n this
+ * process may run on, so that a pool on consecutive ports spreads out. */
+static void setup_cpu(const struct config *cfg, struct sandbox_config *sb)
+{
+	unsigned port = instance_port(cfg);
+	char err[512];
+
+	sb->cpu = cfg->cpu;
+	if (sb->cpu == SANDBOX_CPU_AUTO &&
+	    (port != 0 ? cpu_affinity_pick(port, &sb->cpu, err, sizeof(err)) :
+	    cpu_affinity_current(&sb->cpu, err, sizeof(err))) < 0)
+		fatalx("--cpu auto: %s", err);
+	if (sb->cpu >= 0 && cpu_affinity_check(sb->cpu, err, sizeof(err)) < 0)
+		fatalx("--cpu: %s", err);
+}
+
 static void setup_sandbox(const struct config *cfg, struct sandbox_config *sb, char *tasks_dir)
 {
 	char err[512];
@@ -139,13 +172,7 @@ static void setup_sandbox(const struct config *cfg, struct sandbox_config *sb, c
 	sb->policy = cfg->policy;
 	sb->keep_work_dir = cfg->keep_work_dir;
 	resolve_ids(cfg, sb);
-	sb->cpu = cfg->cpu;
-	if (sb->cpu == SANDBOX_CPU_AUTO &&
-	    (cfg->port != 0 ? cpu_affinity_pick(cfg->port, &sb->cpu, err, sizeof(err)) :
-	    cpu_affinity_current(&sb->cpu, err, sizeof(err))) < 0)
-		fatalx("--cpu auto: %s", err);
-	if (sb->cpu >= 0 && cpu_affinity_check(sb->cpu, err, sizeof(err)) < 0)
-		fatalx("--cpu: %s", err);
+	setup_cpu(cfg, sb);
 	preboot_init(cfg->preboot, upload_stream_cap(&cfg->upload));
 }
 

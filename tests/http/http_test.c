@@ -1504,6 +1504,224 @@ static void test_tar_pit(void)
 	pthread_join(th, NULL);
 }
 
+
+/* ------------------------------------------------------------------ pre-boot */
+
+/* Whether the cmdline of /proc/PID holds both needles. */
+static int cmdline_has(const char *pid, const char *a, const char *b)
+{
+	char path[64], buf[8192];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%s/cmdline", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	for (ssize_t i = 0; i < n; i++)
+		if (buf[i] == '\0')
+			buf[i] = ' ';
+	buf[n] = '\0';
+	return strstr(buf, a) != NULL && strstr(buf, b) != NULL;
+}
+
+static pid_t parent_of(const char *pid)
+{
+	char path[64], buf[2048], *p;
+	FILE *f;
+	int ppid = -1;
+
+	snprintf(path, sizeof(path), "/proc/%s/status", pid);
+	f = fopen(path, "r");
+	while (f != NULL && fgets(buf, sizeof(buf), f) != NULL)
+		if ((p = strstr(buf, "PPid:")) == buf)
+			ppid = atoi(buf + 5);
+	if (f != NULL)
+		fclose(f);
+	return (pid_t)ppid;
+}
+
+/* The host pid of the UML kernel of d's pre-booted guest (the linux.uml
+ * process booted with tmc.preboot=1 below d's work dir whose parent is not
+ * one too: the others are its address spaces), or -1 when there is none. */
+static pid_t preboot_guest_pid(const struct harness_daemon *d)
+{
+	DIR *dp = opendir("/proc");
+	struct dirent *de;
+	pid_t found = -1;
+
+	while (dp != NULL && (de = readdir(dp)) != NULL) {
+		char ppid[24];
+
+		if (de->d_name[0] < '1' || de->d_name[0] > '9' ||
+		    !cmdline_has(de->d_name, "tmc.preboot=1", d->work))
+			continue;
+		snprintf(ppid, sizeof(ppid), "%d", (int)parent_of(de->d_name));
+		if (!cmdline_has(ppid, "tmc.preboot=1", d->work))
+			found = (pid_t)atoi(de->d_name);
+	}
+	if (dp != NULL)
+		closedir(dp);
+	return found;
+}
+
+/* Waits for a pre-booted guest other than `not`; its pid or -1. */
+static pid_t wait_preboot_guest(const struct harness_daemon *d, pid_t not, double timeout)
+{
+	double until = harness_now_s() + timeout;
+
+	while (harness_now_s() < until) {
+		pid_t p = preboot_guest_pid(d);
+
+		if (p > 0 && p != not)
+			return p;
+		usleep(50000);
+	}
+	return -1;
+}
+
+static int log_has(const struct harness_daemon *d, const char *needle)
+{
+	char buf[65536];
+	FILE *f = fopen(d->log, "r");
+	size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+
+	if (f != NULL)
+		fclose(f);
+	buf[n] = '\0';
+	return strstr(buf, needle) != NULL;
+}
+
+/* POSTs tar with wait=1 (and timeout when not NULL); the result or NULL. */
+static json_t *post_wait(unsigned port, const char *tar, const char *timeout, double *elapsed)
+{
+	struct harness_part parts[5] = { { "file", tar, 0, 1 }, { "token", "pb", 0, 0 }, { "wait", "1", 0, 0 } };
+	char *body = NULL;
+	double t0 = harness_now_s();
+	json_t *j;
+	long code;
+
+	if (timeout != NULL)
+		parts[3] = (struct harness_part){ "timeout", timeout, 0, 0 };
+	code = post_task(port, "/", parts, &body);
+	if (elapsed != NULL)
+		*elapsed = harness_now_s() - t0;
+	j = code == 200 && body != NULL ? json_loads(body, 0, NULL) : NULL;
+	CHECK(j != NULL, "POST wait=1 -> %ld %.300s", code, body ? body : "");
+	free(body);
+	return j;
+}
+
+static const char *jstr(json_t *j, const char *key)
+{
+	const char *s = json_string_value(json_object_get(j, key));
+
+	return s != NULL ? s : "(none)";
+}
+
+/* A task through a pre-booted guest gives the result a fresh boot gives:
+ * same status, exit code, streams and files, and the task's own data file
+ * (written into the guest's disk after its boot) read back whole. */
+static void test_preboot_same_result(void)
+{
+	struct harness_daemon on, off;
+	const char *on_flags[] = { "--preboot", "on", NULL }, *off_flags[] = { "--preboot", "off", NULL };
+	const char *keys[] = { "status", "reason", "exit_code", "stdout", "stderr", "test_output", "output" };
+	const char *tar = task_tar("preboot_same", "#!/bin/sh\necho 'out line'\necho 'err line' >&2\n"
+	    "seq 1 20000 | md5sum > output.txt\nhead -c 200 tmc-run | md5sum > test_output.txt\nexit 3\n");
+	json_t *a, *b;
+
+	harness_daemon_init(&on, tmp_root, "preboot_on");
+	harness_daemon_init(&off, tmp_root, "preboot_off");
+	CHECK(daemon_start(&on, on_flags) == 0, "daemon (preboot on) did not start");
+	CHECK(daemon_start(&off, off_flags) == 0, "daemon (preboot off) did not start");
+	CHECK(wait_preboot_guest(&on, -1, 60) > 0, "no pre-booted guest appeared");
+	usleep(500000);
+	CHECK(preboot_guest_pid(&off) < 0, "--preboot off booted a guest ahead");
+	a = post_wait(on.port, tar, NULL, NULL);
+	b = post_wait(off.port, tar, NULL, NULL);
+	for (size_t i = 0; a != NULL && b != NULL && i < sizeof(keys) / sizeof(keys[0]); i++)
+		CHECK(strcmp(jstr(a, keys[i]), jstr(b, keys[i])) == 0, "%s: pre-booted '%s' vs fresh '%s'", keys[i],
+		    jstr(a, keys[i]), jstr(b, keys[i]));
+	CHECK(a && strcmp(jstr(a, "status"), "failed") == 0 && strcmp(jstr(a, "exit_code"), "3") == 0 &&
+	    strcmp(jstr(a, "stdout"), "out line\n") == 0 && strlen(jstr(a, "output")) > 32,
+	    "pre-booted result: status %s exit %s stdout '%s'", jstr(a, "status"), jstr(a, "exit_code"), jstr(a, "stdout"));
+	CHECK(a && strstr(jstr(a, "vm_log"), "tmc-init: ready") && strstr(jstr(a, "vm_log"), "pre-booted guest"),
+	    "the task did not go through the pre-booted guest: %.2000s", jstr(a, "vm_log"));
+	CHECK(b && !strstr(jstr(b, "vm_log"), "tmc-init: ready"), "--preboot off: the guest waited for go");
+	json_decref(a);
+	json_decref(b);
+	harness_daemon_fini(&on);
+	harness_daemon_fini(&off);
+	CHECK(work_files(&on, "tasks") == 0, "tasks/ not empty after stop: the pre-booted guest's dir stayed");
+	CHECK(preboot_guest_pid(&on) < 0, "a pre-booted guest outlived its daemon");
+}
+
+/* A pre-booted guest killed while it waits is noticed, logged, replaced,
+ * and the next task runs in the replacement. */
+static void test_preboot_killed(void)
+{
+	struct harness_daemon d;
+	const char *flags[] = { "--preboot", "on", NULL };
+	pid_t first, second;
+	json_t *r;
+
+	harness_daemon_init(&d, tmp_root, "preboot_killed");
+	CHECK(daemon_start(&d, flags) == 0, "daemon did not start");
+	first = wait_preboot_guest(&d, -1, 60);
+	CHECK(first > 0, "no pre-booted guest appeared");
+	usleep(1500000);
+	CHECK(first > 0 && kill(first, SIGKILL) == 0, "kill %d: %s", (int)first, strerror(errno));
+	second = wait_preboot_guest(&d, first, 60);
+	CHECK(second > 0, "the killed guest was not replaced");
+	CHECK(log_has(&d, "pre-boot: the pre-booted guest died"), "the death was not logged (log %s)", d.log);
+	usleep(1000000);
+	r = post_wait(d.port, task_tar("preboot_after_kill", ECHO_TASK), NULL, NULL);
+	CHECK(r && strcmp(jstr(r, "status"), "finished") == 0 && strcmp(jstr(r, "stdout"), "hello out\n") == 0 &&
+	    strcmp(jstr(r, "test_output"), "TEST OK\n") == 0, "after the kill: status %s stdout '%s' vm_log %.1500s",
+	    jstr(r, "status"), jstr(r, "stdout"), jstr(r, "vm_log"));
+	CHECK(r && strstr(jstr(r, "vm_log"), "pre-booted guest"), "the task did not use the replacement guest");
+	json_decref(r);
+	harness_daemon_fini(&d);
+	CHECK(work_files(&d, "tasks") == 0, "tasks/ not empty after stop");
+}
+
+/* The timeout counts from the POST, not from the guest's boot: with guests
+ * older than the timeout, a quick task finishes and a sleeping one is cut
+ * no earlier than the timeout after its POST. */
+static void test_preboot_timeout(void)
+{
+	struct harness_daemon d;
+	const char *flags[] = { "--preboot", "on", "--timeout", "4", NULL };
+	double el = 0;
+	json_t *r;
+	pid_t g;
+
+	harness_daemon_init(&d, tmp_root, "preboot_timeout");
+	CHECK(daemon_start(&d, flags) == 0, "daemon did not start");
+	g = wait_preboot_guest(&d, -1, 60);
+	CHECK(g > 0, "no pre-booted guest appeared");
+	sleep(6);
+	r = post_wait(d.port, task_tar("preboot_quick", ECHO_TASK), NULL, NULL);
+	CHECK(r && strcmp(jstr(r, "status"), "finished") == 0, "a quick task in a guest older than the timeout: %s",
+	    jstr(r, "status"));
+	CHECK(r && strstr(jstr(r, "vm_log"), "pre-booted guest"), "the quick task did not use the pre-booted guest");
+	json_decref(r);
+	CHECK(wait_preboot_guest(&d, g, 60) > 0, "no next pre-booted guest");
+	sleep(6);
+	r = post_wait(d.port, task_tar("preboot_sleep", "#!/bin/sh\nsleep 60\n"), "3", &el);
+	CHECK(r && strcmp(jstr(r, "status"), "timeout") == 0, "sleep 60 with timeout 3: %s", jstr(r, "status"));
+	CHECK(el >= 3.0 && el < 20.0, "POST to result %.2f s, wanted the 3 s timeout from the POST", el);
+	CHECK(r && strstr(jstr(r, "vm_log"), "pre-booted guest"), "the sleeping task did not use the pre-booted guest");
+	printf("    timeout 3 s in a guest pre-booted 6 s earlier: POST to result %.2f s\n", el);
+	json_decref(r);
+	harness_daemon_fini(&d);
+}
+
 static const struct test {
 	const char *name;
 	void (*fn)(void);
@@ -1528,6 +1746,9 @@ static const struct test {
 	{ "work_dir_unreachable", test_work_dir_unreachable },
 	{ "sigterm_drain_bound", test_drain_bound },
 	{ "sigterm_drains", test_drain },
+	{ "preboot_same_result", test_preboot_same_result },
+	{ "preboot_killed_replaced", test_preboot_killed },
+	{ "preboot_timeout_from_post", test_preboot_timeout },
 	{ "asan_50_tasks_fds", test_leaks },
 };
 
