@@ -21,6 +21,9 @@ UNPACK_SRCS := sandbox/upload_tar.c sandbox/tar_rules.c sandbox/output_tar.c san
 $(B)/tmc-unpack: $(B)/obj/sandbox/unpack_main.o $(patsubst %.c,$(B)/obj/%.o,$(UNPACK_SRCS))
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
+UNIT_TESTS += check_cpu_affinity
+check_cpu_affinity_SRCS := sandbox/cpu_affinity.c $(COMMON_SRCS)
+
 UNIT_TESTS += check_crash_cause
 check_crash_cause_SRCS := sandbox/crash_cause.c
 

@@ -308,7 +308,9 @@ static int sandbox_prepare(struct sandbox_job *j, const char *runnable_tar, char
 
 	if (mkdir_p(cfg->work_root, 0711) < 0)
 		return errbuf_set(err, errlen, "mkdir %s: %s", cfg->work_root, strerror(errno));
-	if (snprintf(j->work, sizeof(j->work), "%s/tmc-XXXXXX", cfg->work_root) >= (int)sizeof(j->work))
+	/* A pre-booted guest's dir is told apart from a running task's. */
+	if (snprintf(j->work, sizeof(j->work), "%s/%s-XXXXXX", cfg->work_root,
+	    j->disk_cap > 0 ? "tmc-preboot" : "tmc") >= (int)sizeof(j->work))
 		return errbuf_set(err, errlen, "work root path too long");
 	if (mkdtemp(j->work) == NULL) {
 		j->work[0] = '\0';

@@ -20,6 +20,7 @@
 #include "server/sandboxd.h"
 
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -222,7 +223,7 @@ static void run_task(struct task *t)
 	struct sandbox_guest *guest;
 	json_t *result = NULL;
 	char err[512] = "";
-	double t_done;
+	double t_done, t_start;
 	const char *status, *reason, *mode;
 	json_t *exit_code;
 	int cut;
@@ -245,12 +246,19 @@ static void run_task(struct task *t)
 	sb.limits.memory = t->memory;
 	sb.limits.timeout_s = t->timeout_s;
 	guest = preboot_take(&sb, t->tar_path, t->id);
+	t_start = mono_now();
 	if ((guest != NULL ? sandbox_guest_run(guest, &sb, t->tar_path, &result, err, sizeof(err)) :
 	    sandbox_run(&sb, t->tar_path, &result, err, sizeof(err))) < 0 || result == NULL) {
 		log_warnx("task %s: the sandbox failed: %s", t->id, err);
 		json_decref(result);
 		result = spool_internal_result(t->token, err[0] ? err : "the sandbox failed");
 	}
+	/* The end of the upload to the guest's start (validation, spooling,
+	 * a fresh guest's launch or the delivery to a pre-booted one):
+	 * with time.boot, what a client waits before tmc-run runs. */
+	if (json_is_object(json_object_get(result, "time")))
+		json_object_set_new(json_object_get(result, "time"), "intake",
+		    json_real(round((t_start - t->t_received) * 1e6) / 1e6));
 	/* A spooled task's tar goes with its marker once the result is in. */
 	if (!t->spooled)
 		unlink(t->tar_path);

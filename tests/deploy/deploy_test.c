@@ -1022,14 +1022,15 @@ static void *bench_client(void *arg)
 	return NULL;
 }
 
-static void bench_throughput(int ninst, const char *what, const char *tar, double seconds)
+/* preboot: "on", "off", or NULL for sandboxd's default. */
+static void bench_throughput(int ninst, const char *what, const char *tar, double seconds, const char *preboot)
 {
 	struct harness_daemon ds[4];
 	struct nginx ng;
 	struct bench_client bc[4];
 	pthread_t th[4];
 	char sbd[4200];
-	const char *extra[] = { "--images-dir", abs_build, NULL };
+	const char *extra[] = { "--images-dir", abs_build, preboot ? "--preboot" : NULL, preboot, NULL };
 	int done = 0, failed = 0, busy = 0;
 	double t0, el, load0, load[1];
 
@@ -1074,8 +1075,8 @@ static void bench_throughput(int ninst, const char *what, const char *tar, doubl
 	if (getloadavg(load, 1) < 1)
 		load[0] = -1;
 	printf("bench: pool of %d instance%s, %-8s %7.1f tasks/min (%d finished in %.1fs, %d failed, %d busy retries; "
-	    "1-min load before %.2f, after %.2f)\n", ninst, ninst > 1 ? "s" : " ", what, done * 60.0 / el, done, el, failed,
-	    busy, load0, load[0]);
+	    "1-min load before %.2f, after %.2f)%s%s\n", ninst, ninst > 1 ? "s" : " ", what, done * 60.0 / el, done, el, failed,
+	    busy, load0, load[0], preboot ? ", preboot " : "", preboot ? preboot : "");
 	nginx_stop(&ng);
 out:
 	for (int i = 0; i < ninst; i++)
@@ -1132,18 +1133,27 @@ static void bench_memory(const char *what, const char *tar)
 
 static void run_bench(void)
 {
-	char hello[4200];
+	char hello[4200], java[4200];
 	const char *trivial = task_tar("trivial", "#!/bin/sh\necho ok\n");
-	const char *hello_tar;
+	const char *hello_tar, *java_tar;
 
 	snprintf(hello, sizeof(hello), "%s/c-hello", exercises_dir);
 	hello_tar = dir_tar(hello, "c-hello");
 	printf("bench: %ld cores; each client POSTs to the pool with wait=1, one client per instance\n",
 	    sysconf(_SC_NPROCESSORS_ONLN));
 	for (int n = 1; n <= 4; n *= 2)
-		bench_throughput(n, "trivial", trivial, 20);
+		bench_throughput(n, "trivial", trivial, 20, NULL);
 	for (int n = 1; n <= 4; n *= 2)
-		bench_throughput(n, "c-hello", hello_tar, 40);
+		bench_throughput(n, "c-hello", hello_tar, 40, NULL);
+	/* Issue 10: a 2-instance pool with pre-boot on and off, alternated. */
+	snprintf(java, sizeof(java), "%s/java-junit", exercises_dir);
+	java_tar = dir_tar(java, "java-junit");
+	for (int round = 0; round < 2; round++) {
+		bench_throughput(2, "c-hello", hello_tar, 40, "on");
+		bench_throughput(2, "c-hello", hello_tar, 40, "off");
+		bench_throughput(2, "java", java_tar, 60, "on");
+		bench_throughput(2, "java", java_tar, 60, "off");
+	}
 	bench_memory("idle/trivial:", task_tar("sleep3", "#!/bin/sh\nsleep 3\n"));
 	bench_memory("c-hello:", hello_tar);
 }
