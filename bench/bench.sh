@@ -633,7 +633,8 @@ bench_preboot() {
 	cpu=$(awk '{ print $39 }' /proc/self/stat)
 	echo "bench: == preboot: trivial task (exit 0), a guest booted ahead vs a fresh boot, $RUNS runs each, interleaved, Scout on, --cpu $cpu"
 	series_reset pb.sr.start nopb.sr.start pb.sr.total nopb.sr.total \
-	    pb.http.result nopb.http.result pb.http.start nopb.http.start pb.http.intake nopb.http.intake
+	    pb.http.result nopb.http.result pb.http.start nopb.http.start pb.http.intake nopb.http.intake \
+	    pb.http.run nopb.http.run pb.http.after nopb.http.after
 	i=0
 	while [ "$i" -lt "$RUNS" ]; do
 		i=$((i + 1))
@@ -669,6 +670,9 @@ bench_preboot() {
 			series_add "$mode.http.result" "$(cat "$DATA/http.json.curl")"
 			series_add "$mode.http.intake" "$(field "$DATA/http.json" .time.intake)"
 			series_add "$mode.http.start" "$(jq -r '.time.intake + .time.boot' "$DATA/http.json")"
+			series_add "$mode.http.run" "$(field "$DATA/http.json" .time.run)"
+			series_add "$mode.http.after" "$(jq -r --argjson c "$(cat "$DATA/http.json.curl")" \
+			    '$c - .time.intake - .time.total' "$DATA/http.json")"
 		done
 	done
 	sandboxd_stop pb
@@ -683,7 +687,11 @@ bench_preboot() {
 	ratio http.start.pb/nopb pb.http.start nopb.http.start
 	report pb.http.intake ms 1000
 	report nopb.http.intake ms 1000
-	echo "bench:    (result = curl's POST with wait=1 to the answer; start = time.intake + time.boot: the end of the upload to 'tmc-init: run'; intake = upload validated by tmc-unpack, to the guest's launch or delivery)"
+	report pb.http.run ms 1000
+	report nopb.http.run ms 1000
+	report pb.http.after ms 1000
+	report nopb.http.after ms 1000
+	echo "bench:    (result = curl's POST with wait=1 to the answer; start = time.intake + time.boot: the end of the upload to 'tmc-init: run'; intake = upload validated by tmc-unpack, to the guest's launch or delivery; run = time.run; after = result - intake - time.total: the upload, and after the power-off the teardown, output.tar read by tmc-unpack, the answer)"
 }
 
 # --- Main -----------------------------------------------------------------------
