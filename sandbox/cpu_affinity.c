@@ -63,7 +63,7 @@ int cpu_affinity_parse(const char *s, int *cpu, char *err, size_t errlen)
 		return 0;
 	}
 	if (parse_u64(s, 0, CPU_SETSIZE - 1, &v) < 0)
-		return errbuf_set(err, errlen, "cpu: '%s' is not a CPU number (0..%d), 'auto' or 'none'",
+		return errbuf_set(err, errlen, "'%s' is not a CPU number (0..%d), 'auto' or 'none'",
 		    s, CPU_SETSIZE - 1);
 	*cpu = (int)v;
 	return 0;

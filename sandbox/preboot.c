@@ -107,23 +107,20 @@ double sandbox_guest_age(const struct sandbox_guest *g)
 	return mono_now() - g->t_ready;
 }
 
-/* Copies the task tar to the start of the task disk; the rest of the disk
- * stays zeros, which end the archive for the guest's reader. */
-static int preboot_fill_disk(const char *tar, const char *disk, uint64_t cap, char *err,
-    size_t errlen)
+/* Copies the task tar to the start of the task disk (disk, the fd made
+ * with it); the rest of the disk stays zeros, which end the archive for the
+ * guest's reader. */
+static int preboot_fill_disk(const char *tar, int disk, uint64_t cap, char *err, size_t errlen)
 {
 	char buf[65536];
 	uint64_t total = 0;
-	int in, out, rc = 0;
+	int in, rc = 0;
 
+	if (disk < 0)
+		return errbuf_set(err, errlen, "pre-boot: the guest has no task disk");
 	in = open(tar, O_RDONLY | O_CLOEXEC);
 	if (in < 0)
 		return errbuf_set(err, errlen, "open %s: %s", tar, strerror(errno));
-	out = open(disk, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (out < 0) {
-		close(in);
-		return errbuf_set(err, errlen, "open %s: %s", disk, strerror(errno));
-	}
 	for (;;) {
 		ssize_t n = read(in, buf, sizeof(buf));
 
@@ -141,14 +138,22 @@ static int preboot_fill_disk(const char *tar, const char *disk, uint64_t cap, ch
 			    "pre-booted guest's disk", (unsigned long long)cap);
 			break;
 		}
-		if (write_full(out, buf, (size_t)n) < 0) {
-			rc = errbuf_set(err, errlen, "write %s: %s", disk, strerror(errno));
-			break;
+		for (ssize_t off = 0; off < n;) {
+			ssize_t w = pwrite(disk, buf + off, (size_t)(n - off), (off_t)(total - (uint64_t)n) + off);
+
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0) {
+				rc = errbuf_set(err, errlen, "write the task disk: %s",
+				    w < 0 ? strerror(errno) : "short write");
+				break;
+			}
+			off += w;
 		}
+		if (rc < 0)
+			break;
 	}
 	close(in);
-	if (close(out) < 0 && rc == 0)
-		rc = errbuf_set(err, errlen, "close %s: %s", disk, strerror(errno));
 	return rc;
 }
 

@@ -145,6 +145,7 @@ struct sandbox_job {
 	const struct sandbox_channel *channel;	/* NULL: ssl1 drained */
 	struct sandbox_cc cc;
 	uint64_t disk_cap;	/* pre-boot: size of the empty task disk; 0: copy the tar */
+	int disk_fd;		/* pre-boot: that disk, open from its creation on */
 	int privileged;		/* root: uid drop, cgroup */
 	int namespaces;		/* root and the host allows new namespaces */
 	char kernel[PATH_MAX], initrd[PATH_MAX], rootfs[PATH_MAX];
@@ -231,7 +232,10 @@ static int sandbox_output_tar(struct sandbox_job *j, char *err, size_t errlen)
 /* A pre-booted guest's task disk: sparse zeros of the size the guest sees
  * from boot on (UML reads a ubd file's size once, when the device is
  * added), written by the host only after the guest waits for "go".
- * Writable by us alone; UML opens it read-only (ubdbr). */
+ * Writable by us alone; UML opens it read-only (ubdbr). The fd stays open
+ * until then: the work dir belongs to the UML user, and the task is
+ * written into the file made here, whatever that user may have put at
+ * its path meanwhile. */
 static int sandbox_empty_disk(struct sandbox_job *j, char *err, size_t errlen)
 {
 	const struct sandbox_config *cfg = j->cfg;
@@ -246,7 +250,7 @@ static int sandbox_empty_disk(struct sandbox_job *j, char *err, size_t errlen)
 		close(fd);
 		return errbuf_set(err, errlen, "prepare %s: %s", j->runnable, strerror(e));
 	}
-	close(fd);
+	j->disk_fd = fd;
 	return 0;
 }
 
@@ -583,6 +587,7 @@ static void sandbox_cleanup(struct sandbox_job *j)
 		uml_kill(&j->proc);
 		uml_reap(&j->proc, NULL);
 	}
+	sandbox_close(&j->disk_fd);
 	sandbox_close(&j->console[0]);
 	sandbox_close(&j->console[1]);
 	sandbox_close(&j->ssl_in[0]);
@@ -684,6 +689,7 @@ struct sandbox_job *sandbox_job_start(const struct sandbox_config *cfg, const ch
 	j->privileged = geteuid() == 0;
 	j->namespaces = j->privileged;
 	j->console[0] = j->console[1] = j->ssl_in[0] = j->ssl_in[1] = j->ssl_out[0] = j->ssl_out[1] = -1;
+	j->disk_fd = -1;
 	j->cg.procs_fd[0] = j->cg.procs_fd[1] = -1;
 	j->proc.pid = -1;
 	j->proc.pidfd = -1;
@@ -738,9 +744,10 @@ int sandbox_job_alive(struct sandbox_job *j)
 	return j->exited ? -1 : 0;
 }
 
-const char *sandbox_job_disk(const struct sandbox_job *j)
+/* Pre-boot: the task disk, open read-write; -1 for a plain run. */
+int sandbox_job_disk(const struct sandbox_job *j)
 {
-	return j->runnable;
+	return j->disk_fd;
 }
 
 double sandbox_job_launched(const struct sandbox_job *j)

@@ -73,7 +73,7 @@ struct sandbox_job *sandbox_job_start(const struct sandbox_config *cfg, const ch
 int sandbox_job_wait_marker(struct sandbox_job *j, const char *marker, double timeout_s,
     char *err, size_t errlen);
 int sandbox_job_alive(struct sandbox_job *j);
-const char *sandbox_job_disk(const struct sandbox_job *j);
+int sandbox_job_disk(const struct sandbox_job *j);
 double sandbox_job_launched(const struct sandbox_job *j);
 struct vmlog *sandbox_job_log(struct sandbox_job *j);
 int sandbox_job_go(struct sandbox_job *j, unsigned timeout_s, const void *msg, size_t len,

@@ -253,8 +253,13 @@ int config_set(struct config *cfg, const char *key, const char *value, char *err
 		else
 			return errbuf_set(err, errlen, "%s: '%s' is neither json nor form", key, value);
 		return 0;
-	case K_CPU:
-		return cpu_affinity_parse(value, (int *)field, err, errlen) < 0 ? -1 : 0;
+	case K_CPU: {
+		char why[160];
+
+		if (cpu_affinity_parse(value, (int *)field, why, sizeof(why)) < 0)
+			return errbuf_set(err, errlen, "%s: %s", key, why);
+		return 0;
+	}
 	case K_FD:
 		if (parse_u64(value, 0, 65535, &u) < 0)
 			return errbuf_set(err, errlen, "%s: '%s' is not a file descriptor", key, value);
