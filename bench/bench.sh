@@ -3,7 +3,7 @@
 # issues 2 and 4), measured through the real sandbox-run on the real images.
 #
 #   bench/bench.sh [SECTION...]        default: boot initrd hello proc java
-#                                      scout memory previous
+#                                      scout memory pin preboot previous
 #   bench/bench.sh variant NAME KERNEL compare a kernel build with ours
 #   bench/bench.sh variant NAME -- SANDBOX-RUN-OPTION...
 #                                      compare runs with those options (e.g.
@@ -28,6 +28,13 @@
 #            cgroup peak sandbox-run reports, vs mem=
 #   java     tests/exercises/java-junit (javac + JUnitCore) in the guest vs
 #            its tmc-run in the chroot
+#   pin      c-hello and java-junit with the UML tree pinned to one host
+#            CPU (sandbox-run --cpu N, the default) vs not (--cpu none)
+#   preboot  a trivial task's start with a pre-booted guest vs a fresh
+#            boot: through sandbox-run (--preboot: delivery to tmc-run
+#            start, vs launch to tmc-run start), and through two sandboxd
+#            (--preboot on/off): POST to result (wait=1) and POST to
+#            tmc-run start (time.intake + time.boot)
 #   previous the medians of this run against the previous choice's recorded
 #            figures (bench/previous.txt: the 6.12 kernel), as ratios
 #
@@ -555,6 +562,140 @@ bench_machine() {
 	jq -r .output "$DATA/cpuinfo.json" | sed -n 's/^\(userspace\|host_fp_size\)[[:space:]]*: */bench: guest \1 /p'
 }
 
+bench_pin() {
+	prepare_chroot
+	cpu=$(awk '{ print $39 }' /proc/self/stat)
+	echo "bench: == pin: $HELLO and $JAVA with the UML tree on one host CPU (--cpu $cpu) vs left to the scheduler (--cpu none), $RUNS runs each, interleaved"
+	series_reset pin.hello.run pin.hello.total unpin.hello.run unpin.hello.total pin.java.total unpin.java.total
+	i=0
+	while [ "$i" -lt "$RUNS" ]; do
+		i=$((i + 1))
+		for mode in pin unpin; do
+			if [ "$mode" = pin ]; then opt="--cpu $cpu"; else opt="--cpu none"; fi
+			# shellcheck disable=SC2086
+			guest "$DATA/run.json" $opt "$HELLO"
+			series_add "$mode.hello.run" "$(field "$DATA/run.json" .time.run)"
+			series_add "$mode.hello.total" "$(field "$DATA/run.json" .time.total)"
+			# shellcheck disable=SC2086
+			guest "$DATA/run.json" $opt --timeout 150 "$JAVA"
+			jq -r .test_output "$DATA/run.json" | grep -q 'OK (1 test)' || die "$JAVA: tests did not pass"
+			series_add "$mode.java.total" "$(field "$DATA/run.json" .time.total)"
+		done
+	done
+	report pin.hello.run ms 1000
+	report unpin.hello.run ms 1000
+	ratio hello.run.pin/unpin pin.hello.run unpin.hello.run
+	report pin.hello.total ms 1000
+	report unpin.hello.total ms 1000
+	ratio hello.total.pin/unpin pin.hello.total unpin.hello.total
+	budget pin.hello.run "$(median pin.hello.run | awk '{ print $1 * 1000 }')" 300 "median ms"
+	report pin.java.total s
+	report unpin.java.total s
+	ratio java.total.pin/unpin pin.java.total unpin.java.total
+	budget pin.java.total "$(median pin.java.total)" 3.0 "median s"
+}
+
+# A sandboxd for the preboot section: its pid in $DATA/sbd-NAME.pid, its
+# port (the OS picks it) printed.
+sandboxd_start() {
+	name=$1
+	shift
+	work=$(cd "$B" && pwd)/bench/sbd-$name
+	rm -rf "$work"
+	mkdir -p "$work"
+	chmod 0755 "$work"
+	"$B/sandboxd" --port 0 --work-dir "$work" --images-dir "$B" "$@" > "$work.log" 2>&1 &
+	echo $! > "$DATA/sbd-$name.pid"
+	k=0
+	while ! port=$(sed -n 's/.*listening on 127.0.0.1 port \([0-9]*\).*/\1/p' "$work.log") || [ -z "$port" ]; do
+		k=$((k + 1))
+		[ "$k" -lt 100 ] || die "sandboxd $name did not start: $(tail -n 3 "$work.log")"
+		sleep 0.1
+	done
+	echo "$port"
+}
+
+sandboxd_stop() {
+	pid=$(cat "$DATA/sbd-$1.pid")
+	kill -TERM "$pid" 2>/dev/null || true
+	while kill -0 "$pid" 2>/dev/null; do
+		sleep 0.1
+	done
+}
+
+# post_wait PORT TAR OUT.json: POST with wait=1; OUT.json.curl gets curl's
+# time from the request's start to the answer's end.
+post_wait() {
+	curl -s -o "$3" -w '%{time_total}\n' -F "file=@$2" -F wait=1 "http://127.0.0.1:$1/" > "$3.curl" ||
+		die "POST to sandboxd on port $1"
+	[ "$(jq -r .status "$3")" = finished ] || die "sandboxd on port $1: $(head -c 300 "$3")"
+}
+
+bench_preboot() {
+	cpu=$(awk '{ print $39 }' /proc/self/stat)
+	echo "bench: == preboot: trivial task (exit 0), a guest booted ahead vs a fresh boot, $RUNS runs each, interleaved, Scout on, --cpu $cpu"
+	series_reset pb.sr.start nopb.sr.start pb.sr.total nopb.sr.total \
+	    pb.http.result nopb.http.result pb.http.start nopb.http.start pb.http.intake nopb.http.intake \
+	    pb.http.run nopb.http.run pb.http.after nopb.http.after
+	i=0
+	while [ "$i" -lt "$RUNS" ]; do
+		i=$((i + 1))
+		guest "$DATA/run.json" --cpu "$cpu" --preboot "$TASKS/trivial"
+		series_add pb.sr.start "$(field "$DATA/run.json" .time.boot)"
+		series_add pb.sr.total "$(field "$DATA/run.json" .time.total)"
+		guest "$DATA/run.json" --cpu "$cpu" "$TASKS/trivial"
+		series_add nopb.sr.start "$(field "$DATA/run.json" .time.boot)"
+		series_add nopb.sr.total "$(field "$DATA/run.json" .time.total)"
+	done
+	report pb.sr.start ms 1000
+	report nopb.sr.start ms 1000
+	echo "bench:    (sandbox-run: start = delivery to 'tmc-init: run' with --preboot, launch to 'tmc-init: run' without; total = from there to power-off)"
+	report pb.sr.total ms 1000
+	report nopb.sr.total ms 1000
+
+	tar=$DATA/trivial.tar
+	tar -C "$TASKS/trivial" -cf "$tar" tmc-run
+	port_pb=$(sandboxd_start pb --preboot on --cpu "$cpu")
+	port_nopb=$(sandboxd_start nopb --preboot off --cpu "$cpu")
+	trap 'sandboxd_stop pb; sandboxd_stop nopb; loadavg end' EXIT
+	# One warm-up each (page cache), then alternate; the pause lets the
+	# pre-booting instance have its next guest ready, as an idle one would.
+	post_wait "$port_pb" "$tar" "$DATA/http.json"
+	post_wait "$port_nopb" "$tar" "$DATA/http.json"
+	i=0
+	while [ "$i" -lt "$RUNS" ]; do
+		i=$((i + 1))
+		for mode in pb nopb; do
+			sleep 2
+			if [ "$mode" = pb ]; then port=$port_pb; else port=$port_nopb; fi
+			post_wait "$port" "$tar" "$DATA/http.json"
+			series_add "$mode.http.result" "$(cat "$DATA/http.json.curl")"
+			series_add "$mode.http.intake" "$(field "$DATA/http.json" .time.intake)"
+			series_add "$mode.http.start" "$(jq -r '.time.intake + .time.boot' "$DATA/http.json")"
+			series_add "$mode.http.run" "$(field "$DATA/http.json" .time.run)"
+			series_add "$mode.http.after" "$(jq -r --argjson c "$(cat "$DATA/http.json.curl")" \
+			    '$c - .time.intake - .time.total' "$DATA/http.json")"
+		done
+	done
+	sandboxd_stop pb
+	sandboxd_stop nopb
+	trap 'loadavg end' EXIT
+	report pb.http.result ms 1000
+	report nopb.http.result ms 1000
+	ratio http.result.pb/nopb pb.http.result nopb.http.result
+	budget pb.http.result "$(median pb.http.result | awk '{ print $1 * 1000 }')" 60 "median ms"
+	report pb.http.start ms 1000
+	report nopb.http.start ms 1000
+	ratio http.start.pb/nopb pb.http.start nopb.http.start
+	report pb.http.intake ms 1000
+	report nopb.http.intake ms 1000
+	report pb.http.run ms 1000
+	report nopb.http.run ms 1000
+	report pb.http.after ms 1000
+	report nopb.http.after ms 1000
+	echo "bench:    (result = curl's POST with wait=1 to the answer; start = time.intake + time.boot: the end of the upload to 'tmc-init: run'; intake = upload validated by tmc-unpack, to the guest's launch or delivery; run = time.run; after = result - intake - time.total: the upload, and after the power-off the teardown, output.tar read by tmc-unpack, the answer)"
+}
+
 # --- Main -----------------------------------------------------------------------
 
 loadavg() {
@@ -577,7 +718,7 @@ if [ "${1-}" = variant ]; then
 	bench_variant "$name" "$@"
 	exit 0
 fi
-[ $# -gt 0 ] || set -- boot initrd hello proc java scout memory previous
+[ $# -gt 0 ] || set -- boot initrd hello proc java scout memory pin preboot previous
 start=$(date +%s)
 for section in "$@"; do
 	case $section in
@@ -588,8 +729,10 @@ for section in "$@"; do
 	scout) bench_scout ;;
 	memory) bench_memory ;;
 	java) bench_java ;;
+	pin) bench_pin ;;
+	preboot) bench_preboot ;;
 	previous) bench_previous ;;
-	*) die "unknown section $section (boot initrd hello proc java scout memory previous)" ;;
+	*) die "unknown section $section (boot initrd hello proc java scout memory pin preboot previous)" ;;
 	esac
 done
 echo "bench: == done: $* in $(($(date +%s) - start)) s"

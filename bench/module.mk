@@ -2,7 +2,8 @@
 # what each section measures and how it prints).
 #
 #   make bench-uml                     boot, initrd, hello, proc, java, scout,
-#                                      memory, then previous (vs bench/previous.txt)
+#                                      memory, pin, preboot, then previous (vs
+#                                      bench/previous.txt)
 #   make bench-uml BENCH_SECTIONS=boot one or more sections only
 #   make bench KERNEL_VARIANTS="raid6-btrfs squashfs-lz4"
 #                                      also build (once, then cached) and
@@ -20,7 +21,7 @@ STOCK_UML ?= /usr/bin/linux.uml
 BENCH_BIN := $(B)/bench/bin
 BENCH_TOOLS := $(BENCH_BIN)/timeit $(BENCH_BIN)/forkexec $(BENCH_BIN)/sysloop \
 	$(BENCH_BIN)/bench_open $(BENCH_BIN)/memwatch $(BENCH_BIN)/hostinfo
-BENCH_INPUTS := $(IMAGES) $(B)/sandbox-run $(BENCH_TOOLS)
+BENCH_INPUTS := $(IMAGES) $(B)/sandbox-run $(B)/sandboxd $(BENCH_TOOLS)
 
 $(BENCH_BIN)/timeit: $(B)/static/bench/timeit.o
 	@mkdir -p $(dir $@)

@@ -233,6 +233,11 @@ json_t *result_build(const struct result_input *in, char *err, size_t errlen)
 
 	boot = vmlog_marker_time(in->log, "tmc-init: run");
 	end = vmlog_marker_time(in->log, "tmc-init: exit");
+	/* Marker times count from launch; a pre-booted task's from its "go". */
+	if (boot >= 0)
+		boot -= in->origin;
+	if (end >= 0)
+		end -= in->origin;
 	if (boot >= 0)
 		run = (end >= boot ? end : in->total) - boot;
 	bad |= json_object_set_new(t, "boot", result_seconds(boot)) < 0;

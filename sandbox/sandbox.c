@@ -55,6 +55,7 @@ void sandbox_config_defaults(struct sandbox_config *cfg)
 	cfg->scout = 1;
 	cfg->keep_work_dir = 0;
 	cfg->channel = NULL;
+	cfg->cpu = SANDBOX_CPU_NONE;
 }
 
 static char *sandbox_image_path(const char *dir, const char *name)
@@ -131,10 +132,22 @@ void sandbox_unpack_helper(const struct sandbox_config *cfg, struct privsep_help
 	h->gid = cfg->unpack_gid;
 }
 
+/* The default channel: Scout's Command Center (command_center.c) with the
+ * configured or the built-in policy, one per run. */
+struct sandbox_cc {
+	struct policy *policy;
+	struct command_center *cc;
+	struct sandbox_channel ch;
+};
+
 /* Everything one run owns, released by sandbox_cleanup(). */
 struct sandbox_job {
-	const struct sandbox_config *cfg;
+	struct sandbox_config cfg_copy;	/* a pre-booted guest outlives its caller's cfg */
+	const struct sandbox_config *cfg;	/* &cfg_copy */
 	const struct sandbox_channel *channel;	/* NULL: ssl1 drained */
+	struct sandbox_cc cc;
+	uint64_t disk_cap;	/* pre-boot: size of the empty task disk; 0: copy the tar */
+	int disk_fd;		/* pre-boot: that disk, open from its creation on */
 	int privileged;		/* root: uid drop, cgroup */
 	int namespaces;		/* root and the host allows new namespaces */
 	char kernel[PATH_MAX], initrd[PATH_MAX], rootfs[PATH_MAX];
@@ -148,7 +161,9 @@ struct sandbox_job {
 	struct vmlog *log;
 	struct uml_proc proc;
 	int spawned;
-	double t0;
+	double t_launch;
+	double t0;		/* the task's start: launch, or "go" for a pre-booted guest */
+	int exited;		/* the pidfd reported UML's exit */
 };
 
 static void sandbox_close(int *fd)
@@ -216,6 +231,31 @@ static int sandbox_output_tar(struct sandbox_job *j, char *err, size_t errlen)
 	return 0;
 }
 
+/* A pre-booted guest's task disk: sparse zeros of the size the guest sees
+ * from boot on (UML reads a ubd file's size once, when the device is
+ * added), written by the host only after the guest waits for "go".
+ * Writable by us alone; UML opens it read-only (ubdbr). The fd stays open
+ * until then: the work dir belongs to the UML user, and the task is
+ * written into the file made here, whatever that user may have put at
+ * its path meanwhile. */
+static int sandbox_empty_disk(struct sandbox_job *j, char *err, size_t errlen)
+{
+	const struct sandbox_config *cfg = j->cfg;
+	int fd = open(j->runnable, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
+
+	if (fd < 0)
+		return errbuf_set(err, errlen, "create %s: %s", j->runnable, strerror(errno));
+	if (ftruncate(fd, (off_t)j->disk_cap) < 0 ||
+	    (j->privileged && fchown(fd, getuid(), cfg->run_gid) < 0)) {
+		int e = errno;
+
+		close(fd);
+		return errbuf_set(err, errlen, "prepare %s: %s", j->runnable, strerror(e));
+	}
+	j->disk_fd = fd;
+	return 0;
+}
+
 /* A /dev/shm dir for the guest RAM file, when no private tmpfs can be had. */
 static int sandbox_tmp_shared(struct sandbox_job *j, char *err, size_t errlen)
 {
@@ -274,7 +314,9 @@ static int sandbox_prepare(struct sandbox_job *j, const char *runnable_tar, char
 
 	if (mkdir_p(cfg->work_root, 0711) < 0)
 		return errbuf_set(err, errlen, "mkdir %s: %s", cfg->work_root, strerror(errno));
-	if (snprintf(j->work, sizeof(j->work), "%s/tmc-XXXXXX", cfg->work_root) >= (int)sizeof(j->work))
+	/* A pre-booted guest's dir is told apart from a running task's. */
+	if (snprintf(j->work, sizeof(j->work), "%s/%s-XXXXXX", cfg->work_root,
+	    j->disk_cap > 0 ? "tmc-preboot" : "tmc") >= (int)sizeof(j->work))
 		return errbuf_set(err, errlen, "work root path too long");
 	if (mkdtemp(j->work) == NULL) {
 		j->work[0] = '\0';
@@ -284,9 +326,13 @@ static int sandbox_prepare(struct sandbox_job *j, const char *runnable_tar, char
 		return errbuf_set(err, errlen, "chown %s: %s", j->work, strerror(errno));
 	snprintf(j->runnable, sizeof(j->runnable), "%s/runnable.tar", j->work);
 	snprintf(j->output, sizeof(j->output), "%s/output.tar", j->work);
-	if (sandbox_copy(runnable_tar, j->runnable, cfg->run_uid, cfg->run_gid, j->privileged,
-	    err, errlen) < 0)
+	if (runnable_tar == NULL) {
+		if (sandbox_empty_disk(j, err, errlen) < 0)
+			return -1;
+	} else if (sandbox_copy(runnable_tar, j->runnable, cfg->run_uid, cfg->run_gid, j->privileged,
+	    err, errlen) < 0) {
 		return -1;
+	}
 	if (sandbox_output_tar(j, err, errlen) < 0)
 		return -1;
 	if (sandbox_tmp_dir(j, err, errlen) < 0)
@@ -324,6 +370,8 @@ static int sandbox_launch(struct sandbox_job *j, char *err, size_t errlen)
 	l.output_cap = cfg->limits.output_cap;
 	l.lpj = cfg->images.lpj;
 	l.scout = cfg->scout;
+	l.cpu = cfg->cpu;
+	l.preboot = j->disk_cap > 0;
 	/* RLIMIT_NPROC counts all processes of the uid, across every run of
 	 * this and other instances: with a pids cgroup capping this run, it is
 	 * only a loose backstop, so that one run's fork bomb cannot starve the
@@ -350,7 +398,7 @@ static int sandbox_launch(struct sandbox_job *j, char *err, size_t errlen)
 	l.exec_instead = cfg->exec_instead;
 #endif
 
-	j->t0 = mono_now();
+	j->t0 = j->t_launch = mono_now();
 	j->log = vmlog_new(cfg->limits.vm_log_cap, j->t0);
 	if (j->log == NULL)
 		return errbuf_set(err, errlen, "out of memory");
@@ -426,12 +474,18 @@ static int sandbox_drain_channel(int fd)
 	return 0;
 }
 
-/* Runs until the UML process exits or the wall clock runs out; returns 1
- * on timeout. Serves the serial line through cfg->channel meanwhile. */
-static int sandbox_wait(struct sandbox_job *j)
+enum sandbox_wait_end {
+	WAIT_EXIT,		/* UML exited (or poll failed: the teardown kills) */
+	WAIT_TIMEOUT,		/* the deadline passed */
+	WAIT_MARKER,		/* the console showed the marker waited for */
+};
+
+/* Runs until the UML process exits, the deadline passes or (marker not
+ * NULL) that console marker appears. Serves the serial line through
+ * cfg->channel meanwhile. */
+static enum sandbox_wait_end sandbox_wait(struct sandbox_job *j, double deadline, const char *marker)
 {
 	const struct sandbox_channel *ch = j->channel;
-	double deadline = j->t0 + (double)j->cfg->limits.timeout_s;
 	struct pollfd pfd[4];
 	int serving = ch != NULL && ch->on_readable != NULL;
 
@@ -443,8 +497,12 @@ static int sandbox_wait(struct sandbox_job *j)
 		double left = deadline - mono_now();
 		int ms, n;
 
+		if (marker != NULL && vmlog_marker_time(j->log, marker) >= 0)
+			return WAIT_MARKER;
+		if (j->exited)
+			return WAIT_EXIT;
 		if (left <= 0)
-			return 1;
+			return WAIT_TIMEOUT;
 		ms = left > 3600 ? 3600 * 1000 : (int)(left * 1000) + 1;
 		for (int i = 0; i < 4; i++) {
 			pfd[i].events = POLLIN;
@@ -458,7 +516,7 @@ static int sandbox_wait(struct sandbox_job *j)
 			if (errno == EINTR)
 				continue;
 			log_warn("%s: poll", __func__);
-			return 0;	/* treated as an exit: the teardown kills */
+			return WAIT_EXIT;	/* the teardown kills */
 		}
 		if (pfd[0].revents != 0 && sandbox_read_console(j))
 			pfd[0].fd = -1;
@@ -475,8 +533,11 @@ static int sandbox_wait(struct sandbox_job *j)
 			if (!serving && sandbox_drain_channel(j->ssl_out[0]))
 				pfd[1].fd = -1;
 		}
-		if (pfd[2].revents != 0)
-			return 0;
+		if (pfd[2].revents != 0) {
+			j->exited = 1;
+			if (marker == NULL || vmlog_marker_time(j->log, marker) < 0)
+				return WAIT_EXIT;
+		}
 	}
 }
 
@@ -531,6 +592,7 @@ static void sandbox_cleanup(struct sandbox_job *j)
 		uml_kill(&j->proc);
 		uml_reap(&j->proc, NULL);
 	}
+	sandbox_close(&j->disk_fd);
 	sandbox_close(&j->console[0]);
 	sandbox_close(&j->console[1]);
 	sandbox_close(&j->ssl_in[0]);
@@ -549,14 +611,6 @@ static void sandbox_cleanup(struct sandbox_job *j)
 	}
 	vmlog_free(j->log);
 }
-
-/* The default channel: Scout's Command Center (command_center.c) with the
- * configured or the built-in policy, one per run. */
-struct sandbox_cc {
-	struct policy *policy;
-	struct command_center *cc;
-	struct sandbox_channel ch;
-};
 
 static int sandbox_cc_readable(void *ctx, int from_guest, int to_guest)
 {
@@ -611,13 +665,125 @@ static void sandbox_cc_close(struct sandbox_cc *s)
 	memset(s, 0, sizeof(*s));
 }
 
-int sandbox_run(const struct sandbox_config *cfg, const char *runnable_tar,
-    json_t **result, char *err, size_t errlen)
+/* Frees everything of a job, killing its UML if it still runs. */
+void sandbox_job_free(struct sandbox_job *j)
 {
-	struct sandbox_job j;
+	if (j == NULL)
+		return;
+	sandbox_cleanup(j);
+	sandbox_cc_close(&j->cc);
+	free(j);
+}
+
+/* Makes the work dir and launches UML: with runnable_tar, as a plain run;
+ * with NULL, as a pre-boot (an empty task disk of disk_cap bytes, and
+ * tmc-init told to wait for "go"). NULL with err when nothing runs. */
+struct sandbox_job *sandbox_job_start(const struct sandbox_config *cfg, const char *runnable_tar,
+    uint64_t disk_cap, char *err, size_t errlen)
+{
+	struct sandbox_job *j = calloc(1, sizeof(*j));
+
+	if (j == NULL) {
+		errbuf_set(err, errlen, "out of memory");
+		return NULL;
+	}
+	j->cfg_copy = *cfg;
+	j->cfg = &j->cfg_copy;
+	j->channel = cfg->channel;
+	j->disk_cap = runnable_tar == NULL ? disk_cap : 0;
+	j->privileged = geteuid() == 0;
+	j->namespaces = j->privileged;
+	j->console[0] = j->console[1] = j->ssl_in[0] = j->ssl_in[1] = j->ssl_out[0] = j->ssl_out[1] = -1;
+	j->disk_fd = -1;
+	j->cg.procs_fd[0] = j->cg.procs_fd[1] = -1;
+	j->proc.pid = -1;
+	j->proc.pidfd = -1;
+	if (runnable_tar == NULL && disk_cap < 1024) {
+		errbuf_set(err, errlen, "pre-boot: a task disk of %llu bytes is too small",
+		    (unsigned long long)disk_cap);
+		free(j);
+		return NULL;
+	}
+	if (j->channel == NULL && cfg->scout) {
+		if (sandbox_cc_open(&j->cc, cfg->policy, err, errlen) < 0) {
+			sandbox_cc_close(&j->cc);
+			free(j);
+			return NULL;
+		}
+		j->channel = &j->cc.ch;
+	}
+	if (sandbox_prepare(j, runnable_tar, err, errlen) < 0 ||
+	    sandbox_launch(j, err, errlen) < 0) {
+		sandbox_job_free(j);
+		return NULL;
+	}
+	return j;
+}
+
+/* Pre-boot: waits up to timeout_s for the console marker; 0 once seen, -1
+ * with err when the guest died or took too long (the job is then useless). */
+int sandbox_job_wait_marker(struct sandbox_job *j, const char *marker, double timeout_s,
+    char *err, size_t errlen)
+{
+	switch (sandbox_wait(j, mono_now() + timeout_s, marker)) {
+	case WAIT_MARKER:
+		return 0;
+	case WAIT_TIMEOUT:
+		return errbuf_set(err, errlen, "no \"%s\" within %.0f s", marker, timeout_s);
+	case WAIT_EXIT:
+		break;
+	}
+	return errbuf_set(err, errlen, "the guest exited after %.3f s", mono_now() - j->t_launch);
+}
+
+/* Pre-boot, while the guest waits: 0 while UML lives; -1 once it exited.
+ * Also keeps its console pipe drained. */
+int sandbox_job_alive(struct sandbox_job *j)
+{
+	struct pollfd pfd = { j->proc.pidfd, POLLIN, 0 };
+
+	if (j->console[0] >= 0 && sandbox_read_console(j))
+		sandbox_close(&j->console[0]);
+	if (!j->exited && poll(&pfd, 1, 0) > 0)
+		j->exited = 1;
+	return j->exited ? -1 : 0;
+}
+
+/* Pre-boot: the task disk, open read-write; -1 for a plain run. */
+int sandbox_job_disk(const struct sandbox_job *j)
+{
+	return j->disk_fd;
+}
+
+double sandbox_job_launched(const struct sandbox_job *j)
+{
+	return j->t_launch;
+}
+
+struct vmlog *sandbox_job_log(struct sandbox_job *j)
+{
+	return j->log;
+}
+
+/* Pre-boot: the task's clock starts now (timeout, time.total), with
+ * timeout_s; msg (the "go" line) goes to the guest's serial line, which
+ * nothing else has written to yet. */
+int sandbox_job_go(struct sandbox_job *j, unsigned timeout_s, const void *msg, size_t len,
+    char *err, size_t errlen)
+{
+	j->cfg_copy.limits.timeout_s = timeout_s;
+	j->t0 = mono_now();
+	if (write_full(j->ssl_in[1], msg, len) < 0)
+		return errbuf_set(err, errlen, "write to the guest's serial line: %s", strerror(errno));
+	return 0;
+}
+
+/* Waits for the guest, reads what it left and builds the result; frees j. */
+int sandbox_job_finish(struct sandbox_job *j, json_t **result, char *err, size_t errlen)
+{
+	const struct sandbox_config *cfg = j->cfg;
 	struct output_set out;
 	struct result_input in = { 0 };
-	struct sandbox_cc cc;
 	struct privsep_helper unpack;
 	struct privsep_expect expect;
 	char oerr[256];
@@ -625,69 +791,57 @@ int sandbox_run(const struct sandbox_config *cfg, const char *runnable_tar,
 	double t_end;
 
 	*result = NULL;
-	memset(&j, 0, sizeof(j));
-	memset(&cc, 0, sizeof(cc));
-	j.cfg = cfg;
-	j.channel = cfg->channel;
-	if (j.channel == NULL && cfg->scout) {
-		if (sandbox_cc_open(&cc, cfg->policy, err, errlen) < 0) {
-			sandbox_cc_close(&cc);
-			return -1;
-		}
-		j.channel = &cc.ch;
-	}
-	j.privileged = geteuid() == 0;
-	j.namespaces = j.privileged;
-	j.console[0] = j.console[1] = j.ssl_in[0] = j.ssl_in[1] = j.ssl_out[0] = j.ssl_out[1] = -1;
-	j.cg.procs_fd[0] = j.cg.procs_fd[1] = -1;
-	j.proc.pid = -1;
-	j.proc.pidfd = -1;
-
-	if (sandbox_prepare(&j, runnable_tar, err, errlen) < 0 ||
-	    sandbox_launch(&j, err, errlen) < 0) {
-		sandbox_cleanup(&j);
-		sandbox_cc_close(&cc);
-		return -1;
-	}
-	timed_out = sandbox_wait(&j);
-	sandbox_teardown(&j, &status);
+	timed_out = sandbox_wait(j, j->t0 + (double)cfg->limits.timeout_s, NULL) == WAIT_TIMEOUT;
+	sandbox_teardown(j, &status);
 	t_end = mono_now();
-	sandbox_drain_console(&j);
-	log_debug("%s: UML %d done after %.3f s%s", __func__, (int)j.proc.pid, t_end - j.t0,
+	sandbox_drain_console(j);
+	log_debug("%s: UML %d done after %.3f s%s", __func__, (int)j->proc.pid, t_end - j->t0,
 	    timed_out ? " (timeout)" : "");
 
 	/* The guest is gone: only now is output.tar read, as hostile data, by
 	 * tmc-unpack. Its failure reads as a guest crash (no meta.txt). */
 	sandbox_unpack_helper(cfg, &unpack);
 	expect.size = cfg->limits.output_cap;
-	expect.uid = j.privileged ? cfg->run_uid : geteuid();
-	have_out = privsep_output(&unpack, j.output, cfg->limits.file_cap, &expect, &out, oerr,
+	expect.uid = j->privileged ? cfg->run_uid : geteuid();
+	have_out = privsep_output(&unpack, j->output, cfg->limits.file_cap, &expect, &out, oerr,
 	    sizeof(oerr)) == 0;
-	in.collected = mono_now() - j.t0;
+	in.collected = mono_now() - j->t0;
 	if (!have_out)
-		vmlog_note(j.log, oerr, t_end);
+		vmlog_note(j->log, oerr, t_end);
 
-	if (cc.cc != NULL && cc_error(cc.cc) != NULL) {
-		snprintf(oerr, sizeof(oerr), "channel: %s", cc_error(cc.cc));
-		vmlog_note(j.log, oerr, t_end);
+	if (j->cc.cc != NULL && cc_error(j->cc.cc) != NULL) {
+		snprintf(oerr, sizeof(oerr), "channel: %s", cc_error(j->cc.cc));
+		vmlog_note(j->log, oerr, t_end);
 	}
 
 	in.timed_out = timed_out;
 	in.timeout_s = cfg->limits.timeout_s;
 	in.out = have_out ? &out : NULL;
-	in.log = j.log;
+	in.log = j->log;
 	in.log_now = t_end;
-	in.total = t_end - j.t0;
-	in.memory_peak = cgroup_memory_peak(&j.cg);
-	in.host_oom_kills = cgroup_oom_kills(&j.cg);
+	in.origin = j->t0 - j->t_launch;
+	in.total = t_end - j->t0;
+	in.memory_peak = cgroup_memory_peak(&j->cg);
+	in.host_oom_kills = cgroup_oom_kills(&j->cg);
 	in.exit_status = status;
 	*result = result_build(&in, err, errlen);
 	if (have_out)
 		output_set_free(&out);
-	if (*result != NULL && j.channel != NULL && j.channel->on_result != NULL &&
-	    j.channel->on_result(j.channel->ctx, *result) < 0)
+	if (*result != NULL && j->channel != NULL && j->channel->on_result != NULL &&
+	    j->channel->on_result(j->channel->ctx, *result) < 0)
 		log_warnx("%s: the Command Center could not add its record", __func__);
-	sandbox_cleanup(&j);
-	sandbox_cc_close(&cc);
+	sandbox_job_free(j);
 	return *result != NULL ? 0 : -1;
+}
+
+int sandbox_run(const struct sandbox_config *cfg, const char *runnable_tar,
+    json_t **result, char *err, size_t errlen)
+{
+	struct sandbox_job *j;
+
+	*result = NULL;
+	j = sandbox_job_start(cfg, runnable_tar, 0, err, errlen);
+	if (j == NULL)
+		return -1;
+	return sandbox_job_finish(j, result, err, errlen);
 }

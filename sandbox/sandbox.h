@@ -98,7 +98,11 @@ struct sandbox_config {
 #ifdef SANDBOX_TEST_HOOKS
 	char *const *exec_instead;	/* tests: argv run in place of linux.uml, same jail */
 #endif
+	int cpu;		/* host CPU the UML tree is pinned to; SANDBOX_CPU_NONE: not */
 };
+
+#define SANDBOX_CPU_NONE (-1)	/* not pinned */
+#define SANDBOX_CPU_AUTO (-2)	/* for the CLIs' parsers: their default choice */
 
 /* uid_slot.c: a pair of host uids per process that runs tasks, held by a
  * lock for its life (range and reasons at the top of uid_slot.c). */
@@ -136,6 +140,34 @@ int sandbox_run(const struct sandbox_config *cfg, const char *runnable_tar,
     json_t **result, char *err, size_t errlen);
 const char *sandbox_status_name(enum sandbox_status s);
 const char *sandbox_reason_name(enum sandbox_reason r);
+
+/* cpu_affinity.c: the CPU the UML tree is pinned to (see the file). */
+int cpu_affinity_parse(const char *s, int *cpu, char *err, size_t errlen);
+int cpu_affinity_check(int cpu, char *err, size_t errlen);
+int cpu_affinity_pick(unsigned k, int *cpu, char *err, size_t errlen);
+int cpu_affinity_current(int *cpu, char *err, size_t errlen);
+
+/* preboot.c: a guest booted ahead of its task, up to where tmc-init waits
+ * for "go" (theory of operation at the top of preboot.c). */
+struct sandbox_guest;
+/* Boots a guest with cfg (copied; its limits.memory, tmpfs, caps, scout,
+ * cpu and images are fixed from now on) and an empty task disk of
+ * disk_cap bytes; returns once tmc-init waits, or NULL with err. */
+struct sandbox_guest *sandbox_guest_boot(const struct sandbox_config *cfg, uint64_t disk_cap,
+    char *err, size_t errlen);
+/* 0 while the guest waits; -1 with why when it died (it is then useless). */
+int sandbox_guest_check(struct sandbox_guest *g, char *why, size_t whylen);
+/* Whether a task under cfg can run in g: same memory (mem= is fixed at
+ * boot), and its tar fits the disk (checked again by sandbox_guest_run). */
+int sandbox_guest_fits(const struct sandbox_guest *g, const struct sandbox_config *cfg,
+    const char *runnable_tar);
+double sandbox_guest_age(const struct sandbox_guest *g);
+/* Runs the task in g, as sandbox_run() would in a fresh guest: the
+ * timeout counts from this call. Always consumes g. */
+int sandbox_guest_run(struct sandbox_guest *g, const struct sandbox_config *cfg,
+    const char *runnable_tar, json_t **result, char *err, size_t errlen);
+/* Kills and removes an unused guest; NULL is fine. */
+void sandbox_guest_free(struct sandbox_guest *g);
 
 /* task_tar.c: packs a trusted local directory (an exercise) as runnable.tar. */
 int task_tar_from_dir(const char *dir, const char *out_tar, char *err, size_t errlen);
@@ -217,6 +249,8 @@ struct privsep_expect {
 	uid_t uid;		/* owned by this uid */
 };
 void upload_limits_defaults(struct upload_limits *lim);
+/* The largest runnable.tar an upload under lim can become. */
+uint64_t upload_stream_cap(const struct upload_limits *lim);
 int privsep_upload(const struct privsep_helper *h, const char *in_path, const char *out_tar,
     const struct upload_limits *lim, char *err, size_t errlen);
 int privsep_output(const struct privsep_helper *h, const char *path, uint64_t file_cap,

@@ -37,6 +37,8 @@ struct uml_launch {
 	uint64_t memory, tmpfs, stream_cap, output_cap;
 	unsigned long lpj;
 	int scout;
+	int cpu;		/* host CPU to pin the tree to; SANDBOX_CPU_NONE: not */
+	int preboot;		/* tmc.preboot=1: tmc-init waits for "go" on ttyS1 */
 	unsigned nproc_rlimit;	/* RLIMIT_NPROC (per host uid, not per run) */
 	unsigned guest_nproc;	/* the task's process cap in the guest (tmc.nproc) */
 	int privileged;		/* started as root: the uid drop */
@@ -67,6 +69,23 @@ void uml_kill(const struct uml_proc *p);
 int uml_reap(struct uml_proc *p, int *status);
 long uml_survivors(const struct uml_proc *p);
 
+/* sandbox.c: one run's stages, for preboot.c (sandbox_run() chains start
+ * and finish). */
+struct sandbox_job;
+struct vmlog;
+struct sandbox_job *sandbox_job_start(const struct sandbox_config *cfg, const char *runnable_tar,
+    uint64_t disk_cap, char *err, size_t errlen);
+int sandbox_job_wait_marker(struct sandbox_job *j, const char *marker, double timeout_s,
+    char *err, size_t errlen);
+int sandbox_job_alive(struct sandbox_job *j);
+int sandbox_job_disk(const struct sandbox_job *j);
+double sandbox_job_launched(const struct sandbox_job *j);
+struct vmlog *sandbox_job_log(struct sandbox_job *j);
+int sandbox_job_go(struct sandbox_job *j, unsigned timeout_s, const void *msg, size_t len,
+    char *err, size_t errlen);
+int sandbox_job_finish(struct sandbox_job *j, json_t **result, char *err, size_t errlen);
+void sandbox_job_free(struct sandbox_job *j);
+
 /* result.c: turns what a run left behind into the result object. */
 struct result_input {
 	int timed_out;
@@ -74,7 +93,9 @@ struct result_input {
 	const struct output_set *out;	/* NULL when output.tar was unreadable */
 	struct vmlog *log;
 	double log_now;			/* host time stamped on notes */
-	double total;			/* seconds from launch to reaping */
+	double origin;			/* seconds from launch to the task's start ("go"
+					 * of a pre-booted guest; 0 otherwise) */
+	double total;			/* seconds from the task's start to reaping */
 	double collected;		/* seconds from launch to output.tar read; 0: not measured */
 	int64_t memory_peak;		/* bytes, -1 when unknown */
 	long host_oom_kills;		/* the host cgroup's OOM killer, -1 unknown */
@@ -109,7 +130,6 @@ struct privsep_hdr {
 #define PRIVSEP_FRAME_MAX (1U << 30)
 #define PRIVSEP_EXIT_SETUP 125	/* exit status: the child could not confine itself */
 #define PRIVSEP_EXIT_EXEC 127	/* exit status: the exec failed */
-uint64_t upload_stream_cap(const struct upload_limits *lim);
 int privsep_send(int fd, uint32_t type, const void *a, size_t alen, const void *b, size_t blen);
 int privsep_send_output(int fd, const struct output_set *set);
 

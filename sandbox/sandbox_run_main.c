@@ -64,6 +64,11 @@ static void usage(FILE *f)
 "                      other sandbox-run or sandboxd uses it (default: a free one)\n"
 "  --uid USER, --gid GROUP  user UML runs as when started as root (default: the slot's)\n"
 "  --work-root DIR     per-task work dirs are made below DIR (default /tmp)\n"
+"  --cpu N|none        pin the UML process tree to host CPU N (default: the\n"
+"                      CPU sandbox-run starts on); none: leave it to the scheduler\n"
+"  --preboot           boot the guest first, up to where tmc-init waits, then\n"
+"                      deliver the task (as sandboxd's pre-boot does; `time`\n"
+"                      counts from the delivery)\n"
 "  --keep              keep the work dir (its path is logged)\n"
 "task:\n"
 "  --no-scout          run tmc-run without Scout (tmc.scout=0)\n"
@@ -79,7 +84,7 @@ enum {
 	OPT_KERNEL = 256, OPT_INITRD, OPT_ROOTFS, OPT_IMAGES, OPT_LPJ, OPT_MEMORY, OPT_TIMEOUT,
 	OPT_OUTPUT_CAP, OPT_FILE_CAP, OPT_VM_LOG_CAP, OPT_TMPFS, OPT_NPROC, OPT_UID, OPT_GID,
 	OPT_WORK_ROOT, OPT_KEEP, OPT_NO_SCOUT, OPT_POLICY, OPT_COMPACT, OPT_UNPACK, OPT_UID_SLOT,
-	OPT_EXEC_INSTEAD, OPT_EXEC_ARG,
+	OPT_EXEC_INSTEAD, OPT_EXEC_ARG, OPT_CPU, OPT_PREBOOT,
 };
 
 static const struct option options[] = {
@@ -107,6 +112,8 @@ static const struct option options[] = {
 #endif
 	{ "work-root", required_argument, NULL, OPT_WORK_ROOT },
 	{ "keep", no_argument, NULL, OPT_KEEP },
+	{ "cpu", required_argument, NULL, OPT_CPU },
+	{ "preboot", no_argument, NULL, OPT_PREBOOT },
 	{ "no-scout", no_argument, NULL, OPT_NO_SCOUT },
 	{ "policy", required_argument, NULL, OPT_POLICY },
 	{ "compact", no_argument, NULL, OPT_COMPACT },
@@ -236,6 +243,47 @@ static int claim_uids(struct sandbox_config *cfg, struct uid_slot *held, int slo
 	return 0;
 }
 
+/* --cpu: a CPU this process may run on, or none; by default the one it
+ * started on. */
+static int resolve_cpu(const char *arg, int *cpu)
+{
+	char err[256];
+
+	*cpu = SANDBOX_CPU_AUTO;
+	if (arg != NULL && cpu_affinity_parse(arg, cpu, err, sizeof(err)) < 0) {
+		log_warnx("--cpu: %s", err);
+		return -1;
+	}
+	if (*cpu == SANDBOX_CPU_AUTO && cpu_affinity_current(cpu, err, sizeof(err)) < 0) {
+		log_warnx("--cpu: %s", err);
+		return -1;
+	}
+	if (*cpu >= 0 && cpu_affinity_check(*cpu, err, sizeof(err)) < 0) {
+		log_warnx("--cpu: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* --preboot: the guest boots before the task is handed over, as in
+ * sandboxd; the disk is sized for any upload under the default limits. */
+static int run_preboot(const struct sandbox_config *cfg, const char *tar, json_t **result,
+    char *err, size_t errlen)
+{
+	struct upload_limits lim;
+	struct sandbox_guest *g;
+
+	upload_limits_defaults(&lim);
+	g = sandbox_guest_boot(cfg, upload_stream_cap(&lim), err, errlen);
+	if (g == NULL)
+		return -1;
+	if (!sandbox_guest_fits(g, cfg, tar)) {
+		sandbox_guest_free(g);
+		return errbuf_set(err, errlen, "%s does not fit the pre-booted guest's disk", tar);
+	}
+	return sandbox_guest_run(g, cfg, tar, result, err, errlen);
+}
+
 /* A crash or internal result is the sandbox failing, not the task: say so on
  * stderr in one line with the cause, and exit 3. */
 static int sandbox_failed(json_t *result)
@@ -257,7 +305,9 @@ int main(int argc, char **argv)
 	const char *kernel = NULL, *initrd = NULL, *rootfs = NULL, *unpack = NULL, *task, *use = NULL;
 	char *images_dir = NULL, *unpack_abs = NULL, find_err[512], err[512], tmp_dir[PATH_MAX - 32];
 	char tmp_tar[PATH_MAX];
-	int lpj_set = 0, compact = 0, verbosity = 1, c, rc = 1, uid_set = 0, gid_set = 0, slot = -1;
+	int lpj_set = 0, compact = 0, verbosity = 1, preboot = 0, c, rc = 1, uid_set = 0, gid_set = 0,
+	    slot = -1;
+	const char *cpu_arg = NULL;
 	struct uid_slot held = { .fd = -1 };
 #ifdef SANDBOX_TEST_HOOKS
 	char *exec_argv[16] = { NULL };
@@ -310,6 +360,8 @@ int main(int argc, char **argv)
 #endif
 		case OPT_WORK_ROOT: cfg.work_root = optarg; break;
 		case OPT_KEEP: cfg.keep_work_dir = 1; break;
+		case OPT_CPU: cpu_arg = optarg; break;
+		case OPT_PREBOOT: preboot = 1; break;
 		case OPT_NO_SCOUT: cfg.scout = 0; break;
 		case OPT_POLICY: cfg.policy = optarg; break;
 		case OPT_COMPACT: compact = 1; break;
@@ -324,6 +376,8 @@ int main(int argc, char **argv)
 	}
 	task = argv[optind];
 	log_init("sandbox-run", verbosity, 2);
+	if (resolve_cpu(cpu_arg, &cfg.cpu) < 0)
+		return 2;
 	if (claim_uids(&cfg, &held, slot, uid_set, gid_set) < 0)
 		goto out;
 
@@ -367,7 +421,8 @@ int main(int argc, char **argv)
 	}
 	snprintf(tmp_tar, sizeof(tmp_tar), "%s/runnable.tar", tmp_dir);
 	if (prepare_task(&cfg, task, tmp_tar, &use) == 0) {
-		if (sandbox_run(&cfg, use, &result, err, sizeof(err)) < 0) {
+		if ((preboot ? run_preboot(&cfg, use, &result, err, sizeof(err)) :
+		    sandbox_run(&cfg, use, &result, err, sizeof(err))) < 0) {
 			log_warnx("sandbox: %s", err);
 		} else {
 			size_t flags = JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10) |

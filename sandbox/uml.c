@@ -96,7 +96,7 @@ char **uml_argv(const struct uml_launch *l, char *err, size_t errlen)
 			    paths[i] ? paths[i] : "(none)");
 			return NULL;
 		}
-	argv = calloc(22, sizeof(*argv));
+	argv = calloc(24, sizeof(*argv));
 	if (argv == NULL) {
 		errbuf_set(err, errlen, "uml: out of memory");
 		return NULL;
@@ -130,6 +130,8 @@ char **uml_argv(const struct uml_launch *l, char *err, size_t errlen)
 	argv[n++] = uml_strf("tmc.scout=%d", l->scout ? 1 : 0);
 	argv[n++] = uml_strf("tmc.stream_cap=%" PRIu64, l->stream_cap);
 	argv[n++] = uml_strf("tmc.nproc=%u", l->guest_nproc);
+	if (l->preboot)
+		argv[n++] = uml_strf("tmc.preboot=1");
 	for (size_t i = 0; i < n; i++)
 		if (argv[i] == NULL) {
 			uml_argv_free(argv);
@@ -144,13 +146,14 @@ enum uml_step {
 	STEP_CGROUP, STEP_PGID, STEP_MOUNT_PRIVATE, STEP_MOUNT_TMP, STEP_RLIMIT, STEP_CHDIR,
 	STEP_SETGROUPS, STEP_SETGID, STEP_SETUID, STEP_NO_NEW_PRIVS, STEP_PDEATHSIG,
 	STEP_SIGMASK, STEP_INIT, STEP_PERSONALITY, STEP_FDS, STEP_EXEC, STEP_JAIL, STEP_FILTER,
+	STEP_AFFINITY,
 };
 static const char *const uml_step_names[] = {
 	"join cgroup", "setpgid", "make mounts private", "mount tmpfs for guest RAM",
 	"setrlimit", "chdir to work dir", "setgroups", "setgid", "setuid",
 	"no_new_privs", "parent-death signal", "signal mask", "fork UML from init",
 	"personality", "lay out fds",
-	"execve", "jail", "install the host seccomp filter",
+	"execve", "jail", "install the host seccomp filter", "pin to the CPU",
 };
 
 struct uml_child_error {
@@ -235,6 +238,16 @@ static void __attribute__((noreturn)) uml_child_run(struct uml_child *c)
 			uml_child_fail(c, STEP_CGROUP);
 	if (setpgid(0, 0) < 0)
 		uml_child_fail(c, STEP_PGID);
+	/* Before anything forks: every process of the tree inherits it
+	 * (cpu_affinity.c says why one CPU). */
+	if (l->cpu >= 0) {
+		cpu_set_t one;
+
+		CPU_ZERO(&one);
+		CPU_SET(l->cpu, &one);
+		if (sched_setaffinity(0, sizeof(one), &one) < 0)
+			uml_child_fail(c, STEP_AFFINITY);
+	}
 	if (l->namespaces) {
 		/* Nothing UML mounts may show on the host, and the guest RAM
 		 * tmpfs goes away with the namespace. */

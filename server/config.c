@@ -24,7 +24,7 @@
 #include "common/log.h"
 #include "common/util.h"
 
-enum kind { K_STR, K_UINT, K_SIZE, K_DURATION, K_ONOFF, K_FORMAT, K_FD, K_FLAG, K_COUNT };
+enum kind { K_STR, K_UINT, K_SIZE, K_DURATION, K_ONOFF, K_FORMAT, K_FD, K_FLAG, K_COUNT, K_CPU };
 
 struct option_def {
 	const char *name;
@@ -84,6 +84,12 @@ static const struct option_def options[] = {
 	{ "group", K_STR, O(group), 0, "GROUP", "host group (name or gid) for UML (default: the user's)" },
 	{ "scout", K_ONOFF, O(scout), 0, "on|off", "confine tmc-run with Scout, the seccomp layer (default on)" },
 	{ "policy", K_STR, O(policy), 0, "FILE", "Scout policy file (default: built in)" },
+	/* Speed (issue 10): where UML runs, and a guest booted ahead. */
+	{ "cpu", K_CPU, O(cpu), 0, "N|auto|none",
+	  "pin each task's UML process tree to host CPU N; auto (default): the (port mod n)-th of the n "
+	  "CPUs sandboxd may run on, so consecutive ports get their own; none: the scheduler's choice" },
+	{ "preboot", K_ONOFF, O(preboot), 0, "on|off",
+	  "while idle, boot the next guest up to where it waits for its task (default on)" },
 	{ "max-connections", K_UINT, O(max_connections), 100000, "N", "concurrent HTTP connections (default 64)" },
 	{ "connection-timeout", K_DURATION, O(conn_timeout), 3600, "DURATION", "idle HTTP connection (default 60s)" },
 	{ "keep-work-dir", K_FLAG, O(keep_work_dir), 0, NULL, "leave each task's work dir behind (debugging)" },
@@ -127,6 +133,8 @@ void config_defaults(struct config *cfg)
 	cfg->verbosity = 1;
 	cfg->scout = 1;
 	cfg->uid_slot = UID_SLOTS;
+	cfg->cpu = SANDBOX_CPU_AUTO;
+	cfg->preboot = 1;
 	cfg->max_connections = 64;
 	cfg->conn_timeout = 60;
 	cfg->spool_max_files = 10000;
@@ -251,6 +259,13 @@ int config_set(struct config *cfg, const char *key, const char *value, char *err
 		else
 			return errbuf_set(err, errlen, "%s: '%s' is neither json nor form", key, value);
 		return 0;
+	case K_CPU: {
+		char why[160];
+
+		if (cpu_affinity_parse(value, (int *)field, why, sizeof(why)) < 0)
+			return errbuf_set(err, errlen, "%s: %s", key, why);
+		return 0;
+	}
 	case K_FD:
 		if (parse_u64(value, 0, 65535, &u) < 0)
 			return errbuf_set(err, errlen, "%s: '%s' is not a file descriptor", key, value);

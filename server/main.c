@@ -67,6 +67,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/un.h>
+#include <netinet/in.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -135,6 +136,38 @@ static void override_image(const char **slot, const char *path)
 	*slot = abs;
 }
 
+/* The instance's port, for --cpu auto: the configured one, or that of an
+ * inherited socket; 0 when neither says. */
+static unsigned instance_port(const struct config *cfg)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (cfg->listen_fd < 0 || getsockname(cfg->listen_fd, (struct sockaddr *)&ss, &len) < 0)
+		return cfg->port;
+	if (ss.ss_family == AF_INET)
+		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	if (ss.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	return 0;
+}
+
+/* --cpu: auto is one CPU per instance, the (port mod n)-th of the n this
+ * process may run on, so that a pool on consecutive ports spreads out. */
+static void setup_cpu(const struct config *cfg, struct sandbox_config *sb)
+{
+	unsigned port = instance_port(cfg);
+	char err[512];
+
+	sb->cpu = cfg->cpu;
+	if (sb->cpu == SANDBOX_CPU_AUTO &&
+	    (port != 0 ? cpu_affinity_pick(port, &sb->cpu, err, sizeof(err)) :
+	    cpu_affinity_current(&sb->cpu, err, sizeof(err))) < 0)
+		fatalx("--cpu auto: %s", err);
+	if (sb->cpu >= 0 && cpu_affinity_check(sb->cpu, err, sizeof(err)) < 0)
+		fatalx("--cpu: %s", err);
+}
+
 static void setup_sandbox(const struct config *cfg, struct sandbox_config *sb, char *tasks_dir)
 {
 	char err[512];
@@ -160,6 +193,8 @@ static void setup_sandbox(const struct config *cfg, struct sandbox_config *sb, c
 	sb->keep_work_dir = cfg->keep_work_dir;
 	claim_uids(cfg, sb);
 	resolve_ids(cfg, sb);
+	setup_cpu(cfg, sb);
+	preboot_init(cfg->preboot, upload_stream_cap(&cfg->upload));
 }
 
 /*
@@ -345,7 +380,7 @@ int main(int argc, char **argv)
 {
 	struct config cfg;
 	struct sandbox_config sb;
-	char err[512], tasks_dir[4200], msg[64];
+	char err[512], tasks_dir[4200], msg[64], cpu_desc[16];
 	struct spool_rerun *reruns = NULL;
 	size_t nreruns = 0;
 	sigset_t sigs;
@@ -390,11 +425,16 @@ int main(int argc, char **argv)
 	spool_reruns_free(reruns, nreruns);
 	if (http_start(&cfg) < 0)
 		fatalx("cannot start the HTTP service");
+	if (sb.cpu >= 0)
+		snprintf(cpu_desc, sizeof(cpu_desc), "%d", sb.cpu);
+	else
+		snprintf(cpu_desc, sizeof(cpu_desc), "none");
 	log_info("sandboxd %s ready: work dir %s, kernel %s, memory %lluM, timeout %us, upload cap %llu, "
-	    "notify %s, scout %s, spool max %lluM (result max %lluM, %llu files), drain at most %us",
+	    "notify %s, scout %s, cpu %s, preboot %s, spool max %lluM (result max %lluM, %llu files), drain at most %us",
 	    SANDBOXD_VERSION, cfg.work_dir, sb.images.kernel,
 	    (unsigned long long)(cfg.memory >> 20), cfg.timeout_s, (unsigned long long)cfg.upload_cap,
 	    cfg.notify_format == NOTIFY_FORM ? "form" : "json", cfg.scout ? "on" : "off",
+	    cpu_desc, cfg.preboot ? "on" : "off",
 	    (unsigned long long)(cfg.spool_max >> 20), (unsigned long long)(cfg.result_max >> 20),
 	    (unsigned long long)cfg.spool_max_files, drain_bound_s(&cfg));
 

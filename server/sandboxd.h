@@ -52,6 +52,8 @@ struct config {
 	char *group;
 	int scout;
 	char *policy;
+	int cpu;		/* host CPU for UML; SANDBOX_CPU_AUTO / _NONE */
+	int preboot;		/* boot the next guest while idle */
 	unsigned max_connections;
 	double conn_timeout;	/* idle HTTP connection, seconds */
 	int keep_work_dir;
@@ -248,6 +250,14 @@ const char *history_kind_reason(size_t kind);
 json_t *history_json(const struct history *h, int64_t now);
 
 /* status.c: counters for status.json, the status page and /metrics. */
+/* preboot.c: the next guest, booted while idle (runner thread only). */
+void preboot_init(int on, uint64_t disk_cap);
+double preboot_idle_wait(void);
+void preboot_idle(const struct sandbox_config *sb);
+struct sandbox_guest *preboot_take(const struct sandbox_config *sb, const char *tar, const char *task_id);
+void preboot_stop(void);
+
+/* status.c: counters for status.json, the HTML page and /metrics. */
 void status_init(void);
 void status_task_started(const char *id, double since, unsigned timeout_s);
 void status_task_ended(void);

@@ -4,6 +4,10 @@
 # on 127.0.0.1:BASE+i-1 and has its own work dir DIR/PORT, log
 # DIR/PORT.log and pid file DIR/PORT.pid. sandboxd does not daemonize:
 # this script keeps it in the background and remembers its pid.
+# Each instance runs its tasks on its own host CPU: sandboxd's default
+# --cpu auto gives the instance on port P the (P mod n)-th of the n CPUs it
+# may run on, so consecutive ports get consecutive CPUs (instance k, CPU k
+# mod n); `-- --cpu none` turns that off (web/DEPLOYMENT.md, "CPUs").
 #
 #   instances.sh [options] start|stop|restart|status|addrs [-- sandboxd flags]
 #

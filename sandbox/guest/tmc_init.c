@@ -36,10 +36,12 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "common/util.h"
+#include "sandbox/preboot.h"
 #include "sandbox/tar_rules.h"
 
 #define TASK_DIR "/task"
@@ -59,6 +61,7 @@ struct capture {
 struct guest_config {
 	int scout;
 	int shell;
+	int preboot;		/* tmc.preboot=1: wait for the host's "go" */
 	size_t stream_cap;
 	unsigned long nproc;
 };
@@ -162,6 +165,8 @@ static void read_cmdline(struct guest_config *cfg)
 			cfg->scout = 1;
 		else if (strcmp(tok, "tmc.shell=1") == 0)
 			cfg->shell = 1;
+		else if (strcmp(tok, "tmc.preboot=1") == 0)
+			cfg->preboot = 1;
 		else if (strncmp(tok, "tmc.stream_cap=", 15) == 0 &&
 		    parse_u64(tok + 15, 1024, 64ULL << 20, &v) == 0)
 			cfg->stream_cap = (size_t)v;
@@ -184,6 +189,56 @@ static void write_proc(const char *path, const char *value)
 static unsigned long long oom_kills(void)
 {
 	return read_counter("/proc/vmstat", "oom_kill");
+}
+
+/* --- Pre-boot -----------------------------------------------------------------
+ * tmc.preboot=1: the host booted this guest before it had a task, and
+ * writes the task onto /dev/ubdb only once we say we wait. The line goes
+ * raw first, so the host's bytes are neither echoed back into the channel
+ * nor edited. After "go", whatever the block layer may hold of /dev/ubdb
+ * from before (the boot's partition scan) is dropped. */
+
+static int wait_for_go(void)
+{
+	char line[32];
+	size_t len = 0;
+	struct termios t;
+	int fd = open("/dev/ttyS1", O_RDWR | O_NOCTTY | O_CLOEXEC);
+
+	if (fd < 0) {
+		meta_add("error=pre-boot: open /dev/ttyS1: %s", strerror(errno));
+		return -1;
+	}
+	if (tcgetattr(fd, &t) < 0 || (cfmakeraw(&t), t.c_cc[VMIN] = 1, t.c_cc[VTIME] = 0,
+	    tcsetattr(fd, TCSANOW, &t) < 0) || tcflush(fd, TCIOFLUSH) < 0) {
+		meta_add("error=pre-boot: raw mode on /dev/ttyS1: %s", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	console(PREBOOT_READY_MARKER);
+	while (len < sizeof(line) && (len == 0 || line[len - 1] != '\n')) {
+		ssize_t n = read(fd, line + len, 1);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len++;
+	}
+	close(fd);
+	if (len != strlen(PREBOOT_GO) || memcmp(line, PREBOOT_GO, len) != 0) {
+		meta_add("error=pre-boot: no valid go message from the host (%zu bytes)", len);
+		return -1;
+	}
+	fd = open("/dev/ubdb", O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || ioctl(fd, BLKFLSBUF, 0) < 0) {
+		meta_add("error=pre-boot: flush /dev/ubdb: %s", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
 }
 
 /* --- Unpacking the task ------------------------------------------------------
@@ -651,7 +706,7 @@ int main(void)
 	if (out.buf == NULL || err.buf == NULL) {
 		meta_add("error=out of memory for capture buffers");
 		out.cap = err.cap = 0;
-	} else if (unpack_task() == 0) {
+	} else if ((!cfg.preboot || wait_for_go() == 0) && unpack_task() == 0) {
 		oom_before = oom_kills() + cgroup_oom_kills();
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		status = run_task(&cfg, &out, &err);

@@ -5,10 +5,12 @@
  * notify receiver, the pool status page in headless Chromium, the systemd
  * unit under systemd-analyze, and a task run from a `make install` tree.
  * With --bench: tasks per minute through the pool with 1, 2 and 4
- * instances, and the memory of an idle and of a running instance.
+ * instances, a 2-instance pool for c-hello and java-junit with pre-boot on
+ * and off (alternated, twice), and the memory of an idle and of a running
+ * instance; --bench-preboot: the pre-boot rows only.
  *
  *   usage: deploy_test --build DIR --web DIR --stage DIR --prefix P [TEST...]
- *          deploy_test --bench --build DIR --web DIR --exercises DIR
+ *          deploy_test --bench|--bench-preboot --build DIR --web DIR --exercises DIR
  *          deploy_test --list
  *
  * Every port is picked by the OS: the harness binds 127.0.0.1:0 itself and
@@ -1268,14 +1270,15 @@ static void *bench_client(void *arg)
 	return NULL;
 }
 
-static void bench_throughput(int ninst, const char *what, const char *tar, double seconds)
+/* preboot: "on", "off", or NULL for sandboxd's default. */
+static void bench_throughput(int ninst, const char *what, const char *tar, double seconds, const char *preboot)
 {
 	struct harness_daemon ds[4];
 	struct nginx ng;
 	struct bench_client bc[4];
 	pthread_t th[4];
 	char sbd[4200];
-	const char *extra[] = { "--images-dir", abs_build, NULL };
+	const char *extra[] = { "--images-dir", abs_build, preboot ? "--preboot" : NULL, preboot, NULL };
 	int done = 0, failed = 0, busy = 0;
 	double t0, el, load0, load[1];
 
@@ -1320,8 +1323,8 @@ static void bench_throughput(int ninst, const char *what, const char *tar, doubl
 	if (getloadavg(load, 1) < 1)
 		load[0] = -1;
 	printf("bench: pool of %d instance%s, %-8s %7.1f tasks/min (%d finished in %.1fs, %d failed, %d busy retries; "
-	    "1-min load before %.2f, after %.2f)\n", ninst, ninst > 1 ? "s" : " ", what, done * 60.0 / el, done, el, failed,
-	    busy, load0, load[0]);
+	    "1-min load before %.2f, after %.2f)%s%s\n", ninst, ninst > 1 ? "s" : " ", what, done * 60.0 / el, done, el, failed,
+	    busy, load0, load[0], preboot ? ", preboot " : "", preboot ? preboot : "");
 	nginx_stop(&ng);
 out:
 	for (int i = 0; i < ninst; i++)
@@ -1376,20 +1379,33 @@ static void bench_memory(const char *what, const char *tar)
 	harness_daemon_fini(&d);
 }
 
-static void run_bench(void)
+/* only_preboot: just the 2-instance pool with pre-boot on and off
+ * (--bench-preboot), without the 1/2/4-instance rows and memory. */
+static void run_bench(int only_preboot)
 {
-	char hello[4200];
+	char hello[4200], java[4200];
 	const char *trivial = task_tar("trivial", "#!/bin/sh\necho ok\n");
-	const char *hello_tar;
+	const char *hello_tar, *java_tar;
 
 	snprintf(hello, sizeof(hello), "%s/c-hello", exercises_dir);
 	hello_tar = dir_tar(hello, "c-hello");
 	printf("bench: %ld cores; each client POSTs to the pool with wait=1, one client per instance\n",
 	    sysconf(_SC_NPROCESSORS_ONLN));
-	for (int n = 1; n <= 4; n *= 2)
-		bench_throughput(n, "trivial", trivial, 20);
-	for (int n = 1; n <= 4; n *= 2)
-		bench_throughput(n, "c-hello", hello_tar, 40);
+	for (int n = 1; n <= 4 && !only_preboot; n *= 2)
+		bench_throughput(n, "trivial", trivial, 20, NULL);
+	for (int n = 1; n <= 4 && !only_preboot; n *= 2)
+		bench_throughput(n, "c-hello", hello_tar, 40, NULL);
+	/* Issue 10: a 2-instance pool with pre-boot on and off, alternated. */
+	snprintf(java, sizeof(java), "%s/java-junit", exercises_dir);
+	java_tar = dir_tar(java, "java-junit");
+	for (int round = 0; round < 2; round++) {
+		bench_throughput(2, "c-hello", hello_tar, 40, "on");
+		bench_throughput(2, "c-hello", hello_tar, 40, "off");
+		bench_throughput(2, "java", java_tar, 60, "on");
+		bench_throughput(2, "java", java_tar, 60, "off");
+	}
+	if (only_preboot)
+		return;
 	bench_memory("idle/trivial:", task_tar("sleep3", "#!/bin/sh\nsleep 3\n"));
 	bench_memory("c-hello:", hello_tar);
 }
@@ -1399,7 +1415,7 @@ static void run_bench(void)
 static void usage(void)
 {
 	fprintf(stderr, "usage: deploy_test --build DIR --web DIR --stage DIR --prefix P [TEST...]\n"
-	    "       deploy_test --bench --build DIR --web DIR --exercises DIR\n"
+	    "       deploy_test --bench|--bench-preboot --build DIR --web DIR --exercises DIR\n"
 	    "       deploy_test --list\n");
 	exit(2);
 }
@@ -1419,6 +1435,8 @@ int main(int argc, char **argv)
 			return 0;
 		} else if (strcmp(argv[a], "--bench") == 0) {
 			bench = 1;
+		} else if (strcmp(argv[a], "--bench-preboot") == 0) {
+			bench = 2;
 		} else if (a + 1 < argc && strcmp(argv[a], "--build") == 0) {
 			build_dir = argv[++a];
 		} else if (a + 1 < argc && strcmp(argv[a], "--web") == 0) {
@@ -1474,7 +1492,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (bench) {
-		run_bench();
+		run_bench(bench == 2);
 	} else {
 		for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
 			if (!harness_selected(tests[i].name, argv + a, argc - a))

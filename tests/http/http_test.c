@@ -76,8 +76,10 @@ static int daemon_start(struct harness_daemon *d, const char *const *extra)
 	return rc;
 }
 
-/* Files in dir (recursively, not counting directories). */
-static int count_files(const char *dir)
+/* Files in dir (recursively, not counting directories); a pre-booted
+ * guest's dir (tasks/tmc-preboot-*, waiting for the next task) only when
+ * with_preboot: it is the instance's state, not a task's leftover. */
+static int count_files_ex(const char *dir, int with_preboot)
 {
 	DIR *dp = opendir(dir);
 	struct dirent *de;
@@ -92,13 +94,21 @@ static int count_files(const char *dir)
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
 		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
+		if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode) && !with_preboot &&
+		    strncmp(de->d_name, "tmc-preboot-", 12) == 0)
+			continue;
 		if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
-			n += count_files(p);
+			n += count_files_ex(p, with_preboot);
 		else
 			n++;
 	}
 	closedir(dp);
 	return n;
+}
+
+static int count_files(const char *dir)
+{
+	return count_files_ex(dir, 0);
 }
 
 static int work_files(struct harness_daemon *d, const char *sub)
@@ -107,6 +117,15 @@ static int work_files(struct harness_daemon *d, const char *sub)
 
 	snprintf(p, sizeof(p), "%s/%s", d->work, sub);
 	return count_files(p);
+}
+
+/* Also a pre-booted guest's files: for checks after the daemon stopped. */
+static int work_files_all(struct harness_daemon *d, const char *sub)
+{
+	char p[512];
+
+	snprintf(p, sizeof(p), "%s/%s", d->work, sub);
+	return count_files_ex(p, 1);
 }
 
 static int count_fds(pid_t pid)
@@ -1053,9 +1072,26 @@ static int wait_attempt(const char *spool, int attempt, double timeout)
 /* SIGKILL while a task runs: after the restart the task runs once more
  * and exactly one notification arrives, with its real result; the task
  * dir the killed run left in tasks/ is gone. */
+/* Up to max names in dir (no . and ..); their count. */
+static int dir_entries(const char *dir, char names[][256], int max)
+{
+	DIR *dp = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	while (dp != NULL && n < max && (de = readdir(dp)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			snprintf(names[n++], 256, "%s", de->d_name);
+	if (dp != NULL)
+		closedir(dp);
+	return n;
+}
+
 static void test_killed_mid_task(void)
 {
 	struct harness_daemon d;
+	char killed[8][256];
+	int killed_n = 0;
 	char url[128], spool[320], tasks[320];
 	const char *s;
 
@@ -1074,7 +1110,8 @@ static void test_killed_mid_task(void)
 	CHECK(wait_file(spool, ".running", 10) == 0, "no running marker");
 	usleep(800000);
 	harness_daemon_stop(&d, SIGKILL);
-	CHECK(work_files(&d, "tasks") > 0, "the killed run left nothing in tasks/ (the test shows nothing)");
+	CHECK(work_files_all(&d, "tasks") > 0, "the killed run left nothing in tasks/ (the test shows nothing)");
+	killed_n = dir_entries(tasks, killed, 8);
 	CHECK(daemon_start(&d, NULL) == 0, "daemon did not restart");
 	CHECK(wait_attempt(spool, 2, 10) == 0, "the task was not run again");
 	CHECK(harness_rx_wait(1, 60) == 1, "no report after restart");
@@ -1087,6 +1124,12 @@ static void test_killed_mid_task(void)
 		CHECK((s = harness_rx_str(0, "stdout")) && strcmp(s, "rerun-ok\n") == 0, "stdout '%s'", s ?: "(none)");
 	}
 	CHECK(work_files(&d, "tasks") == 0, "tasks/ not empty after the re-run: the killed run's dir stayed");
+	for (int i = 0; i < killed_n; i++) {
+		char p[2600];
+
+		snprintf(p, sizeof(p), "%s/%s", tasks, killed[i]);
+		CHECK(access(p, F_OK) != 0, "the killed run's %s stayed", killed[i]);
+	}
 	harness_daemon_fini(&d);
 	CHECK(work_files(&d, "spool") == 0, "spool not empty");
 }
@@ -1640,6 +1683,203 @@ static void test_tar_pit(void)
 	pthread_join(th, NULL);
 }
 
+
+/* ------------------------------------------------------------------ pre-boot */
+
+/* The name of d's pre-booted guest's dir (tasks/tmc-preboot-*, also the
+ * name of its host cgroup) into name; 0, or -1 when there is none. */
+static int preboot_dir(const struct harness_daemon *d, char *name, size_t len)
+{
+	char tasks[400];
+	DIR *dp;
+	struct dirent *de;
+	int rc = -1;
+
+	snprintf(tasks, sizeof(tasks), "%s/tasks", d->work);
+	dp = opendir(tasks);
+	while (dp != NULL && (de = readdir(dp)) != NULL)
+		if (strncmp(de->d_name, "tmc-preboot-", 12) == 0) {
+			snprintf(name, len, "%s", de->d_name);
+			rc = 0;
+		}
+	if (dp != NULL)
+		closedir(dp);
+	return rc;
+}
+
+/* Waits for a pre-booted guest whose dir is not `not` (NULL: any); 0 with
+ * its name, or -1. */
+static int wait_preboot(const struct harness_daemon *d, const char *not, char *name, size_t len,
+    double timeout)
+{
+	double until = harness_now_s() + timeout;
+
+	while (harness_now_s() < until) {
+		if (preboot_dir(d, name, len) == 0 && (not == NULL || strcmp(name, not) != 0))
+			return 0;
+		usleep(50000);
+	}
+	return -1;
+}
+
+/* SIGKILLs every process of the host cgroup sandboxd made for the guest
+ * (its pids controller, v1 or v2); the number killed. */
+static int kill_guest_cgroup(const char *name)
+{
+	const char *roots[] = { "/sys/fs/cgroup/pids/tmc-sandbox", "/sys/fs/cgroup/tmc-sandbox" };
+	int n = 0;
+
+	for (size_t i = 0; i < sizeof(roots) / sizeof(roots[0]) && n == 0; i++) {
+		char path[400];
+		FILE *f;
+		int pid;
+
+		snprintf(path, sizeof(path), "%s/%s/cgroup.procs", roots[i], name);
+		f = fopen(path, "r");
+		while (f != NULL && fscanf(f, "%d", &pid) == 1)
+			if (kill(pid, SIGKILL) == 0)
+				n++;
+		if (f != NULL)
+			fclose(f);
+	}
+	return n;
+}
+
+static int log_has(const struct harness_daemon *d, const char *needle)
+{
+	char buf[65536];
+	FILE *f = fopen(d->log, "r");
+	size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+
+	if (f != NULL)
+		fclose(f);
+	buf[n] = '\0';
+	return strstr(buf, needle) != NULL;
+}
+
+/* POSTs tar with wait=1 (and timeout when not NULL); the result or NULL. */
+static json_t *post_wait(unsigned port, const char *tar, const char *timeout, double *elapsed)
+{
+	struct harness_part parts[5] = { { "file", tar, 0, 1 }, { "token", "pb", 0, 0 }, { "wait", "1", 0, 0 } };
+	char *body = NULL;
+	double t0 = harness_now_s();
+	json_t *j;
+	long code;
+
+	if (timeout != NULL)
+		parts[3] = (struct harness_part){ "timeout", timeout, 0, 0 };
+	code = post_task(port, "/", parts, &body);
+	if (elapsed != NULL)
+		*elapsed = harness_now_s() - t0;
+	j = code == 200 && body != NULL ? json_loads(body, 0, NULL) : NULL;
+	CHECK(j != NULL, "POST wait=1 -> %ld %.300s", code, body ? body : "");
+	free(body);
+	return j;
+}
+
+static const char *jstr(json_t *j, const char *key)
+{
+	const char *s = json_string_value(json_object_get(j, key));
+
+	return s != NULL ? s : "(none)";
+}
+
+/* A task through a pre-booted guest gives the result a fresh boot gives:
+ * same status, exit code, streams and files, and the task's own data file
+ * (written into the guest's disk after its boot) read back whole. */
+static void test_preboot_same_result(void)
+{
+	struct harness_daemon on, off;
+	const char *on_flags[] = { "--preboot", "on", NULL }, *off_flags[] = { "--preboot", "off", NULL };
+	const char *keys[] = { "status", "reason", "exit_code", "stdout", "stderr", "test_output", "output" };
+	const char *tar = task_tar("preboot_same", "#!/bin/sh\necho 'out line'\necho 'err line' >&2\n"
+	    "seq 1 20000 | md5sum > output.txt\nhead -c 200 tmc-run | md5sum > test_output.txt\nexit 3\n");
+	json_t *a, *b;
+	char name[256];
+
+	harness_daemon_init(&on, tmp_root, "preboot_on");
+	harness_daemon_init(&off, tmp_root, "preboot_off");
+	CHECK(daemon_start(&on, on_flags) == 0, "daemon (preboot on) did not start");
+	CHECK(daemon_start(&off, off_flags) == 0, "daemon (preboot off) did not start");
+	CHECK(wait_preboot(&on, NULL, name, sizeof(name), 60) == 0, "no pre-booted guest appeared");
+	usleep(500000);
+	CHECK(preboot_dir(&off, name, sizeof(name)) < 0, "--preboot off booted a guest ahead");
+	a = post_wait(on.port, tar, NULL, NULL);
+	b = post_wait(off.port, tar, NULL, NULL);
+	for (size_t i = 0; a != NULL && b != NULL && i < sizeof(keys) / sizeof(keys[0]); i++)
+		CHECK(strcmp(jstr(a, keys[i]), jstr(b, keys[i])) == 0, "%s: pre-booted '%s' vs fresh '%s'", keys[i],
+		    jstr(a, keys[i]), jstr(b, keys[i]));
+	CHECK(a && strcmp(jstr(a, "status"), "failed") == 0 && strcmp(jstr(a, "exit_code"), "3") == 0 &&
+	    strcmp(jstr(a, "stdout"), "out line\n") == 0 && strlen(jstr(a, "output")) > 32,
+	    "pre-booted result: status %s exit %s stdout '%s'", jstr(a, "status"), jstr(a, "exit_code"), jstr(a, "stdout"));
+	CHECK(a && strstr(jstr(a, "vm_log"), "tmc-init: ready") && strstr(jstr(a, "vm_log"), "pre-booted guest"),
+	    "the task did not go through the pre-booted guest: %.2000s", jstr(a, "vm_log"));
+	CHECK(b && !strstr(jstr(b, "vm_log"), "tmc-init: ready"), "--preboot off: the guest waited for go");
+	json_decref(a);
+	json_decref(b);
+	harness_daemon_fini(&on);
+	harness_daemon_fini(&off);
+	CHECK(work_files_all(&on, "tasks") == 0, "tasks/ not empty after stop: the pre-booted guest's dir stayed");
+}
+
+/* A pre-booted guest killed while it waits is noticed, logged, replaced,
+ * and the next task runs in the replacement. */
+static void test_preboot_killed(void)
+{
+	struct harness_daemon d;
+	const char *flags[] = { "--preboot", "on", NULL };
+	char first[256] = "", second[256] = "";
+	json_t *r;
+
+	harness_daemon_init(&d, tmp_root, "preboot_killed");
+	CHECK(daemon_start(&d, flags) == 0, "daemon did not start");
+	CHECK(wait_preboot(&d, NULL, first, sizeof(first), 60) == 0, "no pre-booted guest appeared");
+	usleep(1500000);
+	CHECK(kill_guest_cgroup(first) > 0, "no process of the guest %s to kill", first);
+	CHECK(wait_preboot(&d, first, second, sizeof(second), 60) == 0, "the killed guest was not replaced");
+	CHECK(log_has(&d, "pre-boot: the pre-booted guest died"), "the death was not logged (log %s)", d.log);
+	usleep(1000000);
+	r = post_wait(d.port, task_tar("preboot_after_kill", ECHO_TASK), NULL, NULL);
+	CHECK(r && strcmp(jstr(r, "status"), "finished") == 0 && strcmp(jstr(r, "stdout"), "hello out\n") == 0 &&
+	    strcmp(jstr(r, "test_output"), "TEST OK\n") == 0, "after the kill: status %s stdout '%s' vm_log %.1500s",
+	    jstr(r, "status"), jstr(r, "stdout"), jstr(r, "vm_log"));
+	CHECK(r && strstr(jstr(r, "vm_log"), "pre-booted guest"), "the task did not use the replacement guest");
+	json_decref(r);
+	harness_daemon_fini(&d);
+	CHECK(work_files_all(&d, "tasks") == 0, "tasks/ not empty after stop");
+}
+
+/* The timeout counts from the POST, not from the guest's boot: with guests
+ * older than the timeout, a quick task finishes and a sleeping one is cut
+ * no earlier than the timeout after its POST. */
+static void test_preboot_timeout(void)
+{
+	struct harness_daemon d;
+	const char *flags[] = { "--preboot", "on", "--timeout", "4", NULL };
+	double el = 0;
+	json_t *r;
+	char g[256] = "", next[256];
+
+	harness_daemon_init(&d, tmp_root, "preboot_timeout");
+	CHECK(daemon_start(&d, flags) == 0, "daemon did not start");
+	CHECK(wait_preboot(&d, NULL, g, sizeof(g), 60) == 0, "no pre-booted guest appeared");
+	sleep(6);
+	r = post_wait(d.port, task_tar("preboot_quick", ECHO_TASK), NULL, NULL);
+	CHECK(r && strcmp(jstr(r, "status"), "finished") == 0, "a quick task in a guest older than the timeout: %s",
+	    jstr(r, "status"));
+	CHECK(r && strstr(jstr(r, "vm_log"), "pre-booted guest"), "the quick task did not use the pre-booted guest");
+	json_decref(r);
+	CHECK(wait_preboot(&d, g, next, sizeof(next), 60) == 0, "no next pre-booted guest");
+	sleep(6);
+	r = post_wait(d.port, task_tar("preboot_sleep", "#!/bin/sh\nsleep 60\n"), "3", &el);
+	CHECK(r && strcmp(jstr(r, "status"), "timeout") == 0, "sleep 60 with timeout 3: %s", jstr(r, "status"));
+	CHECK(el >= 3.0 && el < 20.0, "POST to result %.2f s, wanted the 3 s timeout from the POST", el);
+	CHECK(r && strstr(jstr(r, "vm_log"), "pre-booted guest"), "the sleeping task did not use the pre-booted guest");
+	printf("    timeout 3 s in a guest pre-booted 6 s earlier: POST to result %.2f s\n", el);
+	json_decref(r);
+	harness_daemon_fini(&d);
+}
+
 static const struct test {
 	const char *name;
 	void (*fn)(void);
@@ -1664,6 +1904,9 @@ static const struct test {
 	{ "work_dir_unreachable", test_work_dir_unreachable },
 	{ "sigterm_drain_bound", test_drain_bound },
 	{ "sigterm_drains", test_drain },
+	{ "preboot_same_result", test_preboot_same_result },
+	{ "preboot_killed_replaced", test_preboot_killed },
+	{ "preboot_timeout_from_post", test_preboot_timeout },
 	{ "asan_50_tasks_fds", test_leaks },
 };
 

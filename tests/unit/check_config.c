@@ -43,6 +43,9 @@ static const struct {
 	{ "no-such-setting", "1", -1 }, { "listen", NULL, -1 },
 	{ "notify-workers", "8", 0 }, { "notify-workers", "65", -1 }, { "notify-workers", "many", -1 },
 	{ "request-timeout", "90s", 0 }, { "request-timeout", "2h", -1 }, { "request-timeout", "soon", -1 },
+	{ "cpu", "0", 0 }, { "cpu", "auto", 0 }, { "cpu", "none", 0 }, { "cpu", "-1", -1 }, { "cpu", "1x", -1 },
+	{ "cpu", "99999", -1 }, { "cpu", "", -1 }, { "preboot", "on", 0 }, { "preboot", "off", 0 },
+	{ "preboot", "later", -1 },
 };
 
 START_TEST(test_set)
