@@ -8,7 +8,7 @@
 # packs a trusted exercise dir for sandbox-run.
 SANDBOX_SRCS := sandbox/sandbox.c sandbox/result.c sandbox/uml.c sandbox/cgroup.c \
 	sandbox/vmlog.c sandbox/output_set.c sandbox/utf8.c sandbox/privsep.c \
-	sandbox/policy.c sandbox/channel.c sandbox/command_center.c
+	sandbox/policy.c sandbox/channel.c sandbox/command_center.c sandbox/layer.c
 SANDBOX_ARCHIVE_SRCS := sandbox/upload_tar.c sandbox/output_tar.c sandbox/task_tar.c sandbox/tar_rules.c
 
 PROGRAMS += sandbox-run tmc-unpack

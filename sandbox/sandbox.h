@@ -61,6 +61,18 @@ struct sandbox_limits {
 	unsigned host_nproc;	/* RLIMIT_NPROC / pids.max for the UML process tree */
 };
 
+/* A read-only dependency image (squashfs) attached to the guest as an
+ * extra ubd device and mounted at /opt/layers/NAME (layer.c). */
+#define SANDBOX_LAYERS_MAX 8			/* per task: ubda..c + 8 < UML's 16 */
+#define SANDBOX_LAYERS_CONFIGURED_MAX 256	/* per instance */
+#define SANDBOX_LAYER_NAME_MAX 32
+struct sandbox_layer {
+	char *name;		/* layer_name_check() */
+	char *path;		/* absolute, symlinks resolved */
+	uint64_t size;		/* bytes, when last checked */
+	int64_t mtime;		/* seconds since the epoch, when last checked */
+};
+
 /* The host end of the guest's serial line ssl1 (Scout's channel): the
  * Command Center plugs in here. Without one (cfg->channel NULL) the line
  * is kept open and whatever the guest writes is read and dropped, so the
@@ -91,6 +103,8 @@ struct sandbox_config {
 	int scout;		/* 1: run tmc-run under the Carrier/Scout */
 	int keep_work_dir;	/* for debugging: leave the work dir behind */
 	const struct sandbox_channel *channel;	/* NULL: ssl1 drained and ignored */
+	const struct sandbox_layer *layers;	/* attached in this order; checked again */
+	size_t nlayers;				/* at most SANDBOX_LAYERS_MAX */
 };
 
 struct privsep_helper;
@@ -114,6 +128,16 @@ int sandbox_run(const struct sandbox_config *cfg, const char *runnable_tar,
     json_t **result, char *err, size_t errlen);
 const char *sandbox_status_name(enum sandbox_status s);
 const char *sandbox_reason_name(enum sandbox_reason r);
+
+/* layer.c: --layer NAME=FILE and a task's `layers` field. */
+int layer_name_check(const char *name, size_t len, char *err, size_t errlen);
+int layer_check(struct sandbox_layer *l, char *err, size_t errlen);
+int layer_parse(const char *spec, struct sandbox_layer *out, char *err, size_t errlen);
+int layer_add(struct sandbox_layer **list, size_t *n, const char *spec, char *err, size_t errlen);
+int layer_select(const struct sandbox_layer *all, size_t nall, const char *names,
+    struct sandbox_layer out[SANDBOX_LAYERS_MAX], size_t *nout, char *err, size_t errlen);
+void layer_free(struct sandbox_layer *l);
+void layer_list_free(struct sandbox_layer *list, size_t n);
 
 /* task_tar.c: packs a trusted local directory (an exercise) as runnable.tar. */
 int task_tar_from_dir(const char *dir, const char *out_tar, char *err, size_t errlen);

@@ -29,6 +29,8 @@ int cgroup_destroy(struct cgroup_set *cg);
 struct uml_launch {
 	const char *kernel, *initrd, *rootfs;	/* absolute paths */
 	const char *runnable, *output;		/* in work_dir */
+	const struct sandbox_layer *layers;	/* ubdd.. read-only, tmc.layers= */
+	size_t nlayers;
 	const char *work_dir;			/* cwd and uml_dir= */
 	const char *tmp_dir;			/* TMPDIR: guest RAM lives here */
 	int tmp_mount;				/* mount a private tmpfs on tmp_dir */

@@ -93,7 +93,22 @@ char **uml_argv(const struct uml_launch *l, char *err, size_t errlen)
 			    paths[i] ? paths[i] : "(none)");
 			return NULL;
 		}
-	argv = calloc(22, sizeof(*argv));
+	if (l->nlayers > SANDBOX_LAYERS_MAX) {
+		errbuf_set(err, errlen, "uml: more than %d layers", SANDBOX_LAYERS_MAX);
+		return NULL;
+	}
+	for (size_t i = 0; i < l->nlayers; i++) {
+		const struct sandbox_layer *ly = &l->layers[i];
+
+		if (ly->name == NULL || layer_name_check(ly->name, strlen(ly->name), err, errlen) < 0)
+			return NULL;
+		if (ly->path == NULL || ly->path[0] != '/' || strpbrk(ly->path, " ,=\t\n") != NULL) {
+			errbuf_set(err, errlen, "uml: unusable layer path for the kernel command line: %s",
+			    ly->path ? ly->path : "(none)");
+			return NULL;
+		}
+	}
+	argv = calloc(23 + l->nlayers, sizeof(*argv));
 	if (argv == NULL) {
 		errbuf_set(err, errlen, "uml: out of memory");
 		return NULL;
@@ -109,6 +124,10 @@ char **uml_argv(const struct uml_launch *l, char *err, size_t errlen)
 	argv[n++] = uml_strf("ubdarc=%s", l->rootfs);
 	argv[n++] = uml_strf("ubdbr=%s", l->runnable);
 	argv[n++] = uml_strf("ubdc=%s", l->output);
+	/* Layers: ubdd, ubde, ... opened read-only by UML ('r'); the guest
+	 * learns their names, in the same order, from tmc.layers=. */
+	for (size_t i = 0; i < l->nlayers; i++)
+		argv[n++] = uml_strf("ubd%cr=%s", (char)('d' + i), l->layers[i].path);
 	argv[n++] = uml_strf("con=null");
 	argv[n++] = uml_strf("con0=null,fd:%d", UML_FD_CONSOLE);
 	argv[n++] = uml_strf("ssl=null");
@@ -127,6 +146,22 @@ char **uml_argv(const struct uml_launch *l, char *err, size_t errlen)
 	argv[n++] = uml_strf("tmc.scout=%d", l->scout ? 1 : 0);
 	argv[n++] = uml_strf("tmc.stream_cap=%" PRIu64, l->stream_cap);
 	argv[n++] = uml_strf("tmc.nproc=%u", l->guest_nproc);
+	if (l->nlayers > 0) {
+		size_t len = sizeof("tmc.layers=");
+
+		for (size_t i = 0; i < l->nlayers; i++)
+			len += strlen(l->layers[i].name) + 1;
+		argv[n] = calloc(1, len);
+		if (argv[n] != NULL) {
+			strcpy(argv[n], "tmc.layers=");
+			for (size_t i = 0; i < l->nlayers; i++) {
+				if (i > 0)
+					strcat(argv[n], ",");
+				strcat(argv[n], l->layers[i].name);
+			}
+		}
+		n++;
+	}
 	for (size_t i = 0; i < n; i++)
 		if (argv[i] == NULL) {
 			uml_argv_free(argv);
