@@ -46,3 +46,8 @@ $(B)/tests/check_privsep $(B)/asan/tests/check_privsep: | $(B)/tmc-unpack
 UNIT_TESTS += check_task_unpack
 check_task_unpack_SRCS := sandbox/guest/task_unpack.c sandbox/tar_rules.c sandbox/upload_tar.c \
 	sandbox/privsep.c sandbox/output_set.c sandbox/utf8.c $(COMMON_SRCS) tests/lib/gem_tar.c
+
+# Layers: the name rule, NAME=FILE with real images from tools/make-layer,
+# a task's `layers` list, and the kernel command line (uml.c).
+UNIT_TESTS += check_layer
+check_layer_SRCS := sandbox/layer.c sandbox/uml.c $(COMMON_SRCS)

@@ -1,7 +1,7 @@
 # server/: sandboxd, the HTTP task service (see server/main.c), its unit
 # suites and the HTTP integration tests against the real daemon.
 SERVER_SRCS := server/config.c server/http.c server/intake.c server/runner.c \
-	server/notify.c server/notify_acl.c server/spool.c server/status.c
+	server/notify.c server/notify_acl.c server/spool.c server/status.c server/status_layers.c
 
 # The upload limits' defaults and caps live in privsep.c (no archive code).
 PRIVSEP_SRCS := sandbox/privsep.c sandbox/output_set.c sandbox/utf8.c
@@ -35,9 +35,10 @@ http-test: $(B)/tests/http_test $(B)/sandboxd $(B)/asan/sandboxd $(IMAGES)
 	$(B)/tests/http_test $(B)/sandboxd $(B) $(HTTP_TESTS)
 
 UNIT_TESTS += check_config check_spool check_notify
-check_config_SRCS := server/config.c server/notify_acl.c $(PRIVSEP_SRCS) $(COMMON_SRCS)
+check_config_SRCS := server/config.c server/notify_acl.c sandbox/layer.c $(PRIVSEP_SRCS) $(COMMON_SRCS)
 check_spool_SRCS := server/spool.c $(COMMON_SRCS)
-check_notify_SRCS := server/notify.c server/notify_acl.c server/spool.c server/status.c server/config.c $(PRIVSEP_SRCS) \
+check_notify_SRCS := server/notify.c server/notify_acl.c server/spool.c server/status.c server/status_layers.c \
+	server/config.c sandbox/layer.c $(PRIVSEP_SRCS) \
 	$(COMMON_SRCS)
 
 .PHONY: http-bench

@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 #include <jansson.h>
 
@@ -61,6 +62,8 @@ struct config {
 	uint64_t result_max;	/* one result's JSON, after escaping */
 	double dead_max_age;	/* seconds a given-up result is kept */
 	uint64_t dead_max;	/* given-up results kept */
+	struct sandbox_layer *layers;	/* --layer NAME=FILE, repeatable */
+	size_t nlayers;
 };
 
 /*
@@ -79,6 +82,7 @@ struct task {
 	unsigned timeout_s;	/* already capped by the instance's */
 	uint64_t memory;
 	int wait;		/* answer with the result instead of notifying */
+	char *layers;		/* the `layers` field as checked, NULL: none */
 	int spooled;		/* its runnable.tar and marker are in the spool */
 	unsigned attempt;	/* 0 or 1: first run; 2: run again after a crash */
 	struct task *next;	/* the runner's list of tasks to run again */
@@ -173,6 +177,7 @@ struct spool_marker {
 	unsigned timeout_s;
 	uint64_t memory;
 	unsigned attempt;	/* 1: the first run; 2: the run after a crash */
+	const char *layers;	/* NULL: none */
 };
 struct spool_rerun {		/* a task cut short by a crash, to run once more */
 	char id[48];
@@ -180,6 +185,7 @@ struct spool_rerun {		/* a task cut short by a crash, to run once more */
 	unsigned timeout_s;
 	uint64_t memory;
 	unsigned attempt;
+	char *layers;		/* NULL: none */
 };
 struct spool_usage {
 	uint64_t pending, pending_bytes, dead, dead_bytes, max_bytes, max_files;
@@ -213,6 +219,12 @@ void status_request(unsigned code);
 char *status_json(int busy);
 char *status_html(int busy);
 char *status_metrics(int busy);
+
+/* status_layers.c: the configured layers on the status page and in
+ * status.json, each with its file's size and mtime as they are now. */
+void status_layers_set(const struct sandbox_layer *layers, size_t n);
+json_t *status_layers_json(void);
+void status_layers_html(FILE *f);
 
 /* http.c */
 int http_start(const struct config *cfg);

@@ -148,6 +148,7 @@ char *status_json(int busy)
 		if (full)
 			json_object_set_new(o, "spool_full_reason", json_string(why));
 	}
+	json_object_set_new(o, "layers", status_layers_json());
 	text = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(9));
 	json_decref(o);
 	return text;
@@ -194,7 +195,9 @@ char *status_html(int busy)
 		    r->id, r->status, r->reason, r->run_s, r->total_s, at);
 	}
 	pthread_mutex_unlock(&status_lock);
-	fprintf(f, "</table>\n<p><a href=\"/status.json\">status.json</a> &middot; "
+	fprintf(f, "</table>\n");
+	status_layers_html(f);
+	fprintf(f, "<p><a href=\"/status.json\">status.json</a> &middot; "
 	    "<a href=\"/metrics\">metrics</a></p>\n</body></html>\n");
 	if (fclose(f) != 0) {
 		free(out);
