@@ -11,7 +11,8 @@ PACKAGES="build-essential pkg-config bc bison flex libelf-dev libssl-dev
   busybox-static squashfs-tools mmdebstrap debian-archive-keyring
   user-mode-linux
   libarchive-tools python3
-  curl jq nginx wrk chromium procps psmisc uidmap systemd"
+  curl jq nginx wrk chromium procps psmisc uidmap systemd
+  openjdk-17-jdk-headless maven libmaven-install-plugin-java"
 
 missing=""
 for p in $PACKAGES; do
