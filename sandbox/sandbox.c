@@ -147,6 +147,9 @@ struct sandbox_job {
 	struct uml_proc proc;
 	struct sandbox_layer layers[SANDBOX_LAYERS_MAX];	/* cfg's, checked again */
 	size_t nlayers;
+	/* Their paths, NULL-terminated: the list of further read-only images
+	 * a jail around UML must bind (issue 11's jail_images). */
+	const char *layer_paths[SANDBOX_LAYERS_MAX + 1];
 	int spawned;
 	double t0;
 };
@@ -275,7 +278,9 @@ static int sandbox_prepare(struct sandbox_job *j, const char *runnable_tar, char
 		j->layers[i] = cfg->layers[i];
 		if (layer_check(&j->layers[i], err, errlen) < 0)
 			return -1;
+		j->layer_paths[i] = j->layers[i].path;
 	}
+	j->layer_paths[cfg->nlayers] = NULL;
 	j->nlayers = cfg->nlayers;
 	if (cfg->limits.memory < 32 * MiB || cfg->limits.output_cap < 64 * 1024 ||
 	    cfg->limits.timeout_s == 0 || cfg->limits.host_nproc == 0)
