@@ -23,8 +23,9 @@ static void setup(void)
 	strcpy(dir, "/tmp/check_layer.XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	snprintf(cmd, sizeof(cmd), "mkdir -p %s/repo/org/x && echo jar > %s/repo/org/x/x.jar && "
+	    "echo 'x.jar>central=' > %s/repo/org/x/_remote.repositories && "
 	    "tools/make-layer %s/repo %s/a.squashfs >/dev/null && cp %s/a.squashfs %s/b.squashfs",
-	    dir, dir, dir, dir, dir, dir);
+	    dir, dir, dir, dir, dir, dir, dir);
 	ck_assert_msg(system(cmd) == 0, "tools/make-layer failed (run from the tree's top)");
 	snprintf(image, sizeof(image), "%s/a.squashfs", dir);
 	snprintf(image2, sizeof(image2), "%s/b.squashfs", dir);
@@ -75,6 +76,29 @@ START_TEST(test_parse_real_image)
 	ck_assert_uint_eq(l.size, (uint64_t)st.st_size);
 	ck_assert_int_eq(l.mtime, (int64_t)st.st_mtim.tv_sec);
 	layer_free(&l);
+}
+END_TEST
+
+/* tools/make-layer keeps the files, drops Maven's remote tracking (the
+ * guest's Maven would count a tracked artifact as unavailable offline),
+ * and makes the task user (1000) the owner. */
+START_TEST(test_make_layer_contents)
+{
+	char cmd[512], line[512];
+	int jar = 0, tracking = 0, owner = 0;
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "unsquashfs -lln %s", image);
+	p = popen(cmd, "r");
+	ck_assert_ptr_nonnull(p);
+	while (fgets(line, sizeof(line), p) != NULL) {
+		jar |= strstr(line, "org/x/x.jar") != NULL;
+		tracking |= strstr(line, "_remote.repositories") != NULL;
+		owner |= strstr(line, "org/x/x.jar") != NULL && strstr(line, " 1000/1000 ") != NULL;
+	}
+	ck_assert_int_eq(pclose(p), 0);
+	ck_assert_msg(jar && owner, "x.jar missing or not owned by 1000/1000");
+	ck_assert_msg(!tracking, "_remote.repositories kept in the layer");
 }
 END_TEST
 
@@ -282,6 +306,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_loop_test(tc, test_name_rule, 0, sizeof(names) / sizeof(names[0]));
 	tcase_add_test(tc, test_parse_real_image);
+	tcase_add_test(tc, test_make_layer_contents);
 	tcase_add_test(tc, test_parse_refusals);
 	tcase_add_test(tc, test_add_twice);
 	tcase_add_loop_test(tc, test_select, 0, sizeof(selects) / sizeof(selects[0]));
