@@ -15,7 +15,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../../.." && pwd)
 
 mkdir -p "$work/lib-classes" "$work/repo"
-javac -d "$work/lib-classes" "$here/lib/fi/tmc/course/Greeting.java"
+# For the guest's JDK 17, whatever the host's javac is (Debian 13: 21).
+javac --release 17 -d "$work/lib-classes" "$here/lib/fi/tmc/course/Greeting.java"
 jar cf "$work/greeting-lib-1.0.jar" -C "$work/lib-classes" .
 cat > "$work/settings.xml" <<XML
 <settings>
@@ -25,8 +26,12 @@ cat > "$work/settings.xml" <<XML
   </mirrors>
 </settings>
 XML
+# The install plugin's version is the one Debian ships on this host.
+plugin=/usr/share/maven-repo/org/apache/maven/plugins/maven-install-plugin
+version=$(find "$plugin" -mindepth 1 -maxdepth 1 -type d -name '[0-9]*' -printf '%f\n' | sort -V | tail -n 1)
+[ -n "$version" ] || { echo "build-layer: no maven-install-plugin in $plugin" >&2; exit 1; }
 mvn -s "$work/settings.xml" -q -B \
-	org.apache.maven.plugins:maven-install-plugin:3.1.0:install-file \
+	"org.apache.maven.plugins:maven-install-plugin:$version:install-file" \
 	-Dfile="$work/greeting-lib-1.0.jar" -DgroupId=fi.tmc.course -DartifactId=greeting-lib \
 	-Dversion=1.0 -Dpackaging=jar -DlocalRepositoryPath="$work/repo"
 "$top/tools/make-layer" "$work/repo" "$work/greeting.squashfs"
