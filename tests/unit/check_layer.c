@@ -18,7 +18,7 @@ static char dir[64], image[128], image2[128];
 
 static void setup(void)
 {
-	char cmd[512];
+	char cmd[1024];
 
 	strcpy(dir, "/tmp/check_layer.XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(dir));
