@@ -7,6 +7,7 @@
 GUEST_PROGRAMS += tmc-init init
 
 $(B)/tmc-init: $(B)/static/sandbox/guest/tmc_init.o $(B)/static/sandbox/guest/task_unpack.o \
+	$(B)/static/sandbox/guest/guest_layers.o \
 	$(B)/static/sandbox/tar_rules.o $(B)/static/common/util.o $(B)/static/common/log.o
 	$(CC) -static -o $@ $^
 $(B)/init: $(B)/static/initrd/init.o $(B)/static/common/util.o
@@ -20,7 +21,7 @@ INITRD_CARRIER := $(if $(filter carrier,$(GUEST_PROGRAMS)),$(B)/carrier)
 $(B)/initrd.img: initrd/build.sh $(B)/init $(B)/tmc-init $(INITRD_CARRIER) | $(DEPS_OK)
 	initrd/build.sh $@ $(B)/init $(B)/tmc-init $(INITRD_CARRIER)
 
-$(B)/rootfs-$(PROFILE).squashfs: rootfs/build.sh rootfs/packages-$(PROFILE).txt | $(DEPS_OK)
+$(B)/rootfs-$(PROFILE).squashfs: rootfs/build.sh rootfs/packages-$(PROFILE).txt $(shell find rootfs/java -type f) | $(DEPS_OK)
 	@mkdir -p $(B)
 	rootfs/build.sh $@ rootfs/packages-$(PROFILE).txt
 # Checked at every make: a timestamp cannot tell which profile the link

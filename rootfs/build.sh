@@ -1,9 +1,10 @@
 #!/bin/sh
 # Builds the guest's read-only root: mmdebstrap of Debian bookworm with the
 # packages of one profile, the unprivileged user `tmc` (uid/gid 1000) and the
-# task dir /task, packed with mksquashfs. The Debian mirror is the machine's
-# own apt configuration. The result is cached outside the clone, keyed by a
-# hash of this script and the package list.
+# task dir /task, then the JDK's CDS archive and Maven's offline set-up
+# (rootfs/java/setup.sh), packed with mksquashfs. The Debian mirror is the
+# machine's own apt configuration. The result is cached outside the clone,
+# keyed by a hash of the files under rootfs/ and the package list.
 #
 #   rootfs/build.sh OUT.squashfs PACKAGE-LIST
 set -eu
@@ -12,7 +13,9 @@ out=$1
 list=$2
 here=$(cd "$(dirname "$0")" && pwd)
 
-key=$(cat "$here/build.sh" "$list" | sha256sum | cut -c1-16)
+# Every file under rootfs/ but the other profiles' lists, by name and content.
+key=$({ (cd "$here" && find . -type f ! -name 'packages-*' | LC_ALL=C sort | xargs sha256sum); cat "$list"; } |
+	sha256sum | cut -c1-16)
 cache=${TMC_CACHE_DIR-/var/cache/tmc-sandbox}
 cached="$cache/rootfs-$key.squashfs"
 if [ -n "$cache" ] && [ -f "$cached" ]; then
@@ -59,6 +62,7 @@ mmdebstrap --variant=minbase --mode=root \
 	--customize-hook='mkdir -p "$1/task" && chown 1000:1000 "$1/task"' \
 	--customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*' \
 	--customize-hook='echo tmc-sandbox > "$1/etc/hostname"' \
+	--customize-hook="\"$here/java/setup.sh\" \"\$1\"" \
 	bookworm "$tree" "$@"
 
 # lz4 (high-compression mode: slower to pack, as fast to unpack): in the

@@ -9,7 +9,8 @@
 SANDBOX_SRCS := sandbox/sandbox.c sandbox/result.c sandbox/uml.c sandbox/cgroup.c \
 	sandbox/vmlog.c sandbox/output_set.c sandbox/utf8.c sandbox/privsep.c \
 	sandbox/policy.c sandbox/channel.c sandbox/command_center.c sandbox/jail.c \
-	sandbox/host_filter.c sandbox/uid_slot.c sandbox/cpu_affinity.c sandbox/preboot.c
+	sandbox/host_filter.c sandbox/uid_slot.c sandbox/cpu_affinity.c sandbox/preboot.c \
+	sandbox/layer.c
 SANDBOX_ARCHIVE_SRCS := sandbox/upload_tar.c sandbox/output_tar.c sandbox/task_tar.c sandbox/tar_rules.c
 
 PROGRAMS += sandbox-run tmc-unpack
@@ -54,3 +55,7 @@ check_task_unpack_SRCS := sandbox/guest/task_unpack.c sandbox/tar_rules.c sandbo
 # The host uid slots (held by flock; no uid is ever handed out twice).
 UNIT_TESTS += check_uid_slot
 check_uid_slot_SRCS := sandbox/uid_slot.c $(COMMON_SRCS)
+# Layers: the name rule, NAME=FILE with real images from tools/make-layer,
+# a task's `layers` list, and the kernel command line (uml.c).
+UNIT_TESTS += check_layer
+check_layer_SRCS := sandbox/layer.c sandbox/uml.c $(COMMON_SRCS)

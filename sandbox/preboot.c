@@ -99,6 +99,10 @@ int sandbox_guest_fits(const struct sandbox_guest *g, const struct sandbox_confi
 
 	if (cfg->limits.memory != g->memory || cfg->limits.tmpfs != g->tmpfs)
 		return 0;
+	/* Layers are ubd devices and a list on the kernel command line, both
+	 * fixed at boot; a guest booted ahead has none. */
+	if (cfg->nlayers > 0)
+		return 0;
 	return stat(runnable_tar, &st) == 0 && (uint64_t)st.st_size <= g->disk_cap;
 }
 

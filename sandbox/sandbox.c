@@ -160,6 +160,11 @@ struct sandbox_job {
 	int console[2], ssl_in[2], ssl_out[2];
 	struct vmlog *log;
 	struct uml_proc proc;
+	struct sandbox_layer layers[SANDBOX_LAYERS_MAX];	/* cfg's, checked again */
+	size_t nlayers;
+	/* Their paths, NULL-terminated: the list of further read-only images
+	 * a jail around UML must bind (issue 11's jail_images). */
+	const char *layer_paths[SANDBOX_LAYERS_MAX + 1];
 	int spawned;
 	double t_launch;
 	double t0;		/* the task's start: launch, or "go" for a pre-booted guest */
@@ -307,6 +312,18 @@ static int sandbox_prepare(struct sandbox_job *j, const char *runnable_tar, char
 		return errbuf_set(err, errlen, "initrd %s: %s", img->initrd, strerror(errno));
 	if (realpath(img->rootfs, j->rootfs) == NULL)
 		return errbuf_set(err, errlen, "rootfs %s: %s", img->rootfs, strerror(errno));
+	/* A layer may have been replaced since the instance started: each is
+	 * checked again as it is attached, like the images above. */
+	if (cfg->nlayers > SANDBOX_LAYERS_MAX)
+		return errbuf_set(err, errlen, "layers: at most %d per task", SANDBOX_LAYERS_MAX);
+	for (size_t i = 0; i < cfg->nlayers; i++) {
+		j->layers[i] = cfg->layers[i];
+		if (layer_check(&j->layers[i], err, errlen) < 0)
+			return -1;
+		j->layer_paths[i] = j->layers[i].path;
+	}
+	j->layer_paths[cfg->nlayers] = NULL;
+	j->nlayers = cfg->nlayers;
 	if (cfg->limits.memory < 32 * MiB || cfg->limits.output_cap < 64 * 1024 ||
 	    cfg->limits.timeout_s == 0 || cfg->limits.host_nproc == 0)
 		return errbuf_set(err, errlen, "limits: memory >= 32M, output cap >= 64K, "
@@ -361,6 +378,9 @@ static int sandbox_launch(struct sandbox_job *j, char *err, size_t errlen)
 	l.rootfs = j->rootfs;
 	l.runnable = j->runnable;
 	l.output = j->output;
+	l.layers = j->layers;
+	l.nlayers = j->nlayers;
+	l.jail_images = j->layer_paths;
 	l.work_dir = j->work;
 	l.tmp_dir = j->tmp;
 	l.tmp_mount = j->tmp_mount;

@@ -63,6 +63,18 @@ struct sandbox_limits {
 	unsigned host_nproc;	/* RLIMIT_NPROC / pids.max for the UML process tree */
 };
 
+/* A read-only dependency image (squashfs) attached to the guest as an
+ * extra ubd device and mounted at /opt/layers/NAME (layer.c). */
+#define SANDBOX_LAYERS_MAX 8			/* per task: ubda..c + 8 < UML's 16 */
+#define SANDBOX_LAYERS_CONFIGURED_MAX 256	/* per instance */
+#define SANDBOX_LAYER_NAME_MAX 32
+struct sandbox_layer {
+	char *name;		/* layer_name_check() */
+	char *path;		/* absolute, symlinks resolved */
+	uint64_t size;		/* bytes, when last checked */
+	int64_t mtime;		/* seconds since the epoch, when last checked */
+};
+
 /* The host end of the guest's serial line ssl1 (Scout's channel): the
  * Command Center plugs in here. Without one (cfg->channel NULL) the line
  * is kept open and whatever the guest writes is read and dropped, so the
@@ -99,6 +111,8 @@ struct sandbox_config {
 	char *const *exec_instead;	/* tests: argv run in place of linux.uml, same jail */
 #endif
 	int cpu;		/* host CPU the UML tree is pinned to; SANDBOX_CPU_NONE: not */
+	const struct sandbox_layer *layers;	/* attached in this order; checked again */
+	size_t nlayers;				/* at most SANDBOX_LAYERS_MAX */
 };
 
 #define SANDBOX_CPU_NONE (-1)	/* not pinned */
@@ -168,6 +182,15 @@ int sandbox_guest_run(struct sandbox_guest *g, const struct sandbox_config *cfg,
     const char *runnable_tar, json_t **result, char *err, size_t errlen);
 /* Kills and removes an unused guest; NULL is fine. */
 void sandbox_guest_free(struct sandbox_guest *g);
+/* layer.c: --layer NAME=FILE and a task's `layers` field. */
+int layer_name_check(const char *name, size_t len, char *err, size_t errlen);
+int layer_check(struct sandbox_layer *l, char *err, size_t errlen);
+int layer_parse(const char *spec, struct sandbox_layer *out, char *err, size_t errlen);
+int layer_add(struct sandbox_layer **list, size_t *n, const char *spec, char *err, size_t errlen);
+int layer_select(const struct sandbox_layer *all, size_t nall, const char *names,
+    struct sandbox_layer out[SANDBOX_LAYERS_MAX], size_t *nout, char *err, size_t errlen);
+void layer_free(struct sandbox_layer *l);
+void layer_list_free(struct sandbox_layer *list, size_t n);
 
 /* task_tar.c: packs a trusted local directory (an exercise) as runnable.tar. */
 int task_tar_from_dir(const char *dir, const char *out_tar, char *err, size_t errlen);

@@ -31,6 +31,8 @@ struct uml_launch {
 	const char *const *jail_images;	/* more read-only images the jail binds
 					 * (layers): NULL-terminated, or NULL */
 	const char *runnable, *output;		/* in work_dir */
+	const struct sandbox_layer *layers;	/* ubdd.. read-only, tmc.layers= */
+	size_t nlayers;
 	const char *work_dir;			/* cwd and uml_dir= */
 	const char *tmp_dir;			/* TMPDIR: guest RAM lives here */
 	int tmp_mount;				/* mount a private tmpfs on tmp_dir */

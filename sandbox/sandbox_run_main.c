@@ -73,6 +73,8 @@ static void usage(FILE *f)
 "task:\n"
 "  --no-scout          run tmc-run without Scout (tmc.scout=0)\n"
 "  --policy FILE       Scout policy file\n"
+"  --layer NAME=FILE   attach the squashfs FILE read-only at /opt/layers/NAME in\n"
+"                      the guest (repeatable, at most 8; tools/make-layer builds one)\n"
 "output:\n"
 "  --compact           one-line JSON (default: indented)\n"
 "  -v                  more log on stderr (repeat for debug)\n"
@@ -84,7 +86,7 @@ enum {
 	OPT_KERNEL = 256, OPT_INITRD, OPT_ROOTFS, OPT_IMAGES, OPT_LPJ, OPT_MEMORY, OPT_TIMEOUT,
 	OPT_OUTPUT_CAP, OPT_FILE_CAP, OPT_VM_LOG_CAP, OPT_TMPFS, OPT_NPROC, OPT_UID, OPT_GID,
 	OPT_WORK_ROOT, OPT_KEEP, OPT_NO_SCOUT, OPT_POLICY, OPT_COMPACT, OPT_UNPACK, OPT_UID_SLOT,
-	OPT_EXEC_INSTEAD, OPT_EXEC_ARG, OPT_CPU, OPT_PREBOOT,
+	OPT_EXEC_INSTEAD, OPT_EXEC_ARG, OPT_CPU, OPT_PREBOOT, OPT_LAYER,
 };
 
 static const struct option options[] = {
@@ -116,6 +118,7 @@ static const struct option options[] = {
 	{ "preboot", no_argument, NULL, OPT_PREBOOT },
 	{ "no-scout", no_argument, NULL, OPT_NO_SCOUT },
 	{ "policy", required_argument, NULL, OPT_POLICY },
+	{ "layer", required_argument, NULL, OPT_LAYER },
 	{ "compact", no_argument, NULL, OPT_COMPACT },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -315,6 +318,8 @@ int main(int argc, char **argv)
 #endif
 	unsigned long lpj = 0;
 	json_t *result = NULL;
+	struct sandbox_layer *layers = NULL;
+	size_t nlayers = 0;
 
 	sandbox_config_defaults(&cfg);
 	while ((c = getopt_long(argc, argv, "hv", options, NULL)) != -1) {
@@ -364,6 +369,12 @@ int main(int argc, char **argv)
 		case OPT_PREBOOT: preboot = 1; break;
 		case OPT_NO_SCOUT: cfg.scout = 0; break;
 		case OPT_POLICY: cfg.policy = optarg; break;
+		case OPT_LAYER:
+			if (nlayers >= SANDBOX_LAYERS_MAX)
+				bad_usage("--layer: at most %s layers", "8");
+			if (layer_add(&layers, &nlayers, optarg, err, sizeof(err)) < 0)
+				bad_usage("--layer: %s", err);
+			break;
 		case OPT_COMPACT: compact = 1; break;
 		case 'v': verbosity++; break;
 		case 'h': usage(stdout); return 0;
@@ -404,6 +415,8 @@ int main(int argc, char **argv)
 		cfg.images.unpack = unpack;
 	if (lpj_set)
 		cfg.images.lpj = lpj;
+	cfg.layers = layers;
+	cfg.nlayers = nlayers;
 	if (cfg.images.kernel == NULL || cfg.images.initrd == NULL || cfg.images.rootfs == NULL ||
 	    cfg.images.unpack == NULL) {
 		log_warnx("images: %s (build them with `make images build/tmc-unpack` or pass "
@@ -445,5 +458,6 @@ out:
 	sandbox_images_free(&found);
 	free(images_dir);
 	free(unpack_abs);
+	layer_list_free(layers, nlayers);
 	return rc;
 }

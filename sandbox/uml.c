@@ -96,7 +96,23 @@ char **uml_argv(const struct uml_launch *l, char *err, size_t errlen)
 			    paths[i] ? paths[i] : "(none)");
 			return NULL;
 		}
-	argv = calloc(24, sizeof(*argv));
+	if (l->nlayers > SANDBOX_LAYERS_MAX) {
+		errbuf_set(err, errlen, "uml: more than %d layers", SANDBOX_LAYERS_MAX);
+		return NULL;
+	}
+	for (size_t i = 0; i < l->nlayers; i++) {
+		const struct sandbox_layer *ly = &l->layers[i];
+
+		if (ly->name == NULL || layer_name_check(ly->name, strlen(ly->name), err, errlen) < 0)
+			return NULL;
+		if (ly->path == NULL || ly->path[0] != '/' || strpbrk(ly->path, " ,=\t\n") != NULL) {
+			errbuf_set(err, errlen, "uml: unusable layer path for the kernel command line: %s",
+			    ly->path ? ly->path : "(none)");
+			return NULL;
+		}
+	}
+	/* The fixed arguments, tmc.preboot, tmc.layers, a ubd per layer, NULL. */
+	argv = calloc(25 + l->nlayers, sizeof(*argv));
 	if (argv == NULL) {
 		errbuf_set(err, errlen, "uml: out of memory");
 		return NULL;
@@ -112,6 +128,10 @@ char **uml_argv(const struct uml_launch *l, char *err, size_t errlen)
 	argv[n++] = uml_strf("ubdarc=%s", l->rootfs);
 	argv[n++] = uml_strf("ubdbr=%s", l->runnable);
 	argv[n++] = uml_strf("ubdc=%s", l->output);
+	/* Layers: ubdd, ubde, ... opened read-only by UML ('r'); the guest
+	 * learns their names, in the same order, from tmc.layers=. */
+	for (size_t i = 0; i < l->nlayers; i++)
+		argv[n++] = uml_strf("ubd%cr=%s", (char)('d' + i), l->layers[i].path);
 	argv[n++] = uml_strf("con=null");
 	argv[n++] = uml_strf("con0=null,fd:%d", UML_FD_CONSOLE);
 	argv[n++] = uml_strf("ssl=null");
@@ -132,6 +152,22 @@ char **uml_argv(const struct uml_launch *l, char *err, size_t errlen)
 	argv[n++] = uml_strf("tmc.nproc=%u", l->guest_nproc);
 	if (l->preboot)
 		argv[n++] = uml_strf("tmc.preboot=1");
+	if (l->nlayers > 0) {
+		size_t len = sizeof("tmc.layers=");
+
+		for (size_t i = 0; i < l->nlayers; i++)
+			len += strlen(l->layers[i].name) + 1;
+		argv[n] = calloc(1, len);
+		if (argv[n] != NULL) {
+			strcpy(argv[n], "tmc.layers=");
+			for (size_t i = 0; i < l->nlayers; i++) {
+				if (i > 0)
+					strcat(argv[n], ",");
+				strcat(argv[n], l->layers[i].name);
+			}
+		}
+		n++;
+	}
 	for (size_t i = 0; i < n; i++)
 		if (argv[i] == NULL) {
 			uml_argv_free(argv);

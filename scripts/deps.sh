@@ -16,7 +16,8 @@ PACKAGES="build-essential pkg-config bc bison flex libelf-dev libssl-dev
   libarchive-tools python3
   curl jq nginx wrk chromium procps psmisc uidmap systemd
   prometheus
-  debhelper lintian scdoc"
+  debhelper lintian scdoc
+  openjdk-17-jdk-headless maven libmaven-install-plugin-java"
 
 missing=""
 for p in $PACKAGES; do

@@ -24,7 +24,7 @@
 #include "common/log.h"
 #include "common/util.h"
 
-enum kind { K_STR, K_UINT, K_SIZE, K_DURATION, K_ONOFF, K_FORMAT, K_FD, K_FLAG, K_COUNT, K_CPU };
+enum kind { K_STR, K_UINT, K_SIZE, K_DURATION, K_ONOFF, K_FORMAT, K_FD, K_FLAG, K_COUNT, K_CPU, K_LAYER };
 
 struct option_def {
 	const char *name;
@@ -92,6 +92,9 @@ static const struct option_def options[] = {
 	  "while idle, boot the next guest up to where it waits for its task (default on)" },
 	{ "max-connections", K_UINT, O(max_connections), 100000, "N", "concurrent HTTP connections (default 64)" },
 	{ "connection-timeout", K_DURATION, O(conn_timeout), 3600, "DURATION", "idle HTTP connection (default 60s)" },
+	{ "layer", K_LAYER, O(layers), 0, "NAME=FILE",
+	  "offer the squashfs FILE as layer NAME: a task's `layers` field attaches it read-only at "
+	  "/opt/layers/NAME (repeatable; each name once; tools/make-layer builds one)" },
 	{ "keep-work-dir", K_FLAG, O(keep_work_dir), 0, NULL, "leave each task's work dir behind (debugging)" },
 	/* The spool's bounds (spool.c): results must not fill the disk. */
 	{ "spool-max", K_SIZE, O(spool_max), 1ULL << 50, "SIZE",
@@ -151,6 +154,9 @@ void config_free(struct config *cfg)
 			free(*p);
 			*p = NULL;
 		}
+	layer_list_free(cfg->layers, cfg->nlayers);
+	cfg->layers = NULL;
+	cfg->nlayers = 0;
 }
 
 /* "250ms", "2s", "5m", "1h", or plain seconds (fractions allowed). */
@@ -266,6 +272,9 @@ int config_set(struct config *cfg, const char *key, const char *value, char *err
 			return errbuf_set(err, errlen, "%s: %s", key, why);
 		return 0;
 	}
+	case K_LAYER:
+		/* Repeatable: each adds one; the file is checked now. */
+		return layer_add(&cfg->layers, &cfg->nlayers, value, err, errlen);
 	case K_FD:
 		if (parse_u64(value, 0, 65535, &u) < 0)
 			return errbuf_set(err, errlen, "%s: '%s' is not a file descriptor", key, value);
@@ -411,7 +420,8 @@ void config_usage(int fd)
 	    "\n"
 	    "The TMC-style task service: POST / or /tasks.json with multipart fields\n"
 	    "file (the task tar), notify (callback URL), token; optional timeout,\n"
-	    "memory (only lower than the instance's) and wait=1. GET /status.json,\n"
+	    "memory (only lower than the instance's), wait=1 and layers=NAME[,NAME].\n"
+	    "GET /status.json,\n"
 	    "GET / (status page), GET /metrics (Prometheus). One task at a time.\n"
 	    "SIGTERM drains: no new tasks, the running one finishes, then exit.\n"
 	    "\n"

@@ -295,6 +295,10 @@ static int post_fields(struct req *r, char *err, size_t errlen)
 	const char *timeout = intake_field(r->in, "timeout", NULL);
 	const char *memory = intake_field(r->in, "memory", NULL);
 	const char *wait = intake_field(r->in, "wait", NULL);
+	size_t layers_len = 0;
+	const char *layers = intake_field(r->in, "layers", &layers_len);
+	struct sandbox_layer chosen[SANDBOX_LAYERS_MAX];
+	size_t nchosen;
 	size_t token_len = 0;
 	const char *token = intake_field(r->in, "token", &token_len);
 	uint64_t v;
@@ -324,6 +328,15 @@ static int post_fields(struct req *r, char *err, size_t errlen)
 	}
 	if (field_flag(wait, &t->wait) < 0)
 		return errbuf_set(err, errlen, "wait must be 0 or 1");
+	/* Checked here, so that an unknown layer is a 400 before the slot is
+	 * taken; the runner resolves the same text again. */
+	if (layers != NULL && memchr(layers, '\0', layers_len) != NULL)
+		return errbuf_set(err, errlen, "layers: not a list of names");
+	if (layers != NULL && layer_select(hcfg->layers, hcfg->nlayers, layers, chosen, &nchosen, err,
+	    errlen) < 0)
+		return -1;
+	if (layers != NULL && nchosen > 0 && (t->layers = strdup(layers)) == NULL)
+		return errbuf_set(err, errlen, "out of memory");
 	if (token != NULL) {
 		t->token = strdup(token);
 		task_token_hash(token, token_len, t->token_hash);

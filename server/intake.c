@@ -36,7 +36,7 @@
 #define OTHER_PARTS_MAX (1 << 20)	/* unknown fields, epilogue: skipped, still bounded */
 #define WBUF 65536
 
-static const char *const known_fields[] = { "notify", "token", "timeout", "memory", "wait" };
+static const char *const known_fields[] = { "notify", "token", "timeout", "memory", "wait", "layers" };
 #define NFIELDS (sizeof(known_fields) / sizeof(known_fields[0]))
 
 enum state { PREAMBLE, DELIM_TAIL, HEADERS, BODY, DONE, FAILED };

@@ -417,6 +417,10 @@ int main(int argc, char **argv)
 	setup_work_dir(&cfg, &sb, tasks_dir);
 	setup_spool_limits(&cfg);
 	status_init();
+	status_layers_set(cfg.layers, cfg.nlayers);
+	for (size_t i = 0; i < cfg.nlayers; i++)
+		log_info("layer %s: %s (%llu bytes)", cfg.layers[i].name, cfg.layers[i].path,
+		    (unsigned long long)cfg.layers[i].size);
 	if (notify_start(&cfg) < 0)
 		fatalx("cannot start the notifier thread");
 	recover_spool(&cfg, &reruns, &nreruns);

@@ -2,7 +2,7 @@
 # suites and the HTTP integration tests against the real daemon.
 SERVER_SRCS := server/config.c server/http.c server/intake.c server/runner.c server/preboot.c \
 	server/notify.c server/notify_acl.c server/spool.c server/status.c server/history.c \
-	server/status_page.c
+	server/status_page.c server/status_layers.c
 
 # The status page's files, built into sandboxd (the assembler's .incbin
 # reads them from the top of the tree); one object for both builds.
@@ -43,11 +43,11 @@ http-test: $(B)/tests/http_test $(B)/sandboxd $(B)/asan/sandboxd $(IMAGES)
 	$(B)/tests/http_test $(B)/sandboxd $(B) $(HTTP_TESTS)
 
 UNIT_TESTS += check_config check_spool check_notify check_history
-check_config_SRCS := server/config.c server/notify_acl.c sandbox/cpu_affinity.c $(PRIVSEP_SRCS) $(COMMON_SRCS)
+check_config_SRCS := server/config.c server/notify_acl.c sandbox/cpu_affinity.c sandbox/layer.c $(PRIVSEP_SRCS) $(COMMON_SRCS)
 check_spool_SRCS := server/spool.c $(COMMON_SRCS)
 check_history_SRCS := server/history.c
 check_notify_SRCS := server/notify.c server/notify_acl.c server/spool.c server/status.c server/history.c \
-	server/config.c sandbox/cpu_affinity.c $(PRIVSEP_SRCS) \
+	server/status_layers.c server/config.c sandbox/cpu_affinity.c sandbox/layer.c $(PRIVSEP_SRCS) \
 	$(COMMON_SRCS)
 
 .PHONY: http-bench

@@ -140,6 +140,7 @@ void task_unref(struct task *t)
 	free(t->tar_path);
 	free(t->notify);
 	free(t->token);
+	free(t->layers);
 	free(t->resp_body);
 	free(t);
 }
@@ -194,7 +195,7 @@ static int accept_task(struct task *t)
 	}
 	unlink(t->upload_path);
 	if (t->notify != NULL && !t->wait) {
-		struct spool_marker m = { t->id, t->notify, t->token, t->timeout_s, t->memory, 1 };
+		struct spool_marker m = { t->id, t->notify, t->token, t->timeout_s, t->memory, 1, t->layers };
 		char *path;
 
 		if (spool_tar_path(t->id, kept, sizeof(kept)) < 0 || (path = strdup(kept)) == NULL ||
@@ -210,8 +211,9 @@ static int accept_task(struct task *t)
 		t->tar_path = path;
 		t->spooled = 1;
 	}
-	log_info("task %s token=%s accepted -> running (memory %lluM, timeout %us, validated in %.3fs)",
-	    t->id, t->token_hash, (unsigned long long)(t->memory >> 20), t->timeout_s, mono_now() - t_start);
+	log_info("task %s token=%s accepted -> running (memory %lluM, timeout %us, layers %s, validated in %.3fs)",
+	    t->id, t->token_hash, (unsigned long long)(t->memory >> 20), t->timeout_s,
+	    t->layers ? t->layers : "none", mono_now() - t_start);
 	if (!t->wait)
 		answer(t, 200, status_body("ok", NULL));
 	return 0;
@@ -221,6 +223,8 @@ static void run_task(struct task *t)
 {
 	struct sandbox_config sb = rsb;
 	struct sandbox_guest *guest;
+	struct sandbox_layer layers[SANDBOX_LAYERS_MAX];
+	size_t nlayers = 0;
 	json_t *result = NULL;
 	char err[512] = "";
 	double t_done, t_start;
@@ -229,7 +233,8 @@ static void run_task(struct task *t)
 	int cut;
 
 	if (t->attempt > 1) {
-		struct spool_marker m = { t->id, t->notify, t->token, t->timeout_s, t->memory, t->attempt };
+		struct spool_marker m = { t->id, t->notify, t->token, t->timeout_s, t->memory, t->attempt,
+			t->layers };
 
 		if (spool_mark_running(&m, NULL, err, sizeof(err)) < 0) {
 			log_warnx("task %s: %s; not run again", t->id, err);
@@ -245,10 +250,22 @@ static void run_task(struct task *t)
 
 	sb.limits.memory = t->memory;
 	sb.limits.timeout_s = t->timeout_s;
-	guest = preboot_take(&sb, t->tar_path, t->id);
+	/* Checked at intake; a task run again after a restart may name a
+	 * layer the new configuration lacks, which fails it (internal). */
+	if (layer_select(rcfg->layers, rcfg->nlayers, t->layers, layers, &nlayers, err, sizeof(err)) < 0) {
+		log_warnx("task %s: %s", t->id, err);
+		result = spool_internal_result(t->token, err);
+	} else {
+		sb.layers = layers;
+		sb.nlayers = nlayers;
+	}
+	/* A task with layers never fits the pre-booted guest (they are on the
+	 * kernel command line): preboot_take then frees it. */
+	guest = result == NULL ? preboot_take(&sb, t->tar_path, t->id) : NULL;
 	t_start = mono_now();
-	if ((guest != NULL ? sandbox_guest_run(guest, &sb, t->tar_path, &result, err, sizeof(err)) :
-	    sandbox_run(&sb, t->tar_path, &result, err, sizeof(err))) < 0 || result == NULL) {
+	if (result == NULL &&
+	    ((guest != NULL ? sandbox_guest_run(guest, &sb, t->tar_path, &result, err, sizeof(err)) :
+	    sandbox_run(&sb, t->tar_path, &result, err, sizeof(err))) < 0 || result == NULL)) {
 		log_warnx("task %s: the sandbox failed: %s", t->id, err);
 		json_decref(result);
 		result = spool_internal_result(t->token, err[0] ? err : "the sandbox failed");
@@ -391,7 +408,9 @@ static int resume_tasks(const struct spool_rerun *rr, size_t n)
 		snprintf(t->id, sizeof(t->id), "%s", rr[i].id);
 		t->notify = strdup(rr[i].notify);
 		t->token = strdup(rr[i].token);
+		t->layers = rr[i].layers != NULL ? strdup(rr[i].layers) : NULL;
 		if (spool_tar_path(rr[i].id, path, sizeof(path)) < 0 || t->notify == NULL || t->token == NULL ||
+		    (rr[i].layers != NULL && t->layers == NULL) ||
 		    (t->tar_path = strdup(path)) == NULL) {
 			task_unref(t);
 			return -1;

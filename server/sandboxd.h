@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 #include <jansson.h>
 
@@ -64,6 +65,8 @@ struct config {
 	uint64_t result_max;	/* one result's JSON, after escaping */
 	double dead_max_age;	/* seconds a given-up result is kept */
 	uint64_t dead_max;	/* given-up results kept */
+	struct sandbox_layer *layers;	/* --layer NAME=FILE, repeatable */
+	size_t nlayers;
 };
 
 /*
@@ -82,6 +85,7 @@ struct task {
 	unsigned timeout_s;	/* already capped by the instance's */
 	uint64_t memory;
 	int wait;		/* answer with the result instead of notifying */
+	char *layers;		/* the `layers` field as checked, NULL: none */
 	int spooled;		/* its runnable.tar and marker are in the spool */
 	unsigned attempt;	/* 0 or 1: first run; 2: run again after a crash */
 	struct task *next;	/* the runner's list of tasks to run again */
@@ -176,6 +180,7 @@ struct spool_marker {
 	unsigned timeout_s;
 	uint64_t memory;
 	unsigned attempt;	/* 1: the first run; 2: the run after a crash */
+	const char *layers;	/* NULL: none */
 };
 struct spool_rerun {		/* a task cut short by a crash, to run once more */
 	char id[48];
@@ -183,6 +188,7 @@ struct spool_rerun {		/* a task cut short by a crash, to run once more */
 	unsigned timeout_s;
 	uint64_t memory;
 	unsigned attempt;
+	char *layers;		/* NULL: none */
 };
 struct spool_usage {
 	uint64_t pending, pending_bytes, dead, dead_bytes, max_bytes, max_files;
@@ -272,6 +278,10 @@ char *status_metrics(int busy);
 
 /* status_page.c: the built-in status page (web/status/). */
 int status_page_file(const char *path, char **body, const char **ctype);
+/* status_layers.c: the configured layers in status.json, each with its
+ * file's size and mtime as they are now. */
+void status_layers_set(const struct sandbox_layer *layers, size_t n);
+json_t *status_layers_json(void);
 
 /* http.c */
 int http_start(const struct config *cfg);

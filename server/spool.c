@@ -197,6 +197,11 @@ static int write_marker(const struct spool_marker *m, char *err, size_t errlen)
 	    "token", m->token ? m->token : "", "started", (json_int_t)time(NULL),
 	    "timeout", (json_int_t)m->timeout_s, "memory", (json_int_t)m->memory,
 	    "attempt", (json_int_t)m->attempt);
+	if (o != NULL && m->layers != NULL &&
+	    json_object_set_new(o, "layers", json_string(m->layers)) < 0) {
+		json_decref(o);
+		o = NULL;
+	}
 	if (o == NULL)
 		return errbuf_set(err, errlen, "spool: cannot encode the marker");
 	rc = write_json(name, o, err, errlen);
@@ -704,9 +709,11 @@ static int rerun_add(struct spool_rerun **rr, size_t *n, const struct spool_mark
 	r->timeout_s = m->timeout_s;
 	r->memory = m->memory;
 	r->attempt = m->attempt;
-	if (r->notify == NULL || r->token == NULL) {
+	r->layers = m->layers != NULL ? strdup(m->layers) : NULL;
+	if (r->notify == NULL || r->token == NULL || (m->layers != NULL && r->layers == NULL)) {
 		free(r->notify);
 		free(r->token);
+		free(r->layers);
 		return -1;
 	}
 	(*n)++;
@@ -718,6 +725,7 @@ void spool_reruns_free(struct spool_rerun *rr, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		free(rr[i].notify);
 		free(rr[i].token);
+		free(rr[i].layers);
 	}
 	free(rr);
 }
@@ -766,6 +774,7 @@ static int recover_marker(const char *id, struct spool_rerun **rr, size_t *nrr, 
 	sm.timeout_s = marker_uint(m, "timeout");
 	sm.memory = (uint64_t)json_integer_value(json_object_get(m, "memory"));
 	sm.attempt = marker_uint(m, "attempt");
+	sm.layers = json_string_value(json_object_get(m, "layers"));
 	if (sm.attempt == 0)
 		sm.attempt = 1;
 	if (sm.attempt < 2 && sm.timeout_s > 0 && sm.memory > 0 &&

@@ -276,6 +276,7 @@ char *status_json(int busy)
 		if (full)
 			json_object_set_new(o, "spool_full_reason", json_string(why));
 	}
+	json_object_set_new(o, "layers", status_layers_json());
 	text = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(9));
 	json_decref(o);
 	return text;

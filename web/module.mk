@@ -43,6 +43,7 @@ install: $(B)/sandboxd $(B)/sandbox-run $(B)/tmc-unpack $(B)/carrier $(IMAGES)
 	ln -sf $$(realpath -m --relative-to=$(SBINDIR) $(PKGLIBDIR)/sandboxd) $(DESTDIR)$(SBINDIR)/sandboxd
 	ln -sf $$(realpath -m --relative-to=$(BINDIR) $(PKGLIBDIR)/sandbox-run) $(DESTDIR)$(BINDIR)/sandbox-run
 	install -m 0644 sandbox/policy.default $(DESTDIR)$(DATADIR)/policy.default
+	install -m 0755 tools/make-layer $(DESTDIR)$(BINDIR)/tmc-make-layer
 	for f in $(WEB_FILES); do \
 		mode=0644; case $$f in *.sh) mode=0755 ;; esac; \
 		install -m $$mode $$f $(DESTDIR)$(DATADIR)/$$f; done

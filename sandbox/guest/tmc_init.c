@@ -43,6 +43,7 @@
 #include "common/util.h"
 #include "sandbox/preboot.h"
 #include "sandbox/tar_rules.h"
+#include "sandbox/guest/guest_layers.h"
 
 #define TASK_DIR "/task"
 #define TASK_UID 1000
@@ -64,6 +65,7 @@ struct guest_config {
 	int preboot;		/* tmc.preboot=1: wait for the host's "go" */
 	size_t stream_cap;
 	unsigned long nproc;
+	char layers[400];	/* tmc.layers=: NAME[,NAME...], "" for none */
 };
 
 static int console_fd = -1;
@@ -172,6 +174,8 @@ static void read_cmdline(struct guest_config *cfg)
 			cfg->stream_cap = (size_t)v;
 		else if (strncmp(tok, "tmc.nproc=", 10) == 0 && parse_u64(tok + 10, 16, 65536, &v) == 0)
 			cfg->nproc = (unsigned long)v;
+		else if (strncmp(tok, "tmc.layers=", 11) == 0)
+			snprintf(cfg->layers, sizeof(cfg->layers), "%s", tok + 11);
 	}
 }
 
@@ -685,7 +689,8 @@ int main(void)
 	struct capture out = { .fd = -1 }, err = { .fd = -1 };
 	struct timespec t0, t1;
 	unsigned long long oom_before;
-	int status;
+	char why[400];
+	int status, layers_ok;
 
 	console_fd = open("/dev/console", O_WRONLY | O_NOCTTY | O_CLOEXEC);
 	console("tmc-init: start");
@@ -697,6 +702,12 @@ int main(void)
 	write_proc("/proc/sys/fs/protected_symlinks", "1");
 	read_cmdline(&cfg);
 	setup_cgroup(&cfg);
+	/* A task that asked for a layer must not run without it. */
+	layers_ok = guest_layers_mount(cfg.layers, why, sizeof(why)) == 0;
+	if (!layers_ok) {
+		console("tmc-init: %s", why);
+		meta_add("error=%s", why);
+	}
 	if (cfg.shell)
 		operator_shell();
 
@@ -706,7 +717,7 @@ int main(void)
 	if (out.buf == NULL || err.buf == NULL) {
 		meta_add("error=out of memory for capture buffers");
 		out.cap = err.cap = 0;
-	} else if ((!cfg.preboot || wait_for_go() == 0) && unpack_task() == 0) {
+	} else if (layers_ok && (!cfg.preboot || wait_for_go() == 0) && unpack_task() == 0) {
 		oom_before = oom_kills() + cgroup_oom_kills();
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		status = run_task(&cfg, &out, &err);

@@ -9,7 +9,10 @@
  * case.json keys: description, exercise (or a task/ dir or a task.tar next
  * to it; a task.tar goes through the upload rules, as over HTTP), args
  * (sandbox-run options; an argument starting with "$CASE/" names a file in
- * the case's own dir, e.g. "--policy", "$CASE/policy"), expect.
+ * the case's own dir, e.g. "--policy", "$CASE/policy"; "$WORK" anywhere in
+ * an argument is the run's scratch dir), setup (a script in the case's dir
+ * run first with that scratch dir as its argument, e.g. to build a layer
+ * there: "args": ["--layer", "lib=$WORK/lib.squashfs"]), expect.
  *
  * Expectation keys (each optional):
  *
@@ -121,6 +124,38 @@ static char *read_small_file(const char *path)
 	return buf;
 }
 
+/* a with every "$WORK" replaced by work (allocated; freed with the
+ * forked test process). */
+static char *subst_work(const char *a, const char *work)
+{
+	const char *at = strstr(a, "$WORK");
+	char *out;
+
+	if (at == NULL)
+		return (char *)a;
+	ck_assert_int_ge(asprintf(&out, "%.*s%s%s", (int)(at - a), a, work, at + 5), 0);
+	return subst_work(out, work);
+}
+
+/* The case's setup script, run with the scratch dir; it must succeed. */
+static void run_setup(const char *name, const char *case_dir, const char *script, const char *work_root)
+{
+	char path[PATH_MAX];
+	pid_t pid;
+	int ws;
+
+	ck_assert((size_t)snprintf(path, sizeof(path), "%s/%s", case_dir, script) < sizeof(path));
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		execl("/bin/sh", "sh", path, work_root, (char *)NULL);
+		_exit(127);
+	}
+	ck_assert_int_eq(waitpid(pid, &ws, 0), pid);
+	ck_assert_msg(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "%s: setup %s failed (status %d)", name, script,
+	    WIFEXITED(ws) ? WEXITSTATUS(ws) : -1);
+}
+
 /* Runs sandbox-run and returns its stdout (capped), or NULL; its stderr
  * goes to stderr_path, for the caller to check and print. */
 static char *run_sandbox(json_t *args, const char *case_dir, const char *task, const char *work_root,
@@ -156,7 +191,7 @@ static char *run_sandbox(json_t *args, const char *case_dir, const char *task, c
 			ck_assert_int_ge(asprintf(&p, "%s/%s", case_dir, a + 6), 0);
 			a = p;	/* freed with the forked test process */
 		}
-		argv[n++] = (char *)a;
+		argv[n++] = subst_work(a, work_root);
 	}
 	argv[n++] = (char *)task;
 	argv[n] = NULL;
@@ -455,6 +490,8 @@ START_TEST(test_case)
 
 	ck_assert((size_t)snprintf(stderr_path, sizeof(stderr_path), "%s/sandbox-run.stderr", work_root) <
 	    sizeof(stderr_path));
+	if (json_is_string(json_object_get(spec, "setup")))
+		run_setup(name, case_dir, json_string_value(json_object_get(spec, "setup")), work_root);
 	out = run_sandbox(json_object_get(spec, "args"), case_dir, task, work_root, stderr_path, &ws);
 	expect = json_object_get(spec, "expect");
 	want_exit = json_object_get(expect, "sandbox_exit") != NULL ?

@@ -1877,6 +1877,91 @@ static void test_preboot_timeout(void)
 	CHECK(r && strstr(jstr(r, "vm_log"), "pre-booted guest"), "the sleeping task did not use the pre-booted guest");
 	printf("    timeout 3 s in a guest pre-booted 6 s earlier: POST to result %.2f s\n", el);
 	json_decref(r);
+/* Layers: an unknown name in `layers` is a 400 that names the configured
+ * layers, before anything runs; a known one is mounted in the real guest;
+ * status.json and the page list them with their files' size and mtime. */
+static void test_layers(void)
+{
+	struct harness_daemon d;
+	char cmd[1024], img[2][200], spec[2][240], *body = NULL;
+	const char *extra[5];
+	struct stat st;
+	json_t *j, *l;
+	long code;
+	const char *tar = task_tar("layers", "#!/bin/sh\ncat /opt/layers/course-a/greeting.txt\n"
+	    "ls /opt/layers\n");
+
+	for (int i = 0; i < 2; i++) {
+		snprintf(img[i], sizeof(img[i]), "%s/layer%d.squashfs", tmp_root, i);
+		snprintf(spec[i], sizeof(spec[i]), "%s=%s", i == 0 ? "course-a" : "tools", img[i]);
+	}
+	snprintf(cmd, sizeof(cmd), "set -e; d=%s/layer-src; mkdir -p $d; echo 'hello from a layer' > $d/greeting.txt; "
+	    "tools/make-layer $d %s >/dev/null; tools/make-layer $d %s >/dev/null", tmp_root, img[0], img[1]);
+	CHECK(system(cmd) == 0, "tools/make-layer failed: %s", cmd);
+	extra[0] = "--layer";
+	extra[1] = spec[0];
+	extra[2] = "--layer";
+	extra[3] = spec[1];
+	extra[4] = NULL;
+	harness_daemon_init(&d, tmp_root, "layers");
+	CHECK(daemon_start(&d, extra) == 0, "daemon did not start");
+
+	{
+		const struct harness_part parts[] = { { "file", tar, 0, 1 }, { "wait", "1", 0, 0 },
+			{ "layers", "course-a,nope", 0, 0 }, { NULL, NULL, 0, 0 } };
+
+		code = post_task(d.port, "/", parts, &body);
+		j = body ? json_loads(body, 0, NULL) : NULL;
+		CHECK(code == 400 && j && strcmp(json_string_value(json_object_get(j, "status")) ?: "", "bad_request") == 0 &&
+		    strstr(json_string_value(json_object_get(j, "error")) ?: "",
+		    "unknown layer 'nope' (configured: course-a, tools)") != NULL,
+		    "layers=course-a,nope -> %ld %.300s", code, body);
+		json_decref(j);
+		free(body);
+		body = NULL;
+	}
+	{
+		const struct harness_part parts[] = { { "file", tar, 0, 1 }, { "wait", "1", 0, 0 },
+			{ "layers", "../../etc", 0, 0 }, { NULL, NULL, 0, 0 } };
+
+		code = post_task(d.port, "/", parts, &body);
+		CHECK(code == 400 && body && strstr(body, "only letters"), "layers=../../etc -> %ld %.300s", code, body);
+		free(body);
+		body = NULL;
+	}
+	code = harness_http_get(d.port, "/status.json", &body);
+	j = body ? json_loads(body, 0, NULL) : NULL;
+	CHECK(code == 200 && j && json_integer_value(json_object_get(j, "tasks_run")) == 0 &&
+	    json_integer_value(json_object_get(j, "uploads_rejected")) == 2, "refused tasks ran: %.300s", body);
+	l = json_object_get(j, "layers");
+	CHECK(json_array_size(l) == 2, "status.json layers: %.300s", body);
+	CHECK(stat(img[0], &st) == 0 && json_array_size(l) == 2 &&
+	    strcmp(json_string_value(json_object_get(json_array_get(l, 0), "name")) ?: "", "course-a") == 0 &&
+	    json_integer_value(json_object_get(json_array_get(l, 0), "size")) == (json_int_t)st.st_size &&
+	    json_integer_value(json_object_get(json_array_get(l, 0), "mtime")) == (json_int_t)st.st_mtim.tv_sec &&
+	    strcmp(json_string_value(json_object_get(json_array_get(l, 1), "name")) ?: "", "tools") == 0,
+	    "status.json layers: %.300s", body);
+	json_decref(j);
+	free(body);
+	body = NULL;
+	code = harness_http_get(d.port, "/", &body);
+	/* The page draws status.json's layers (checked above) into this table. */
+	CHECK(code == 200 && body && strstr(body, "id=\"layers-panel\"") && strstr(body, "id=\"layers\""),
+	    "status page lacks the layers table");
+	free(body);
+	body = NULL;
+	{
+		const struct harness_part parts[] = { { "file", tar, 0, 1 }, { "wait", "1", 0, 0 },
+			{ "layers", "course-a", 0, 0 }, { NULL, NULL, 0, 0 } };
+
+		code = post_task(d.port, "/", parts, &body);
+		j = body ? json_loads(body, 0, NULL) : NULL;
+		CHECK(code == 200 && j && strcmp(json_string_value(json_object_get(j, "status")) ?: "", "finished") == 0 &&
+		    strcmp(json_string_value(json_object_get(j, "stdout")) ?: "", "hello from a layer\ncourse-a\n") == 0,
+		    "layers=course-a -> %ld %.600s", code, body);
+		json_decref(j);
+		free(body);
+	}
 	harness_daemon_fini(&d);
 }
 
@@ -1884,6 +1969,7 @@ static const struct test {
 	const char *name;
 	void (*fn)(void);
 } tests[] = {
+	{ "layers", test_layers },
 	{ "tmc_client_json", test_tmc_client_json },
 	{ "tmc_client_form", test_tmc_client_form },
 	{ "wait_and_pages", test_wait_and_pages },

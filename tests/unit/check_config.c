@@ -88,6 +88,60 @@ START_TEST(test_file_then_flags)
 }
 END_TEST
 
+/* `layer` is repeatable: the file's and the flags' add up; a name given
+ * twice, or a file that is not a squashfs, is an error naming it. */
+START_TEST(test_layers)
+{
+	char dir[] = "/tmp/check_config.XXXXXX", path[128], img[128], spec[160], spec2[160], cmd[512];
+	char err[256] = "";
+	struct config cfg;
+	FILE *f;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(cmd, sizeof(cmd), "mkdir %s/d && echo x > %s/d/f && tools/make-layer %s/d %s/l.squashfs "
+	    ">/dev/null", dir, dir, dir, dir);
+	ck_assert_int_eq(system(cmd), 0);
+	snprintf(img, sizeof(img), "%s/l.squashfs", dir);
+	snprintf(path, sizeof(path), "%s/conf", dir);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "layer = course-a=%s\n", img);
+	fclose(f);
+	snprintf(spec, sizeof(spec), "course-b=%s", img);
+	{
+		char *argv[] = { "sandboxd", "--config", path, "--layer", spec, NULL };
+
+		config_defaults(&cfg);
+		ck_assert_msg(config_parse(&cfg, 5, argv, err, sizeof(err)) == 0, "%s", err);
+		ck_assert_uint_eq(cfg.nlayers, 2);
+		ck_assert_str_eq(cfg.layers[0].name, "course-a");
+		ck_assert_str_eq(cfg.layers[1].name, "course-b");
+		ck_assert_str_eq(cfg.layers[1].path, img);
+		config_free(&cfg);
+	}
+	snprintf(spec2, sizeof(spec2), "course-a=%s", img);
+	{
+		char *argv[] = { "sandboxd", "--config", path, "--layer", spec2, NULL };
+
+		config_defaults(&cfg);
+		ck_assert_int_eq(config_parse(&cfg, 5, argv, err, sizeof(err)), -1);
+		ck_assert_msg(strstr(err, "layer course-a is configured twice") != NULL, "%s", err);
+		config_free(&cfg);
+	}
+	snprintf(spec2, sizeof(spec2), "x=%s", path);
+	{
+		char *argv[] = { "sandboxd", "--layer", spec2, NULL };
+
+		config_defaults(&cfg);
+		ck_assert_int_eq(config_parse(&cfg, 3, argv, err, sizeof(err)), -1);
+		ck_assert_msg(strstr(err, "not a squashfs image") != NULL, "%s", err);
+		config_free(&cfg);
+	}
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 START_TEST(test_file_errors_name_the_line)
 {
 	char path[] = "/tmp/check_config.XXXXXX", err[256] = "";
@@ -178,6 +232,7 @@ int main(void)
 	tcase_add_loop_test(tc, test_duration, 0, (int)(sizeof(durations) / sizeof(durations[0])));
 	tcase_add_loop_test(tc, test_set, 0, (int)(sizeof(sets) / sizeof(sets[0])));
 	tcase_add_test(tc, test_file_then_flags);
+	tcase_add_test(tc, test_layers);
 	tcase_add_test(tc, test_file_errors_name_the_line);
 	tcase_add_test(tc, test_bad_flags);
 	tcase_add_loop_test(tc, test_lists, 0, (int)(sizeof(lists) / sizeof(lists[0])));

@@ -38,7 +38,7 @@ static void teardown(void)
 
 static struct spool_marker marker(const char *id, const char *token, unsigned attempt)
 {
-	return (struct spool_marker){ id, "http://h/n", token, 60, 256ULL << 20, attempt };
+	return (struct spool_marker){ id, "http://h/n", token, 60, 256ULL << 20, attempt, NULL };
 }
 
 /* A file of size bytes in the spool dir (a stand-in runnable.tar). */
@@ -203,6 +203,7 @@ START_TEST(test_recover_reruns_once)
 	ck_assert_uint_eq(rr[0].timeout_s, 60);
 	ck_assert_uint_eq(rr[0].memory, 256ULL << 20);
 	ck_assert_uint_eq(rr[0].attempt, 2);
+	ck_assert_ptr_null(rr[0].layers);
 	ck_assert(exists("t5-e.running"));
 	ck_assert(exists("t5-e.tar"));
 	ck_assert(!exists("t6-f.tar"));
@@ -223,6 +224,27 @@ START_TEST(test_recover_reruns_once)
 	free(url);
 	json_decref(p);
 	free(ids[0]);
+	free(ids);
+	spool_reruns_free(rr, nrr);
+}
+END_TEST
+
+/* A task that asked for layers runs again with the same layers. */
+START_TEST(test_recover_rerun_keeps_layers)
+{
+	char err[256], **ids = NULL;
+	size_t n = 0, nrr = 0;
+	struct spool_rerun *rr = NULL;
+	struct spool_marker m = marker("t7-g", "tok7", 1);
+
+	m.layers = "course-a,jdk.tools";
+	put_file("spool/t7-g.tar", 100);
+	ck_assert_int_eq(spool_mark_running(&m, NULL, err, sizeof(err)), 0);
+	ck_assert_int_eq(spool_recover(&ids, &n, &rr, &nrr, err, sizeof(err)), 0);
+	ck_assert_uint_eq(nrr, 1);
+	ck_assert_str_eq(rr[0].id, "t7-g");
+	ck_assert_ptr_nonnull(rr[0].layers);
+	ck_assert_str_eq(rr[0].layers, "course-a,jdk.tools");
 	free(ids);
 	spool_reruns_free(rr, nrr);
 }
@@ -419,6 +441,7 @@ int main(void)
 	tcase_add_test(tc, test_recover_result_wins_over_marker);
 	tcase_add_test(tc, test_bury_and_bad_ids);
 	tcase_add_test(tc, test_recover_reruns_once);
+	tcase_add_test(tc, test_recover_rerun_keeps_layers);
 	tcase_add_test(tc, test_fit_result_escaped);
 	tcase_add_test(tc, test_fit_result_utf8_and_many);
 	tcase_add_test(tc, test_dead_retention);

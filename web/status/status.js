@@ -345,6 +345,28 @@ function renderBacklog() {
   p.box.replaceChildren(p.s);
 }
 
+/* ----------------------------------------------------------- the layers */
+
+/* status.json's layers (name, size, mtime, or error when the file is gone),
+ * one row per instance and layer; hidden when no instance has any. */
+function renderLayers() {
+  const rows = [];
+  for (const i of instances)
+    for (const l of (i.status && Array.isArray(i.status.layers)) ? i.status.layers : []) {
+      const tr = el("tr", { "data-layer": String(l.name) });
+      tr.append(el("td", {}, String(l.name)), el("td", { class: "muted" }, single ? "this instance" : i.name));
+      if (l.error) {
+        tr.append(el("td", { class: "bad" }, "missing: " + l.error), el("td", { class: "muted" }, "-"));
+      } else {
+        tr.append(el("td", {}, (l.size / 1e6).toFixed(1) + " MB"),
+          el("td", {}, new Date(l.mtime * 1000).toISOString().replace("T", " ").slice(0, 19) + " UTC"));
+      }
+      rows.push(tr);
+    }
+  document.querySelector("#layers tbody").replaceChildren(...rows);
+  document.getElementById("layers-panel").hidden = rows.length === 0;
+}
+
 /* ------------------------------------------------------------- the page */
 
 function render() {
@@ -365,6 +387,7 @@ function render() {
   renderDurations();
   renderCounts();
   renderBacklog();
+  renderLayers();
 }
 
 async function pollAll() {
