@@ -3,7 +3,7 @@
 # issues 2 and 4), measured through the real sandbox-run on the real images.
 #
 #   bench/bench.sh [SECTION...]        default: boot initrd hello proc java
-#                                      scout memory pin preboot previous
+#                                      jvm maven scout memory pin preboot previous
 #   bench/bench.sh variant NAME KERNEL compare a kernel build with ours
 #   bench/bench.sh variant NAME -- SANDBOX-RUN-OPTION...
 #                                      compare runs with those options (e.g.
@@ -35,6 +35,15 @@
 #            start, vs launch to tmc-run start), and through two sandboxd
 #            (--preboot on/off): POST to result (wait=1) and POST to
 #            tmc-run start (time.intake + time.boot)
+#   jvm      the guest JDK's choices, timed inside the guest: java-junit with
+#            the rootfs's CDS archive (ours), with Debian's stock one (dumped
+#            in the guest from the JDK's class list, untimed), with CDS off,
+#            C1 only, G1; bench/java-crunch (a CPU-heavy JUnit test that
+#            needs C2) with the defaults vs C1 only (JVM_VARIANTS: a subset)
+#   maven    `mvn -q test` of rootfs/java/sample (offline, the rootfs's
+#            Maven settings) in the guest vs the chroot; Maven's JVM with
+#            /etc/mavenrc's C1 vs tiered, the stock CDS archive; the task
+#            cgroup's memory peak in the guest
 #   previous the medians of this run against the previous choice's recorded
 #            figures (bench/previous.txt: the 6.12 kernel), as ratios
 #
@@ -65,6 +74,8 @@ TASKS=$B/bench/tasks
 CHROOT=$B/bench/chroot
 HELLO=tests/exercises/c-hello
 JAVA=tests/exercises/java-junit
+CRUNCH=bench/java-crunch
+MAVEN_SAMPLE=rootfs/java/sample
 
 die() {
 	echo "bench: FAILED: $*" >&2
@@ -195,6 +206,57 @@ make_tasks() {
 	./sysloop 200 /tmp >> output.txt
 	EOF
 	chmod 0755 "$TASKS"/*/tmc-run
+
+	# The JVM variants: an exercise's own tmc-run as ./exercise-run, timed
+	# inside the guest after an untimed preparation. JAVA_TOOL_OPTIONS is
+	# fine here (the bench only; its "Picked up" line lands in the output).
+	stock_dump='java -Xshare:dump -XX:SharedArchiveFile=/tmp/stock.jsa > /tmp/dump.out 2>&1'
+	jvm_task "junit-ours" "$JAVA" "" ""
+	jvm_task "junit-stock" "$JAVA" "$stock_dump" "-XX:SharedArchiveFile=/tmp/stock.jsa"
+	jvm_task "junit-off" "$JAVA" "" "-Xshare:off"
+	jvm_task "junit-c1" "$JAVA" "" "-XX:TieredStopAtLevel=1"
+	jvm_task "junit-g1" "$JAVA" "" "-XX:+UseG1GC"
+	jvm_task "crunch-ours" "$CRUNCH" "" ""
+	jvm_task "crunch-c1" "$CRUNCH" "" "-XX:TieredStopAtLevel=1"
+	mvn_run='mvn -q test > mvn.out 2>&1 || { cat mvn.out >&2; exit 1; }'
+	maven_task "maven-ours" "" "" "$mvn_run"
+	maven_task "maven-tiered" "" "" "MAVEN_OPTS=-XX:TieredStopAtLevel=4 $mvn_run"
+	maven_task "maven-stock" "$stock_dump" "-XX:SharedArchiveFile=/tmp/stock.jsa" "$mvn_run"
+}
+
+# jvm_task NAME EXERCISE PREP JAVA_TOOL_OPTIONS
+jvm_task() {
+	mkdir -p "$TASKS/$1"
+	cp -r "$2/." "$TASKS/$1/"
+	mv "$TASKS/$1/tmc-run" "$TASKS/$1/exercise-run"
+	cp "$BIN/timeit" "$TASKS/$1/"
+	cat > "$TASKS/$1/tmc-run" <<-EOF
+	#!/bin/sh
+	set -e
+	$3
+	${4:+export JAVA_TOOL_OPTIONS="$4"}
+	exec ./timeit -o output.txt -- ./exercise-run
+	EOF
+}
+
+# maven_task NAME PREP JAVA_TOOL_OPTIONS MVN-COMMAND: the sample project,
+# then the task cgroup's memory peak (memory.peak: what the task's
+# processes and its files on the ramdisk used at most) and its cap.
+maven_task() {
+	mkdir -p "$TASKS/$1"
+	cp -r "$MAVEN_SAMPLE/." "$TASKS/$1/"
+	cp "$BIN/timeit" "$TASKS/$1/"
+	cat > "$TASKS/$1/tmc-run" <<-EOF
+	#!/bin/sh
+	set -e
+	$2
+	${3:+export JAVA_TOOL_OPTIONS="$3"}
+	./timeit -o time.txt -- sh -c '$4'
+	grep -q 'Tests run: 5, Failures: 0, Errors: 0' target/surefire-reports/sample.InventoryTest.txt
+	echo "mvn_s \$(cat time.txt)" > output.txt
+	echo "peak_bytes \$(cat /sys/fs/cgroup/task/memory.peak)" >> output.txt
+	echo "max_bytes \$(cat /sys/fs/cgroup/task/memory.max)" >> output.txt
+	EOF
 }
 
 # The chroot of the rootfs (unpacked by make) gets the bench programs and a
@@ -206,8 +268,10 @@ prepare_chroot() {
 	cp "$BIN/timeit" "$BIN/forkexec" "$BIN/bench_open" "$BIN/sysloop" "$CHROOT/bench/"
 	cp -r "$HELLO" "$CHROOT/bench/c-hello"
 	cp -r "$JAVA" "$CHROOT/bench/java-junit"
+	cp -r "$MAVEN_SAMPLE" "$CHROOT/bench/maven-sample"
 	mkdir -p "$CHROOT/bench/out"
-	chown -R 1000:1000 "$CHROOT/bench/c-hello" "$CHROOT/bench/java-junit" "$CHROOT/bench/out"
+	chown -R 1000:1000 "$CHROOT/bench/c-hello" "$CHROOT/bench/java-junit" "$CHROOT/bench/maven-sample" \
+	    "$CHROOT/bench/out"
 }
 
 # In the chroot as uid 1000, like the guest's tmc.
@@ -536,6 +600,82 @@ bench_java() {
 	ratio java.cpu.guest/native java.guest.cpu java.native.cpu
 }
 
+# The guest JDK's choices (rootfs/java/setup.sh), each timed inside the
+# guest by timeit around the exercise's tmc-run, boots interleaved.
+bench_jvm() {
+	echo "bench: == jvm: $JAVA and $CRUNCH (javac + JUnitCore) timed inside the guest, $RUNS boots per variant, interleaved"
+	echo "bench:    junit-ours: the rootfs's CDS archive, no flag; junit-stock: Debian's (java -Xshare:dump, untimed); junit-off: -Xshare:off; junit-c1: -XX:TieredStopAtLevel=1; junit-g1: -XX:+UseG1GC (archived heap objects map only with G1); crunch-*: the CPU-heavy test, defaults vs C1 only"
+	variants=${JVM_VARIANTS:-junit-ours junit-stock junit-off junit-c1 junit-g1 crunch-ours crunch-c1}
+	for v in $variants; do
+		series_reset "jvm.$v"
+	done
+	i=0
+	while [ "$i" -lt "$RUNS" ]; do
+		i=$((i + 1))
+		for v in $variants; do
+			guest "$DATA/run.json" --timeout 150 "$TASKS/$v"
+			want='OK (1 test)'
+			jq -r .test_output "$DATA/run.json" | grep -q "$want" || die "jvm $v: tests did not pass: $(jq -r .test_output "$DATA/run.json" | head -n 5)"
+			series_add "jvm.$v" "$(jq -r .output "$DATA/run.json" | head -n 1)"
+		done
+	done
+	for v in $variants; do
+		report "jvm.$v" s
+	done
+	jvm_ratio jvm.cds.stock/ours junit-stock junit-ours
+	jvm_ratio jvm.cds.off/ours junit-off junit-ours
+	jvm_ratio jvm.junit.c1/ours junit-c1 junit-ours
+	jvm_ratio jvm.junit.g1/ours junit-g1 junit-ours
+	jvm_ratio jvm.crunch.c1/ours crunch-c1 crunch-ours
+}
+
+# jvm_ratio ID A B: the ratio of jvm.A to jvm.B when both were measured.
+jvm_ratio() {
+	case " $variants " in *" $2 "*) ;; *) return 0 ;; esac
+	case " $variants " in *" $3 "*) ;; *) return 0 ;; esac
+	ratio "$1" "jvm.$2" "jvm.$3"
+}
+
+# Maven on the sample project, offline, in the guest vs the chroot.
+bench_maven() {
+	prepare_chroot
+	echo "bench: == maven: mvn -q test of $MAVEN_SAMPLE (3 plugins, JUnit 4 in surefire's forked JVM), timed inside the guest, $RUNS boots per variant, interleaved, vs natively in the chroot"
+	echo "bench:    maven-ours: the rootfs's settings and /etc/mavenrc (Maven's JVM C1 only); maven-tiered: MAVEN_OPTS=-XX:TieredStopAtLevel=4; maven-stock: Debian's CDS archive"
+	variants="maven-ours maven-tiered maven-stock"
+	for v in $variants; do
+		series_reset "mvn.$v" "mvn.$v.peak"
+	done
+	series_reset mvn.native mvn.max
+	jdk_lib=$(cd "$CHROOT" && find usr/lib/jvm -maxdepth 3 -name libjli.so | head -n 1)
+	mvn_native="cd /bench/maven-sample && rm -rf target && HOME=/tmp LD_LIBRARY_PATH=/$(dirname "$jdk_lib") mvn -q test"
+	i=0
+	while [ "$i" -lt "$RUNS" ]; do
+		i=$((i + 1))
+		for v in $variants; do
+			guest "$DATA/run.json" --timeout 150 "$TASKS/$v"
+			series_add "mvn.$v" "$(output_value "$DATA/run.json" mvn_s)"
+			series_add "mvn.$v.peak" "$(output_value "$DATA/run.json" peak_bytes)"
+			[ "$v" != maven-ours ] || series_add mvn.max "$(output_value "$DATA/run.json" max_bytes)"
+		done
+		[ "$i" -gt 1 ] || native /bin/sh -c "$mvn_native" > /dev/null || die "native mvn test"
+		"$BIN/timeit" -o "$DATA/native.time" -- chroot --userspec=1000:1000 "$CHROOT" \
+		    /bin/sh -c "$mvn_native" > /dev/null || die "native mvn test"
+		series_add mvn.native "$(cat "$DATA/native.time")"
+	done
+	for v in $variants; do
+		report "mvn.$v" s
+	done
+	report mvn.native s
+	ratio mvn.guest/native mvn.maven-ours mvn.native
+	ratio mvn.tiered/ours mvn.maven-tiered mvn.maven-ours
+	ratio mvn.cds.stock/ours mvn.maven-stock mvn.maven-ours
+	for v in $variants; do
+		report "mvn.$v.peak" MiB 0.00000095367431640625
+	done
+	report mvn.max MiB 0.00000095367431640625
+	echo "bench:    (peak = the guest task cgroup's memory.peak: processes, page cache and ramdisk files of the task; max = its memory.max at mem=$MEM)"
+}
+
 # This run's medians against the previous choice's recorded figures. Only
 # the series this run measured are compared; the machine and its load may
 # differ from the recorded run's (bench/previous.txt names its source).
@@ -718,7 +858,7 @@ if [ "${1-}" = variant ]; then
 	bench_variant "$name" "$@"
 	exit 0
 fi
-[ $# -gt 0 ] || set -- boot initrd hello proc java scout memory pin preboot previous
+[ $# -gt 0 ] || set -- boot initrd hello proc java jvm maven scout memory pin preboot previous
 start=$(date +%s)
 for section in "$@"; do
 	case $section in
@@ -731,8 +871,10 @@ for section in "$@"; do
 	java) bench_java ;;
 	pin) bench_pin ;;
 	preboot) bench_preboot ;;
+	jvm) bench_jvm ;;
+	maven) bench_maven ;;
 	previous) bench_previous ;;
-	*) die "unknown section $section (boot initrd hello proc java scout memory pin preboot previous)" ;;
+	*) die "unknown section $section (boot initrd hello proc java jvm maven scout memory pin preboot previous)" ;;
 	esac
 done
 echo "bench: == done: $* in $(($(date +%s) - start)) s"
