@@ -1073,8 +1073,7 @@ static void test_install_tree(void)
 	snprintf(p[1], sizeof(p[1]), "%s%s/lib/tmc-sandbox", root, prefix);
 	snprintf(p[2], sizeof(p[2]), "%s%s/share/tmc-sandbox/policy.default", root, prefix);
 	{
-		const char *extra[] = { "--config", p[0], "--images-dir", p[1], "--policy", p[2], "--user", "nobody",
-			NULL };
+		const char *extra[] = { "--config", p[0], "--images-dir", p[1], "--policy", p[2], NULL };
 
 		harness_daemon_init(&d, tmp_root, "installed");
 		CHECK(harness_daemon_start(&d, sbd, extra) == 0, "installed sandboxd did not start (log %s)", d.log);
