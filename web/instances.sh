@@ -14,8 +14,8 @@
 #   -n N        instances (default 2)
 #   -b PORT     port of the first instance (default 8081)
 #   -d DIR      state dir: work dirs, logs, pid files (default
-#               /var/lib/tmc-sandbox; must be reachable by the UML user,
-#               so it is made 0755)
+#               /var/lib/tmc-sandbox; must be reachable by each instance's
+#               UML uid, its uid slot's, so it is made 0755)
 #   -c FILE     sandboxd --config FILE (default: the installed
 #               sandboxd.conf when there is one)
 #   -x PROG     the sandboxd binary (default: sandboxd on PATH, else the
@@ -24,7 +24,7 @@
 #               then SIGKILL, which sandboxd's spool survives)
 #
 # `addrs` prints the instances' host:port list for web/nginx/gen-site.sh.
-# Run as root: sandboxd confines UML (own user, namespaces, cgroup) only
+# Run as root: sandboxd confines UML (a uid slot, namespaces, cgroup) only
 # then.
 set -eu
 

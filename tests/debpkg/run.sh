@@ -13,14 +13,16 @@
 # then runs apt there or boots systemd as PID 1 of a pid namespace of its
 # own. What it checks:
 #   install  apt install ./tmc-sandbox_*.deb ./tmc-sandbox-images_*.deb
-#            needs nothing but the base (the Depends are complete); the
-#            user exists (sysusers), nothing is enabled, postinst says where
-#            to start, the conffile and man pages are there, lpj measured;
+#            needs nothing but the base (the Depends are complete); no
+#            user is made (uid slots need none), nothing is enabled,
+#            postinst says where to start, the conffile and man pages are
+#            there, lpj measured;
 #   run      sandboxd@A and sandboxd@B start from the packaged unit and the
 #            shipped sandboxd.conf; A runs the sample exercise (wait=1) to
 #            "finished" with its output, with the per-run cgroup and the UML
-#            namespaces; B runs it with a notify URL nobody answers, so its
-#            result stays in the spool;
+#            namespaces; A and B hold uid slots of their own; B runs it
+#            with a notify URL nobody answers, so its result stays in the
+#            spool;
 #   purge    apt purge: the files of both packages, the logs and A's work
 #            dir are gone; B's work dir is kept because its spool holds a
 #            result (postrm says so); nothing else is left outside the
@@ -141,7 +143,7 @@ if ! in_chroot sh -c "cd /mnt && apt-get install -y ./$pkgname ./$imgname" > "$w
 	die "apt install failed (a dependency missing from Depends or Recommends fails here)"
 fi
 check "postinst says where to start" grep -q 'systemctl enable --now sandboxd@8081' "$work/install.log"
-check "the tmc-sandbox user exists (sysusers)" in_chroot getent passwd tmc-sandbox
+check "no tmc-sandbox user is made (uid slots need none)" sh -c "! grep -q '^tmc-sandbox:' '$tree/etc/passwd'"
 enabled=$(in_chroot systemctl is-enabled tmc-sandbox.target 2>&1 || true)
 check "tmc-sandbox.target is not enabled ($enabled)" [ "$enabled" = disabled ]
 check "nothing under /etc/systemd/system names an instance" \
@@ -204,6 +206,11 @@ log "run: sample exercise on sandboxd@$pa: $(cut -c1-200 "$res")"
 check "the sample exercise finished" grep -q '"status": *"finished"' "$res"
 check "its output is the program's" grep -q '"output": *"Hello' "$res"
 check "it ran in a per-run cgroup (peak memory reported)" grep -q '"memory":' "$res"
+# Each instance holds a uid slot of its own (DEPLOYMENT.md, "Host uids").
+slot_a=$(sed -n 's/.*uid slot \([0-9]*\): UML runs as uid \(6[01][0-9][0-9][0-9]\),.*/\1/p' "$tree/var/log/tmc-sandbox/$pa.log" | tail -n 1)
+slot_b=$(sed -n 's/.*uid slot \([0-9]*\): UML runs as uid \(6[01][0-9][0-9][0-9]\),.*/\1/p' "$tree/var/log/tmc-sandbox/$pb.log" | tail -n 1)
+check "sandboxd@$pa and @$pb hold uid slots of their own (${slot_a:-none}, ${slot_b:-none})" \
+    sh -c "[ -n '$slot_a' ] && [ -n '$slot_b' ] && [ '$slot_a' != '$slot_b' ]"
 check "UML had its namespaces" sh -c "! grep -q 'no namespaces for UML' '$tree/var/log/tmc-sandbox/$pa.log'"
 # The unit's hardening holds for the packaged binary: no_new_privs and
 # the capability bounding set of sandboxd@.service.

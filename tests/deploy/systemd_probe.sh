@@ -52,8 +52,9 @@ native=no
 
 # Moved into the tree: the unit's programs, config and images.
 sed "s|$prefix/|$stage$prefix/|g" "$unitsrc" >"$units/sandboxd@.service"
-# The tree is not installed, so no tmc-sandbox user: UML runs as nobody.
-printf 'SANDBOXD_ARGS=--user nobody --images-dir %s --policy %s\n' \
+# The tree is not installed: its images and policy by flag. UML runs as the
+# instance's uid slot, as installed.
+printf 'SANDBOXD_ARGS=--images-dir %s --policy %s\n' \
     "$stage$prefix/lib/tmc-sandbox" "$stage$prefix/share/tmc-sandbox/policy.default" >"$envfile"
 {
 	printf '[Unit]\nDefaultDependencies=no\n[Service]\n'
