@@ -14,7 +14,8 @@
  * also uses the FPU interrupts them, or fork (parent and child each check
  * the image, the child then runs steps of its own). Every image is checked
  * when it is stored back. A traced child is read and changed through
- * PTRACE_GETFPREGS/SETFPREGS. Alongside, processes compute a floating
+ * PTRACE_GETFPREGS/SETFPREGS, and a process that execs with odd rounding
+ * modes loaded must find the defaults in the new program. Alongside, processes compute a floating
  * point checksum whose value is known.
  *
  * Output: one line per mismatch, then "fpu-integrity: PASS (N steps)" or
@@ -68,6 +69,7 @@ static const char *const step_names[S_STEPS] = {
 };
 
 static int level;		/* 0 SSE, 1 AVX, 2 AVX-512F */
+static char *self;		/* argv[0], for the exec check */
 static int handler_bad, handler_runs;	/* __atomic: any thread's handler */
 
 static uint64_t mix(uint64_t x)
@@ -389,6 +391,52 @@ static int check_ptrace(void)
 	return 0;
 }
 
+/* execve with an image loaded whose MXCSR and x87 control word round
+ * towards zero: the new program must start with the defaults (0x1f80,
+ * 0x037f), not with what the old one left in the registers. */
+static int check_exec(void)
+{
+	struct fpimg in, out;
+	char *argv[] = { self, "exec-check", NULL };
+	char *envp[] = { NULL };
+	int status;
+	pid_t pid;
+
+	fill(&in, 0xe8ec0001ull);
+	in.mxcsr |= 3u << 13;
+	in.fcw |= 3u << 10;
+	pid = fork();
+	if (pid < 0) {
+		perror("fork");
+		return -1;
+	}
+	if (pid == 0) {
+		fp_step(&in, &out, level, OP_SYSCALL, SYS_execve, (long)self, (long)argv, (long)envp);
+		_exit(3);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR) {
+			perror("waitpid");
+			return -1;
+		}
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		say("FAIL exec: the new program did not start with the default MXCSR and x87 control word\n");
+		return -1;
+	}
+	return 0;
+}
+
+/* The exec check's second half, as the first thing of the new program. */
+static int exec_check_main(void)
+{
+	uint32_t mxcsr;
+	uint16_t fcw;
+
+	__asm__ volatile("stmxcsr %0; fnstcw %1" : "=m"(mxcsr), "=m"(fcw));
+	/* The low 6 bits are sticky exception flags the start-up code may set. */
+	return (mxcsr & ~0x3fu) == 0x1f80 && fcw == 0x037f ? 0 : 1;
+}
+
 /* Power iteration on a fixed matrix, IEEE double only (no libm, built with
  * -ffp-contract=off): the result is the same bit for bit on any x86-64.
  * A syscall per sweep lets the state change hands mid-computation. */
@@ -439,7 +487,7 @@ static int detect_level(void)
 	return 2;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	static const char *const names[] = { "x87 sse", "x87 sse avx", "x87 sse avx avx512f" };
 	struct sigaction sa;
@@ -447,6 +495,9 @@ int main(void)
 	int failed = 0, status;
 	int nkids = 0;
 
+	if (argc == 2 && strcmp(argv[1], "exec-check") == 0)
+		return exec_check_main();
+	self = argv[0];
 	level = detect_level();
 	printf("fpu-integrity: checking %s\n", names[level]);
 	fflush(stdout);
@@ -460,7 +511,7 @@ int main(void)
 		return 1;
 	}
 
-	if (check_ptrace() != 0)
+	if (check_ptrace() != 0 || check_exec() != 0)
 		failed = 1;
 
 	for (int p = 0; p < PROCS + CHECKSUM_PROCS; p++) {
