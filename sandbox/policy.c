@@ -8,7 +8,8 @@
  * Rules: `allow ro P` (read, exec), `allow rw P` (read, write, create,
  * exec), `allow dev P` (read, write; exactly P, never below it), `deny P`.
  * A rule for P covers P and everything below it on a component boundary;
- * the longest covering rule wins; no rule covers -> denied.
+ * the longest covering rule wins; no rule covers -> denied. The Carrier
+ * asks `exec` for each interpreter an exec loads too (#!, PT_INTERP).
  */
 #include "sandbox/scout.h"
 #include "common/log.h"
@@ -42,6 +43,8 @@ static const char default_text[] =
     "# Scout default policy (format: sandbox/SCOUT.md): read-only system,\n"
     "# read-write task dir and /tmp, a few devices, everything else denied.\n"
     "# The longest matching prefix wins; `dev` allows exactly that path.\n"
+    "# Exec (ro, rw) binds what the kernel runs: the program and each\n"
+    "# interpreter it loads (a script's #! line, an ELF's PT_INTERP).\n"
     "allow ro /usr\n"
     "allow ro /bin\n"
     "allow ro /sbin\n"
@@ -68,8 +71,17 @@ static const char default_text[] =
     "allow dev /dev/urandom\n"
     "allow dev /dev/tty\n"
     "# /proc/self is the calling process's own directory (the supervisor\n"
-    "# rewrites /proc/<own pid> to /proc/self); other processes stay hidden.\n"
+    "# maps /proc/<own pid>, /proc/thread-self and /proc/self/task/<tid> of\n"
+    "# its threads to it); other processes stay hidden. Denied in it: what\n"
+    "# shows the machine rather than the task (pagemap: physical frames;\n"
+    "# stack, syscall, wchan: the kernel's side of a thread) and mem (the\n"
+    "# raw memory, with ptrace's reach).\n"
     "allow ro /proc/self\n"
+    "deny /proc/self/pagemap\n"
+    "deny /proc/self/stack\n"
+    "deny /proc/self/syscall\n"
+    "deny /proc/self/wchan\n"
+    "deny /proc/self/mem\n"
     "allow ro /proc/cpuinfo\n"
     "allow ro /proc/meminfo\n"
     "allow ro /proc/stat\n"

@@ -238,6 +238,11 @@ json_t *result_build(const struct result_input *in, char *err, size_t errlen)
 	bad |= json_object_set_new(t, "boot", result_seconds(boot)) < 0;
 	bad |= json_object_set_new(t, "run", result_seconds(run)) < 0;
 	bad |= json_object_set_new(t, "total", result_seconds(in->total)) < 0;
+	/* collect: from tmc-run's end (or, without one, the reaping) to the
+	 * result read, so that boot + run + collect span launch to result. */
+	if (in->collected > 0)
+		bad |= json_object_set_new(t, "collect", result_seconds(in->collected -
+		    (end >= boot && boot >= 0 ? end : in->total))) < 0;
 
 	bad |= result_set(r, "vm_log", result_str(vmlog_text(in->log)));
 	if (o.status == SANDBOX_FAILED)

@@ -611,7 +611,7 @@ int sandbox_run(const struct sandbox_config *cfg, const char *runnable_tar,
 {
 	struct sandbox_job j;
 	struct output_set out;
-	struct result_input in;
+	struct result_input in = { 0 };
 	struct sandbox_cc cc;
 	struct privsep_helper unpack;
 	char oerr[256];
@@ -655,6 +655,7 @@ int sandbox_run(const struct sandbox_config *cfg, const char *runnable_tar,
 	sandbox_unpack_helper(cfg, &unpack);
 	have_out = privsep_output(&unpack, j.output, cfg->limits.file_cap, &out, oerr,
 	    sizeof(oerr)) == 0;
+	in.collected = mono_now() - j.t0;
 	if (!have_out)
 		vmlog_note(j.log, oerr, t_end);
 
@@ -663,7 +664,6 @@ int sandbox_run(const struct sandbox_config *cfg, const char *runnable_tar,
 		vmlog_note(j.log, oerr, t_end);
 	}
 
-	memset(&in, 0, sizeof(in));
 	in.timed_out = timed_out;
 	in.timeout_s = cfg->limits.timeout_s;
 	in.out = have_out ? &out : NULL;

@@ -70,6 +70,7 @@ struct result_input {
 	struct vmlog *log;
 	double log_now;			/* host time stamped on notes */
 	double total;			/* seconds from launch to reaping */
+	double collected;		/* seconds from launch to output.tar read; 0: not measured */
 	int64_t memory_peak;		/* bytes, -1 when unknown */
 	long host_oom_kills;		/* the host cgroup's OOM killer, -1 unknown */
 	int exit_status;		/* UML's wait status */

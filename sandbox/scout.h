@@ -148,9 +148,12 @@ const char *scout_syscall_name(int nr);
 struct scout_supervisor;
 struct scout_supervisor *scout_supervisor_new(struct command_center *cc, int chan_fd,
     char *err, size_t errlen);
-/* The task's uid, once the Carrier has taken its file-system identity:
- * turns on the name cache (scout_supervisor.c) unless uid is 0. */
-void scout_supervisor_set_task(struct scout_supervisor *sup, uid_t uid);
+/* The task's uid (the Carrier already holds the task's groups and gid):
+ * turns on the name cache (scout_supervisor.c) unless uid is 0, and, with
+ * as_task, has every file operation for the task run with the task's uid
+ * as effective uid (no capability effective). -1 when that switch does
+ * not hold on this kernel (the run must not go on). */
+int scout_supervisor_set_task(struct scout_supervisor *sup, uid_t uid, int as_task);
 /* Answers one notification from the listener fd; -1 only when the fd is dead. */
 int scout_supervisor_handle(struct scout_supervisor *sup, int notify_fd);
 /* Flushes counts and says goodbye on the channel. */

@@ -20,7 +20,7 @@ check_command_center_SRCS := $(SCOUT_LIB_SRCS) $(COMMON_SRCS)
 # Host-level tests: the real carrier against small programs (tests/carrier/).
 SCOUT_TEST_PROGS := $(patsubst tests/carrier/%.c,$(B)/tests/carrier/%,$(wildcard tests/carrier/*.c))
 $(B)/tests/carrier/channel_host: $(patsubst %.c,$(B)/obj/%.o,$(SCOUT_LIB_SRCS) $(COMMON_SRCS))
-$(B)/tests/carrier/threads: CARRIER_TEST_LIBS := -pthread
+$(B)/tests/carrier/threads $(B)/tests/carrier/probe: CARRIER_TEST_LIBS := -pthread
 $(B)/tests/carrier/channel_host: CARRIER_TEST_LIBS := $(PKG_LIBS)
 $(B)/tests/carrier/%: tests/carrier/%.c
 	@mkdir -p $(dir $@)

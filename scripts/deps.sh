@@ -4,6 +4,9 @@
 # and uses the machine's own apt sources (no mirror is named here).
 set -eu
 
+# prometheus is there for promtool (make alert-rules-test); on a host run
+# by systemd its package also starts prometheus.service (port 9090): stop
+# it with `systemctl disable --now prometheus` where it is not wanted.
 PACKAGES="build-essential pkg-config bc bison flex libelf-dev libssl-dev
   xz-utils zstd cpio gzip
   libseccomp-dev libmicrohttpd-dev libjansson-dev libarchive-dev
@@ -11,7 +14,8 @@ PACKAGES="build-essential pkg-config bc bison flex libelf-dev libssl-dev
   busybox-static squashfs-tools mmdebstrap debian-archive-keyring
   user-mode-linux
   libarchive-tools python3
-  curl jq nginx wrk chromium procps psmisc uidmap systemd"
+  curl jq nginx wrk chromium procps psmisc uidmap systemd
+  prometheus"
 
 missing=""
 for p in $PACKAGES; do

@@ -38,7 +38,7 @@
 
 #define BODY_SLACK (1ULL << 20)	/* the small fields and multipart framing */
 
-enum route { R_NONE, R_TASK, R_STATUS_PAGE, R_STATUS_JSON, R_METRICS };
+enum route { R_NONE, R_TASK, R_STATUS_PAGE, R_STATUS_JSON, R_METRICS, R_HISTORY, R_PAGE_FILE };
 
 /*
  * One per accepted socket (MHD's socket context), on a list walked by the
@@ -208,16 +208,28 @@ static enum route route_of(const char *url)
 		return R_STATUS_JSON;
 	if (strcmp(url, "/metrics") == 0)
 		return R_METRICS;
+	if (strcmp(url, "/history.json") == 0)
+		return R_HISTORY;
+	if (strcmp(url, "/index.html") == 0 || strcmp(url, "/status.js") == 0 || strcmp(url, "/status.css") == 0 ||
+	    strcmp(url, "/pool/instances.json") == 0)
+		return R_PAGE_FILE;
 	return R_NONE;
 }
 
 static enum MHD_Result get(struct MHD_Connection *c, struct req *r, enum route rt)
 {
 	int busy = runner_busy();
+	const char *ctype = NULL;
+	char *body = NULL;
 
 	switch (rt) {
 	case R_STATUS_PAGE:
-		return reply(c, r, 200, "text/html; charset=utf-8", status_html(busy));
+	case R_PAGE_FILE:
+		if (status_page_file(r->path, &body, &ctype) == 0)
+			return reply_json(c, r, 404, "not_found", NULL);
+		return reply(c, r, 200, ctype, body);
+	case R_HISTORY:
+		return reply(c, r, 200, "application/json", status_history_json());
 	case R_STATUS_JSON:
 		return reply(c, r, 200, "application/json", status_json(busy));
 	case R_METRICS:

@@ -564,6 +564,7 @@ void notify_enqueue(const char *id)
 	queue = p;
 	pthread_cond_broadcast(&notify_cond);
 	pthread_mutex_unlock(&notify_lock);
+	status_backlog_changed();
 }
 
 /* Under notify_lock. */
@@ -649,7 +650,7 @@ static int attempt(struct pending *p, char *url, json_t *payload)
 			log_warn("notify: task %s: delivered but not removed from the spool", p->id);
 		log_info("notify: task %s delivered: HTTP %ld, attempt %u, %.3fs after the first",
 		    p->id, code, p->attempts, now - p->first);
-		status_notify_attempt(1, 0);
+		status_notify_attempt(p->id, 1, 0, code, now - p->first);
 		return 1;
 	}
 	if (atomic_load(&notify_stopping)) {
@@ -661,11 +662,11 @@ static int attempt(struct pending *p, char *url, json_t *payload)
 		log_warnx("notify: task %s: attempt %u failed (%s); giving up %s; moved to spool/dead",
 		    p->id, p->attempts, err, o == NOTIFY_PERMANENT ? "(not retryable)" : "(retry time exhausted)");
 		spool_bury(p->id);
-		status_notify_attempt(0, 1);
+		status_notify_attempt(p->id, 0, 1, code, now - p->first);
 		return 1;
 	}
 	log_info("notify: task %s: attempt %u failed (%s); retry in %.2fs", p->id, p->attempts, err, delay);
-	status_notify_attempt(0, 0);
+	status_notify_attempt(p->id, 0, 0, code, now - p->first);
 	p->next = now + delay;
 	return 0;
 }
@@ -706,7 +707,7 @@ static void *notify_worker(void *arg)
 		if (spool_load(p->id, &url, &payload, err, sizeof(err)) < 0) {
 			log_warnx("notify: task %s: %s; moved to spool/dead", p->id, err);
 			spool_bury(p->id);
-			status_notify_attempt(0, 1);
+			status_notify_attempt(p->id, 0, 1, -1, mono_now() - p->first);
 			free_pending(p);
 			pthread_mutex_lock(&notify_lock);
 			continue;

@@ -265,8 +265,7 @@ static void run_task(struct task *t)
 	status = json_string_value(json_object_get(result, "status"));
 	reason = json_string_value(json_object_get(result, "reason"));
 	exit_code = json_object_get(result, "exit_code");
-	status_task_done(t->id, status ? status : "failed", reason, time_field(result, "run"),
-	    t_done - t->t_received);
+	status_task_done(t->id, result, t_done - t->t_received);
 
 	if (t->wait) {
 		mode = "returned to the waiting client";
@@ -320,7 +319,9 @@ static void *runner_main(void *arg)
 		}
 		runner_active = 1;
 		pthread_mutex_unlock(&runner_lock);
+		status_task_started(t->id, t->t_received, t->timeout_s);
 		run_task(t);
+		status_task_ended();
 		task_unref(t);
 		pthread_mutex_lock(&runner_lock);
 		runner_active = 0;

@@ -203,16 +203,64 @@ size_t spool_pending(void);
 void spool_fini(void);
 json_t *spool_internal_result(const char *token, const char *why);
 
-/* status.c: counters for status.json, the HTML page and /metrics. */
+/* history.c: the recent tasks, the last hour's counts and the notify
+ * backlog over time, for the status page (no locks: status.c holds its
+ * mutex around every call). */
+#define HISTORY_TASKS 120	/* task records kept */
+#define HISTORY_MINUTES 60	/* per-minute counts: the last hour */
+#define HISTORY_STEP 10		/* seconds per backlog slot */
+#define HISTORY_SAMPLES 360	/* backlog slots: the last hour */
+#define HISTORY_KINDS 8		/* status/reason pairs counted (history.c) */
+#define HISTORY_NONE INT64_MIN	/* a minute or slot never written */
+struct history_task {
+	char id[48];
+	char status[16];
+	char reason[16];	/* "" unless failed */
+	double run_s, total_s;	/* negative: unknown */
+	int64_t memory;		/* guest memory peak, bytes; negative: unknown */
+	int64_t finished_at;	/* wall clock, seconds */
+};
+struct history_minute {
+	int64_t minute;		/* wall clock / 60 */
+	uint32_t count[HISTORY_KINDS];
+};
+struct history_sample {
+	int64_t slot;		/* wall clock / HISTORY_STEP */
+	uint64_t pending;	/* the most waiting for delivery in the slot */
+	uint64_t dead;		/* given up, at the slot's last report */
+};
+struct history {
+	struct history_task tasks[HISTORY_TASKS];
+	size_t ntasks, next;
+	struct history_minute minutes[HISTORY_MINUTES];
+	struct history_sample samples[HISTORY_SAMPLES];
+	int64_t last_slot, latest;
+	uint64_t cur_pending, cur_dead;
+};
+void history_init(struct history *h);
+void history_task_add(struct history *h, const struct history_task *t);
+const struct history_task *history_task_nth(const struct history *h, size_t i);
+void history_backlog(struct history *h, int64_t now, uint64_t pending, uint64_t dead);
+void history_counts(const struct history *h, int64_t now, uint64_t count[HISTORY_KINDS]);
+const char *history_kind_status(size_t kind);
+const char *history_kind_reason(size_t kind);
+json_t *history_json(const struct history *h, int64_t now);
+
+/* status.c: counters for status.json, the status page and /metrics. */
 void status_init(void);
-void status_task_done(const char *id, const char *status, const char *reason,
-    double run_s, double total_s);
+void status_task_started(const char *id, double since, unsigned timeout_s);
+void status_task_ended(void);
+void status_task_done(const char *id, json_t *result, double total_s);
 void status_task_rejected(void);
-void status_notify_attempt(int ok, int gave_up);
+void status_notify_attempt(const char *id, int ok, int gave_up, long http_code, double waited_s);
+void status_backlog_changed(void);
 void status_request(unsigned code);
 char *status_json(int busy);
-char *status_html(int busy);
+char *status_history_json(void);
 char *status_metrics(int busy);
+
+/* status_page.c: the built-in status page (web/status/). */
+int status_page_file(const char *path, char **body, const char **ctype);
 
 /* http.c */
 int http_start(const struct config *cfg);

@@ -1,7 +1,8 @@
 # web/: deployment. `make install` (binaries, images, policy, web files,
 # units, docs), the deployment integration test (real nginx in front of
 # real sandboxd instances, the status page in headless Chromium, the
-# systemd unit, the install tree) and the pool benchmark.
+# systemd unit, the install tree), the check of the example alert rules
+# and the pool benchmark.
 #
 #   make install PREFIX=/usr/local DESTDIR=     (SYSCONFDIR, UNITDIR ... below)
 #   make deploy-test                            needs root, nginx, chromium, systemd-analyze
@@ -20,7 +21,7 @@ SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 
 WEB_FILES := web/nginx/gen-site.sh web/nginx/tmc-sandbox.conf.in web/nginx/tmc-sandbox-proxy.conf \
 	web/nginx/nginx-standalone.conf.in web/status/index.html web/status/status.js \
-	web/status/status.css web/instances.sh
+	web/status/status.css web/instances.sh web/prometheus/tmc-sandbox.rules.yml
 # Docs: README.md (once the lead has written it), this deployment guide,
 # the sandbox's theory of operation and Scout's description.
 INSTALL_DOCS := $(wildcard README.md) web/DEPLOYMENT.md sandbox/SCOUT.md
@@ -32,7 +33,8 @@ WEB_SUBST = sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@BINDIR@|$(BINDIR)|g' \
 
 install: $(B)/sandboxd $(B)/sandbox-run $(B)/tmc-unpack $(B)/carrier $(IMAGES)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(PKGLIBDIR) \
-		$(DESTDIR)$(DATADIR)/web/nginx $(DESTDIR)$(DATADIR)/web/status $(DESTDIR)$(DOCDIR) \
+		$(DESTDIR)$(DATADIR)/web/nginx $(DESTDIR)$(DATADIR)/web/status $(DESTDIR)$(DATADIR)/web/prometheus \
+		$(DESTDIR)$(DOCDIR) \
 		$(DESTDIR)$(SYSCONFDIR)/tmc-sandbox $(DESTDIR)$(SYSCONFDIR)/logrotate.d \
 		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR)
 	install -m 0755 $(B)/sandboxd $(B)/sandbox-run $(B)/tmc-unpack $(B)/carrier $(B)/linux.uml \
@@ -80,6 +82,14 @@ deploy-stage: $(B)/sandboxd $(B)/sandbox-run $(B)/tmc-unpack $(B)/carrier $(IMAG
 INTEGRATION_TESTS += deploy-test
 deploy-test: $(B)/tests/deploy_test $(B)/sandboxd deploy-stage
 	$(B)/tests/deploy_test --build $(B) --web web --stage $(DEPLOY_STAGE) --prefix /usr/local $(DEPLOY_TESTS)
+
+# The example alert rules: valid for Prometheus, and each alert fires on
+# the series made to trip it and on no other (tests/prometheus/).
+.PHONY: alert-rules-test
+INTEGRATION_TESTS += alert-rules-test
+alert-rules-test: | $(DEPS_OK)
+	promtool check rules web/prometheus/tmc-sandbox.rules.yml
+	promtool test rules tests/prometheus/alerts_test.yml
 
 BENCHES += pool-bench
 pool-bench: $(B)/tests/deploy_test $(B)/sandboxd $(IMAGES)

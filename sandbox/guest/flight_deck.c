@@ -8,8 +8,8 @@
  * when the task's leader exits or the time runs out, and the exit status.
  * Never: parses untrusted input before the filter is loaded; leaves the
  * listener fd or any Carrier fd open in the task; keeps the Carrier's
- * supplementary groups or file-system identity above the task's (the
- * supervisor opens files as the task: fsuid/fsgid = the task's).
+ * supplementary groups or gid while serving (the supervisor acts on files
+ * as the task: the task's groups and gid here, its uid around each call).
  */
 #define _GNU_SOURCE
 #include "sandbox/scout.h"
@@ -262,17 +262,16 @@ static void land_all(int sigfd)
 	}
 }
 
-/* The Carrier keeps its uid (to read /proc/TID/mem of a non-dumpable task
- * and to kill the tree) but its file-system identity becomes the task's:
- * no groups, fsuid/fsgid = the task's, so the kernel's permission checks
- * apply to every open the supervisor performs for the task. */
+/* The Carrier keeps its uid (to read the memory of a task that is not yet
+ * dumpable and to kill the tree) but takes the task's groups (none) and
+ * gid for the run; the supervisor takes the task's uid as effective uid
+ * around every call it performs for the task (scout_supervisor.c:
+ * become_task), so the kernel checks those as the task's own. */
 static int take_task_identity(const struct flight_deck_opts *o)
 {
-	if (setgroups(0, NULL) < 0)
+	if (setgroups(0, NULL) < 0 || setresgid((gid_t)-1, o->gid, (gid_t)-1) < 0)
 		return -1;
-	setfsgid(o->gid);
-	setfsuid(o->uid);
-	if ((uid_t)setfsuid((uid_t)-1) != o->uid || (gid_t)setfsgid((gid_t)-1) != o->gid) {
+	if (getegid() != o->gid || (gid_t)setfsgid((gid_t)-1) != o->gid) {
 		errno = EPERM;
 		return -1;
 	}
@@ -286,6 +285,7 @@ int flight_deck_run(const struct flight_deck_opts *o, struct scout_supervisor *s
 	sigset_t mask, oldmask;
 	int sv[2], sigfd, nfd, status = 125, leader_done = 0;
 	pid_t pid, self = getpid();
+	gid_t carrier_egid = getegid();
 	double deadline = o->timeout_s > 0 ? mono_now() + o->timeout_s : 0;
 
 	/* Built before fork: the child only loads it. */
@@ -347,7 +347,13 @@ int flight_deck_run(const struct flight_deck_opts *o, struct scout_supervisor *s
 		close(sigfd);
 		return 125;
 	}
-	scout_supervisor_set_task(sup, o->drop ? o->uid : geteuid());
+	if (scout_supervisor_set_task(sup, o->drop ? o->uid : geteuid(), o->drop) < 0) {
+		log_warnx("%s: cannot act on files as the task (setresuid)", __func__);
+		close(nfd);
+		land_all(sigfd);
+		close(sigfd);
+		return 125;
+	}
 	while (!leader_done) {
 		struct pollfd pfd[2] = {
 			{ .fd = nfd, .events = POLLIN },
@@ -405,10 +411,8 @@ int flight_deck_run(const struct flight_deck_opts *o, struct scout_supervisor *s
 		}
 	}
 	land_all(sigfd);
-	if (o->drop) {
-		setfsuid(geteuid());
-		setfsgid(getegid());
-	}
+	if (o->drop && setresgid((gid_t)-1, carrier_egid, (gid_t)-1) < 0)
+		log_warn("%s: setresgid", __func__);
 	if (nfd >= 0)
 		close(nfd);
 	close(sigfd);

@@ -19,10 +19,12 @@
 #include "common/log.h"
 #include "common/util.h"
 
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/audit.h>
+#include <linux/capability.h>
 #include <linux/openat2.h>
 #include <linux/seccomp.h>
 #include <poll.h>
@@ -107,6 +109,10 @@ struct scout_supervisor {
 	/* the name cache (resolve()); off until scout_supervisor_set_task */
 	int cache_names;
 	uid_t task_uid;
+	/* whose credentials the supervisor holds (become_task, become_carrier) */
+	int switch_creds;		/* the task's euid differs from the Carrier's */
+	int as_task;			/* the task's are in effect now */
+	uid_t carrier_euid;
 	dev_t root_dev;
 	int root_fixed;
 	struct table names;		/* of struct name_slot */
@@ -508,6 +514,76 @@ static void count_denied(struct scout_supervisor *sup, const char *name)
 		chan_break(sup);
 }
 
+/* ---- credentials ------------------------------------------------------ */
+
+/*
+ * The Carrier runs as root: it reads the memory of a task that is not yet
+ * dumpable (process_vm_readv needs CAP_SYS_PTRACE, the task's real uid not
+ * being the Carrier's), reads /proc/TID/cwd and kills the tree. What it
+ * does to a file for the task it does with the task's credentials instead:
+ * setresuid(-1, task uid, -1) makes the task's uid the effective and the
+ * file-system uid, and leaving euid 0 clears the effective capability set
+ * (the kernel's set-uid fixup; checked once in scout_supervisor_set_task);
+ * groups and gid are the task's for the whole run (the Flight Deck). So
+ * the kernel checks each such call as the task's own, and a file opened
+ * this way records the task's credentials (f_cred): /proc/self/pagemap
+ * shows PFN 0 and /proc/self/stack refuses to be read, as for the task
+ * itself, whatever the policy allows.
+ * Why not the other ways: a setfsuid alone (what this replaced) keeps
+ * every capability that is not a file-system one; masking capabilities
+ * out of the effective set would still leave euid 0, which sysctl files
+ * and some drivers check instead of a capability; a helper thread with
+ * the task's ids costs a hand-over per trapped call (two context
+ * switches, each a ptrace round trip under UML). This costs two setresuid
+ * calls per call that touches a file, none for an answer from the caches.
+ * Real and saved uid stay the Carrier's: the task cannot signal or ptrace
+ * it, and the way back needs no capability.
+ */
+static int become_task(struct scout_supervisor *sup)
+{
+	if (!sup->switch_creds || sup->as_task)
+		return 0;
+	if (setresuid((uid_t)-1, sup->task_uid, (uid_t)-1) < 0) {
+		log_warn("%s: setresuid", __func__);
+		return EACCES;
+	}
+	sup->as_task = 1;
+	return 0;
+}
+
+/* Back to the Carrier's own credentials. Should it ever fail, the
+ * supervisor stays the task: reading task memory then fails and every
+ * request is refused (closed, not open). */
+static void become_carrier(struct scout_supervisor *sup)
+{
+	if (!sup->as_task)
+		return;
+	if (setresuid((uid_t)-1, sup->carrier_euid, (uid_t)-1) < 0) {
+		log_warn("%s: setresuid", __func__);
+		return;
+	}
+	sup->as_task = 0;
+}
+
+/* The switch does what the comment above says on this kernel: as the
+ * task, euid is the task's and no capability is effective. */
+static int creds_verify(struct scout_supervisor *sup)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2];
+	int ok;
+
+	if (become_task(sup) != 0)
+		return -1;
+	memset(d, 0xff, sizeof(d));
+	ok = syscall(SYS_capget, &h, d) == 0 && d[0].effective == 0 && d[1].effective == 0 &&
+	    geteuid() == sup->task_uid;
+	become_carrier(sup);
+	if (sup->as_task || geteuid() != sup->carrier_euid)
+		return -1;
+	return ok ? 0 : -1;
+}
+
 /* ---- reading the task ------------------------------------------------- */
 
 static int id_valid(const struct call *c)
@@ -532,6 +608,7 @@ static int read_string(struct call *c, uint64_t addr, char *out, size_t cap)
 
 	if (addr == 0)
 		return EFAULT;
+	become_carrier(c->sup);
 	while (got < cap) {
 		uint64_t at = addr + got;
 		/* Most paths are short: read 256 bytes first (less to copy),
@@ -703,6 +780,8 @@ static int look_up(struct scout_supervisor *sup, const char *path, size_t len, i
 		if (!room)
 			slot = NULL;
 	}
+	if (become_task(sup) != 0)
+		return EACCES;
 	if (lstat(path, &st) < 0) {
 		if (errno != ENOENT)
 			return errno;
@@ -756,6 +835,7 @@ struct resolved {
 	int exists;
 	mode_t type;		/* S_IFMT bits of what exists (the link itself without follow) */
 	int fixed_dir;		/* it lies in a fixed directory: no race can swap it */
+	int task_fd;		/* AT_EMPTY_PATH: the task's fd it names, else -1 */
 };
 
 /*
@@ -796,6 +876,7 @@ static int resolve(struct scout_supervisor *sup, const char *base, const char *p
 	r->exists = 1;
 	r->type = S_IFDIR;
 	r->fixed_dir = 0;
+	r->task_fd = -1;
 	out[olen] = '\0';
 	for (;;) {
 		const char *comp;
@@ -903,12 +984,14 @@ static int resolve(struct scout_supervisor *sup, const char *base, const char *p
 	return 0;
 }
 
-/* The path of the task's cwd (dirfd AT_FDCWD) or of its fd dirfd. */
-static int task_base(pid_t tid, int dirfd, char *out, size_t cap)
+/* The path of the task's cwd (dirfd AT_FDCWD) or of its fd dirfd, read
+ * as the Carrier (the task may not be dumpable yet: its first execve). */
+static int task_base(struct scout_supervisor *sup, pid_t tid, int dirfd, char *out, size_t cap)
 {
 	char p[64];
 	ssize_t n;
 
+	become_carrier(sup);
 	if (dirfd == AT_FDCWD)
 		snprintf(p, sizeof(p), "/proc/%d/cwd", (int)tid);
 	else if (dirfd < 0)
@@ -924,22 +1007,46 @@ static int task_base(pid_t tid, int dirfd, char *out, size_t cap)
 	return 0;
 }
 
-/* The policy's view of a canonical path: the task's own /proc/<pid> is
- * /proc/self, so that `allow ro /proc/self` means "its own, nobody else's". */
+/* If p starts with the pid of a thread of tid's process (then '/' or the
+ * end), the rest of p after it; else NULL. *tgid: tid's process, looked up
+ * once (0 until then). */
+static const char *own_pid(const char *p, pid_t tid, pid_t *tgid)
+{
+	size_t n = strspn(p, "0123456789");
+	pid_t pid;
+
+	/* The kernel knows no /proc/0123: a pid has no leading zero. */
+	if (!is_digits(p, n) || n > 9 || p[0] == '0' || (p[n] != '\0' && p[n] != '/'))
+		return NULL;
+	pid = (pid_t)strtol(p, NULL, 10);
+	if (pid == tid)
+		return p + n;
+	if (*tgid == 0 && (*tgid = task_tgid(tid)) == 0)
+		return NULL;
+	if (pid == *tgid || task_tgid(pid) == *tgid)
+		return p + n;
+	return NULL;
+}
+
+/* The policy's view of a canonical path: /proc/<pid> of the task's own
+ * process or of any of its threads is /proc/self, and so is
+ * /proc/self/task/<tid> of any of its threads. So `allow ro /proc/self`
+ * means "its own, nobody else's", and a rule for /proc/self/X binds every
+ * name of X: /proc/thread-self/X, /proc/<pid>/task/<tid>/X, /proc/<tid>/X
+ * (resolve() has already followed symlinks: /proc/self/root/proc/self/X
+ * and a link to X in the task dir are X). */
 static void policy_view(pid_t tid, const char *canon, char *out, size_t cap)
 {
-	const char *p = canon + 6;
-	size_t n = strspn(p, "0123456789");
+	pid_t tgid = 0;
+	const char *rest, *thread;
 
-	if (strncmp(canon, "/proc/", 6) == 0 && is_digits(p, n) && (p[n] == '\0' || p[n] == '/')) {
-		long pid = strtol(p, NULL, 10);
-
-		if (pid == tid || pid == task_tgid(tid)) {
-			snprintf(out, cap, "/proc/self%s", p + n);
-			return;
-		}
+	if (strncmp(canon, "/proc/", 6) != 0 || (rest = own_pid(canon + 6, tid, &tgid)) == NULL) {
+		snprintf(out, cap, "%s", canon);
+		return;
 	}
-	snprintf(out, cap, "%s", canon);
+	if (strncmp(rest, "/task/", 6) == 0 && (thread = own_pid(rest + 6, tid, &tgid)) != NULL)
+		rest = thread;
+	snprintf(out, cap, "/proc/self%s", rest);
 }
 
 /* ---- answering -------------------------------------------------------- */
@@ -968,13 +1075,14 @@ static int get_path(struct call *c, int dirfd, uint64_t addr, int follow, int em
 	if (raw[0] == '\0') {
 		if (!empty_ok)
 			return ENOENT;
-		rc = task_base(c->tid, dirfd, canon, PATH_MAX);
+		rc = task_base(c->sup, c->tid, dirfd, canon, PATH_MAX);
 		res->exists = 1;
 		res->type = 0;		/* unknown */
 		res->fixed_dir = 0;
+		res->task_fd = dirfd;
 		return rc;
 	}
-	if (raw[0] != '/' && (rc = task_base(c->tid, dirfd, base, sizeof(base))) != 0)
+	if (raw[0] != '/' && (rc = task_base(c->sup, c->tid, dirfd, base, sizeof(base))) != 0)
 		return rc;
 	return resolve(c->sup, base, raw, follow, c->tid, canon, PATH_MAX, res);
 }
@@ -988,7 +1096,10 @@ static int check(struct scout_supervisor *sup, const struct call *c, const char 
 	return decide(sup, view, a) == POLICY_ALLOW ? 0 : EACCES;
 }
 
-static int open_nofollow(const char *canon, int flags, mode_t mode)
+/* Opens canon for the task, as the task: the calls that act on the fd or
+ * on names below it (mkdirat, unlinkat, ...) follow with no switch back in
+ * between, so they run as the task too. */
+static int open_nofollow(struct scout_supervisor *sup, const char *canon, int flags, mode_t mode)
 {
 	struct open_how how = {
 		.flags = (uint64_t)flags,
@@ -996,12 +1107,16 @@ static int open_nofollow(const char *canon, int flags, mode_t mode)
 		.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
 	};
 
+	if (become_task(sup) != 0) {
+		errno = EACCES;
+		return -1;
+	}
 	return (int)syscall(__NR_openat2, AT_FDCWD, canon, &how, sizeof(how));
 }
 
 /* Opens the directory holding the last component of canon, and points
  * *name at that component. */
-static int open_parent(char *canon, const char **name)
+static int open_parent(struct scout_supervisor *sup, char *canon, const char **name)
 {
 	char *slash = strrchr(canon, '/');
 	int fd;
@@ -1009,7 +1124,7 @@ static int open_parent(char *canon, const char **name)
 	if (slash == NULL || slash[1] == '\0')
 		return -EINVAL;
 	*slash = '\0';
-	fd = open_nofollow(canon[0] != '\0' ? canon : "/", O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+	fd = open_nofollow(sup, canon[0] != '\0' ? canon : "/", O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
 	*slash = '/';
 	*name = slash + 1;
 	return fd < 0 ? -errno : fd;
@@ -1064,7 +1179,7 @@ static int do_open(struct scout_supervisor *sup, struct call *c, int dirfd, uint
 	    !(res.fixed_dir && (res.type == S_IFREG || res.type == S_IFDIR));
 	if (!(flags & O_PATH) && (flags & (O_CREAT | __O_TMPFILE)) && (rc = with_umask(c->tid, &old)) != 0)
 		return rc;
-	fd = open_nofollow(canon, flags | O_CLOEXEC | O_NOCTTY | (nonblock ? O_NONBLOCK : 0), mode);
+	fd = open_nofollow(sup, canon, flags | O_CLOEXEC | O_NOCTTY | (nonblock ? O_NONBLOCK : 0), mode);
 	rc = errno;
 	if (!(flags & O_PATH) && (flags & (O_CREAT | __O_TMPFILE)))
 		umask(old);
@@ -1089,6 +1204,260 @@ static int do_open(struct scout_supervisor *sup, struct call *c, int dirfd, uint
 	return -EINPROGRESS;	/* answered by ADDFD_FLAG_SEND */
 }
 
+/* ---- exec: the interpreters the kernel opens itself --------------------- */
+
+/*
+ * An exec rule must bind what the kernel runs, and the kernel opens more
+ * than the path it is given: the interpreter of a `#!` script (which may be
+ * a script again) and the PT_INTERP of an ELF file. Scout never sees those
+ * opens, so before answering an execve the supervisor reads the image as
+ * the kernel will (the same bytes, parsed by the kernel's rules:
+ * fs/binfmt_script.c, fs/binfmt_elf.c), resolves each interpreter as the
+ * kernel does (relative names against the task's cwd, symlinks followed)
+ * and asks the policy for `exec` of it. A denied interpreter refuses the
+ * exec with EACCES, as a denied program does. The image is read with the
+ * task's credentials, as every file the supervisor opens for the task: a
+ * file the task may execute but not read (mode --x) cannot be checked, so
+ * its exec is refused (fail closed; the kernel itself would run it).
+ */
+#define EXEC_HEAD 4096		/* #! line, ELF header, program headers and PT_INTERP of most files */
+#define BINPRM_BUF 256		/* what binfmt_script sees of a file (BINPRM_BUF_SIZE) */
+#define MAX_REWRITES 5		/* exec_binprm: 5 levels of interpreters, then ELOOP */
+#define MAX_PHDRS_SIZE 65536	/* load_elf_phdrs */
+
+static int is_spacetab(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* The interpreter of a #! line, parsed as load_script does: the first 256
+ * bytes (zero-padded); no newline in them is accepted only when the name
+ * ends before their end. 0 with name set ("" when the kernel would not
+ * take the file as a script: it then fails with ENOEXEC). */
+static void script_interp(const char *head, size_t n, char *name, size_t cap)
+{
+	char buf[BINPRM_BUF];
+	const char *end, *last = buf + sizeof(buf) - 1, *i_name, *p;
+	size_t len;
+
+	name[0] = '\0';
+	memset(buf, 0, sizeof(buf));
+	memcpy(buf, head, n < sizeof(buf) ? n : sizeof(buf));
+	end = memchr(buf, '\n', sizeof(buf));
+	if (end == NULL) {
+		for (p = buf + 2; p <= last && is_spacetab(*p); p++)
+			;
+		if (p > last)
+			return;
+		while (p <= last && !is_spacetab(*p) && *p != '\0')
+			p++;
+		if (p > last)
+			return;		/* the name may be truncated */
+		end = last;
+	}
+	while (end > buf + 2 && is_spacetab(end[-1]))
+		end--;
+	for (i_name = buf + 2; i_name < end && is_spacetab(*i_name); i_name++)
+		;
+	if (i_name >= end)
+		return;
+	for (p = i_name; p < end && !is_spacetab(*p) && *p != '\0'; p++)
+		;
+	len = (size_t)(p - i_name);
+	if (len >= cap)
+		return;
+	memcpy(name, i_name, len);
+	name[len] = '\0';
+}
+
+/* Reads len bytes at off: from head when they are there, else with pread. */
+static int image_read(int fd, const char *head, size_t n, uint64_t off, void *out, size_t len)
+{
+	if (off <= n && len <= n - off) {
+		memcpy(out, head + off, len);
+		return 0;
+	}
+	if (off > (uint64_t)INT64_MAX)
+		return -1;
+	return pread(fd, out, len, (off_t)off) == (ssize_t)len ? 0 : -1;
+}
+
+/* The PT_INTERP of an ELF image, as load_elf_binary finds it: the first
+ * PT_INTERP header of an executable or shared object whose program
+ * headers are well formed; its string is 2..PATH_MAX bytes ending in NUL.
+ * name = "" when there is none (or the kernel would refuse the file). */
+static int elf_interp(int fd, const char *head, size_t n, char *name, size_t cap)
+{
+	int is64 = head[EI_CLASS] == ELFCLASS64;
+	uint64_t phoff, off = 0, filesz = 0;
+	size_t phentsize, phnum, size;
+	uint16_t type;
+	unsigned char *ph;
+	int found = 0;
+
+	name[0] = '\0';
+	if (head[EI_DATA] != ELFDATA2LSB || (!is64 && head[EI_CLASS] != ELFCLASS32))
+		return 0;
+	if (is64) {
+		Elf64_Ehdr e;
+
+		if (n < sizeof(e))
+			return 0;
+		memcpy(&e, head, sizeof(e));
+		type = e.e_type;
+		phoff = e.e_phoff;
+		phentsize = e.e_phentsize;
+		phnum = e.e_phnum;
+		if (phentsize != sizeof(Elf64_Phdr))
+			return 0;
+	} else {
+		Elf32_Ehdr e;
+
+		if (n < sizeof(e))
+			return 0;
+		memcpy(&e, head, sizeof(e));
+		type = e.e_type;
+		phoff = e.e_phoff;
+		phentsize = e.e_phentsize;
+		phnum = e.e_phnum;
+		if (phentsize != sizeof(Elf32_Phdr))
+			return 0;
+	}
+	size = phentsize * phnum;
+	if ((type != ET_EXEC && type != ET_DYN) || size == 0 || size > MAX_PHDRS_SIZE)
+		return 0;
+	if ((ph = malloc(size)) == NULL)
+		return ENOMEM;
+	if (image_read(fd, head, n, phoff, ph, size) < 0) {
+		free(ph);
+		return 0;		/* the kernel cannot read them either */
+	}
+	for (size_t i = 0; i < phnum && !found; i++) {
+		if (is64) {
+			Elf64_Phdr p;
+
+			memcpy(&p, ph + i * phentsize, sizeof(p));
+			found = p.p_type == PT_INTERP;
+			off = p.p_offset;
+			filesz = p.p_filesz;
+		} else {
+			Elf32_Phdr p;
+
+			memcpy(&p, ph + i * phentsize, sizeof(p));
+			found = p.p_type == PT_INTERP;
+			off = p.p_offset;
+			filesz = p.p_filesz;
+		}
+	}
+	free(ph);
+	if (!found || filesz < 2 || filesz > PATH_MAX || filesz > cap)
+		return 0;
+	if (image_read(fd, head, n, off, name, (size_t)filesz) < 0 || name[filesz - 1] != '\0') {
+		name[0] = '\0';
+		return 0;
+	}
+	return name[0] == '\0' ? ENOENT : 0;	/* open_exec("") fails so */
+}
+
+/* Opens the image canon (or, for execveat AT_EMPTY_PATH, the task's fd)
+ * for reading, as the task. 1 with *fd set; 0 when it is not a regular
+ * file (the kernel refuses to exec it: nothing to check); or -errno. */
+static int open_image(struct scout_supervisor *sup, struct call *c, const char *canon,
+    const struct resolved *res, int *fd)
+{
+	struct stat st;
+	char p[64];
+
+	if (res->task_fd >= 0) {
+		snprintf(p, sizeof(p), "/proc/%d/fd/%d", (int)c->tid, res->task_fd);
+		if (become_task(sup) != 0)
+			return -EACCES;
+		if (stat(p, &st) < 0)
+			return -errno;
+		if (!S_ISREG(st.st_mode))
+			return 0;
+		*fd = open(p, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	} else {
+		if (res->type != S_IFREG)
+			return 0;
+		*fd = open_nofollow(sup, canon, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0);
+	}
+	if (*fd < 0)
+		return -errno;
+	if (fstat(*fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(*fd);
+		return 0;
+	}
+	return 1;
+}
+
+/* The interpreter the image names: name[0] = '\0' when none; *script: it
+ * was a #! line (the interpreter is then an image in turn; an ELF's
+ * interpreter is loaded as such, its own PT_INTERP ignored). 0 or errno. */
+static int image_interp(struct scout_supervisor *sup, struct call *c, const char *canon,
+    const struct resolved *res, char *name, size_t cap, int *script)
+{
+	char head[EXEC_HEAD];
+	ssize_t n;
+	int fd = -1, rc;
+
+	name[0] = '\0';
+	*script = 0;
+	if ((rc = open_image(sup, c, canon, res, &fd)) <= 0)
+		return -rc;
+	n = pread(fd, head, sizeof(head), 0);
+	if (n < 0) {
+		rc = errno;
+		close(fd);
+		return rc;
+	}
+	rc = 0;
+	if (n >= 2 && head[0] == '#' && head[1] == '!') {
+		script_interp(head, (size_t)n, name, cap);
+		*script = 1;
+	} else if ((size_t)n > EI_DATA && memcmp(head, ELFMAG, SELFMAG) == 0) {
+		rc = elf_interp(fd, head, (size_t)n, name, cap);
+	}
+	close(fd);
+	return rc;
+}
+
+/*
+ * Checks, for `exec`, each interpreter the kernel would open to run the
+ * image canon: a #! chain (at most MAX_REWRITES, as the kernel) and the
+ * PT_INTERP of the ELF at its end. Returns 0 or an errno for the task.
+ */
+static int check_interpreters(struct scout_supervisor *sup, struct call *c, const char *canon,
+    const struct resolved *res)
+{
+	char image[PATH_MAX], name[PATH_MAX], base[PATH_MAX];
+	struct resolved r = *res;
+	int rc, script, rewrites = 0, have_base = 0;
+
+	snprintf(image, sizeof(image), "%s", canon);
+	for (;;) {
+		if ((rc = image_interp(sup, c, image, &r, name, sizeof(name), &script)) != 0)
+			return rc;
+		if (name[0] == '\0')
+			return 0;
+		if (script && ++rewrites > MAX_REWRITES)
+			return ELOOP;
+		if (name[0] != '/' && !have_base) {
+			if ((rc = task_base(sup, c->tid, AT_FDCWD, base, sizeof(base))) != 0)
+				return rc;
+			have_base = 1;
+		}
+		if ((rc = resolve(sup, have_base ? base : NULL, name, 1, c->tid, image, sizeof(image), &r)) != 0)
+			return rc;
+		if (!r.exists)
+			return ENOENT;
+		if ((rc = check(sup, c, image, POLICY_EXEC)) != 0)
+			return rc;
+		if (!script)
+			return 0;
+	}
+}
+
 static int do_exec(struct scout_supervisor *sup, struct call *c, int dirfd, uint64_t addr, int flags)
 {
 	char canon[PATH_MAX];
@@ -1101,7 +1470,9 @@ static int do_exec(struct scout_supervisor *sup, struct call *c, int dirfd, uint
 		return rc;
 	if (!res.exists)
 		return ENOENT;
-	return check(sup, c, canon, POLICY_EXEC);
+	if ((rc = check(sup, c, canon, POLICY_EXEC)) != 0)
+		return rc;
+	return check_interpreters(sup, c, canon, &res);
 }
 
 /* The last component of the raw path may not be "." or "..": the mutating
@@ -1126,7 +1497,7 @@ static int do_unlink(struct scout_supervisor *sup, struct call *c, int dirfd, ui
 		return EBUSY;
 	if ((rc = check(sup, c, canon, POLICY_WRITE)) != 0)
 		return rc;
-	if ((pfd = open_parent(canon, &name)) < 0)
+	if ((pfd = open_parent(sup, canon, &name)) < 0)
 		return -pfd;
 	rc = unlinkat(pfd, name, flags & AT_REMOVEDIR) < 0 ? errno : 0;
 	close(pfd);
@@ -1147,7 +1518,7 @@ static int do_mkdir(struct scout_supervisor *sup, struct call *c, int dirfd, uin
 		return EEXIST;
 	if ((rc = check(sup, c, canon, res.exists ? POLICY_WRITE : POLICY_CREATE)) != 0)
 		return rc;
-	if ((pfd = open_parent(canon, &name)) < 0)
+	if ((pfd = open_parent(sup, canon, &name)) < 0)
 		return -pfd;
 	if ((rc = with_umask(c->tid, &old)) == 0) {
 		rc = mkdirat(pfd, name, mode & 07777) < 0 ? errno : 0;
@@ -1174,9 +1545,9 @@ static int do_rename(struct scout_supervisor *sup, struct call *c, int odir, uin
 	if ((rc = check(sup, c, ocanon, POLICY_WRITE)) != 0 ||
 	    (rc = check(sup, c, ncanon, res.exists ? POLICY_WRITE : POLICY_CREATE)) != 0)
 		return rc;
-	if ((opfd = open_parent(ocanon, &oname)) < 0)
+	if ((opfd = open_parent(sup, ocanon, &oname)) < 0)
 		return -opfd;
-	if ((npfd = open_parent(ncanon, &nname)) < 0) {
+	if ((npfd = open_parent(sup, ncanon, &nname)) < 0) {
 		close(opfd);
 		return -npfd;
 	}
@@ -1209,9 +1580,9 @@ static int do_link(struct scout_supervisor *sup, struct call *c, int odir, uint6
 	if ((rc = check(sup, c, ocanon, POLICY_WRITE)) != 0 ||
 	    (rc = check(sup, c, ncanon, POLICY_CREATE)) != 0)
 		return rc;
-	if ((opfd = open_parent(ocanon, &oname)) < 0)
+	if ((opfd = open_parent(sup, ocanon, &oname)) < 0)
 		return -opfd;
-	if ((npfd = open_parent(ncanon, &nname)) < 0) {
+	if ((npfd = open_parent(sup, ncanon, &nname)) < 0) {
 		close(opfd);
 		return -npfd;
 	}
@@ -1238,7 +1609,7 @@ static int do_symlink(struct scout_supervisor *sup, struct call *c, uint64_t tad
 		return EEXIST;
 	if ((rc = check(sup, c, ncanon, POLICY_CREATE)) != 0)
 		return rc;
-	if ((npfd = open_parent(ncanon, &nname)) < 0)
+	if ((npfd = open_parent(sup, ncanon, &nname)) < 0)
 		return -npfd;
 	rc = symlinkat(target, npfd, nname) < 0 ? errno : 0;
 	close(npfd);
@@ -1258,7 +1629,7 @@ static int do_chmod(struct scout_supervisor *sup, struct call *c, int dirfd, uin
 		return ENOENT;
 	if ((rc = check(sup, c, canon, POLICY_WRITE)) != 0)
 		return rc;
-	fd = open_nofollow(canon, O_PATH | O_CLOEXEC | O_NOFOLLOW, 0);
+	fd = open_nofollow(sup, canon, O_PATH | O_CLOEXEC | O_NOFOLLOW, 0);
 	if (fd < 0)
 		return errno == ELOOP ? EOPNOTSUPP : errno;
 	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
@@ -1280,7 +1651,7 @@ static int do_truncate(struct scout_supervisor *sup, struct call *c, uint64_t ad
 		return ENOENT;
 	if ((rc = check(sup, c, canon, POLICY_WRITE)) != 0)
 		return rc;
-	fd = open_nofollow(canon, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0);
+	fd = open_nofollow(sup, canon, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0);
 	if (fd < 0)
 		return errno;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
@@ -1380,6 +1751,7 @@ int scout_supervisor_handle(struct scout_supervisor *sup, int notify_fd)
 		return 0;
 	}
 	rc = dispatch(sup, &c, &sup->req->data);
+	become_carrier(sup);
 	if (rc == -ECANCELED)
 		respond(sup, &c, 0, 0, 1);
 	else if (rc >= 0)
@@ -1443,17 +1815,25 @@ void scout_supervisor_finish(struct scout_supervisor *sup)
 		chan_break(sup);
 }
 
-void scout_supervisor_set_task(struct scout_supervisor *sup, uid_t uid)
+int scout_supervisor_set_task(struct scout_supervisor *sup, uid_t uid, int as_task)
 {
 	struct stat st;
 
 	sup->task_uid = uid;
+	sup->carrier_euid = geteuid();
+	sup->switch_creds = as_task && uid != sup->carrier_euid;
+	sup->as_task = 0;
 	sup->cache_names = 0;
+	if (sup->switch_creds && creds_verify(sup) < 0) {
+		sup->switch_creds = 0;
+		return -1;
+	}
 	if (uid == 0 || lstat("/", &st) < 0)
-		return;
+		return 0;
 	sup->root_dev = st.st_dev;
 	sup->cache_names = 1;
 	sup->root_fixed = dir_fixed(sup, &st);
+	return 0;
 }
 
 int scout_supervisor_broken(const struct scout_supervisor *sup)

@@ -9,6 +9,12 @@
  *   probe cwd DIR NAME WANT         chdir(DIR); open(NAME) reads WANT
  *   probe openat DIR NAME WANT      openat(open(DIR), NAME) reads WANT
  *   probe err OP PATH ERRNO         OP fails with ERRNO (EACCES, ...)
+ *   probe ok OP PATH                OP succeeds
+ *   probe readerr PATH ERRNO        open(PATH) succeeds, read fails with ERRNO
+ *   probe pfn zero|nonzero          the PFN /proc/self/pagemap gives for a
+ *                                   page of ours (present) is 0, or is not
+ *   In PATH, %p is our pid, %t our tid, %o the tid of another thread of
+ *   ours (started, sleeping, when %o is used).
  *   probe call NAME                 a refused syscall gets its errno
  *   probe int80 PATH                i386 open(PATH): must be killed
  *   probe x32                       an x32 syscall: must be killed
@@ -34,6 +40,8 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <termios.h>
 #include <sys/ioctl.h>
 #include <linux/seccomp.h>
@@ -111,6 +119,14 @@ static long do_op(const char *op, const char *path)
 		char *argv[] = { (char *)path, NULL };
 
 		return execve(path, argv, (char *[]){ NULL });
+	}
+	if (strcmp(op, "fexec") == 0) {
+		char *argv[] = { (char *)path, NULL };
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+		if (fd < 0)
+			return -1;
+		return syscall(SYS_execveat, fd, "", argv, (char *[]){ NULL }, AT_EMPTY_PATH);
 	}
 	if (strcmp(op, "openat2") == 0) {
 		struct open_how how = { .flags = O_RDONLY };
@@ -215,6 +231,74 @@ static int int80_open(const char *path)
 	return fail("int 0x80 open returned instead of killing (%s)%s", ret >= 0 ? "opened" : "error", "");
 }
 
+static void *idle_thread(void *arg)
+{
+	pid_t *tid = arg;
+
+	__atomic_store_n(tid, gettid(), __ATOMIC_SEQ_CST);
+	for (;;)
+		pause();
+	return NULL;
+}
+
+/* PATH with %p, %t and %o replaced (see the top). */
+static const char *expand(const char *in)
+{
+	static char out[4096];
+	static pid_t other;
+	size_t o = 0;
+
+	for (const char *p = in; *p != '\0' && o < sizeof(out) - 16; p++) {
+		long v;
+
+		if (p[0] != '%' || (p[1] != 'p' && p[1] != 't' && p[1] != 'o')) {
+			out[o++] = *p;
+			continue;
+		}
+		if (p[1] == 'o' && other == 0) {
+			pthread_t th;
+
+			if (pthread_create(&th, NULL, idle_thread, &other) != 0) {
+				fprintf(stderr, "probe: pthread_create failed\n");
+				exit(2);
+			}
+			while (__atomic_load_n(&other, __ATOMIC_SEQ_CST) == 0)
+				usleep(1000);
+		}
+		v = p[1] == 'p' ? (long)getpid() : p[1] == 't' ? (long)gettid() : (long)other;
+		o += (size_t)snprintf(out + o, sizeof(out) - o, "%ld", v);
+		p++;
+	}
+	out[o] = '\0';
+	return out;
+}
+
+/* Reads our own pagemap entry for a page we just wrote: it must be present;
+ * its PFN (bits 0-54) must be 0 (want_zero) or not. */
+static int pfn_check(int want_zero)
+{
+	static volatile char page[8192] __attribute__((aligned(4096)));
+	uint64_t e, pfn;
+	long psz = sysconf(_SC_PAGESIZE);
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+
+	page[0] = 1;
+	if (fd < 0)
+		return fail("open /proc/self/pagemap: %s%s", strerror(errno), "");
+	if (pread(fd, &e, sizeof(e), (off_t)((uintptr_t)page / (uintptr_t)psz * sizeof(e))) != sizeof(e))
+		return fail("read /proc/self/pagemap: %s%s", strerror(errno), "");
+	close(fd);
+	if (!(e >> 63))
+		return fail("the page is not present: entry %s%s", "?", "");
+	pfn = e & ((1ULL << 55) - 1);
+	if ((pfn == 0) != want_zero) {
+		fprintf(stderr, "probe: PFN 0x%llx, want %s\n", (unsigned long long)pfn,
+		    want_zero ? "0" : "a real one");
+		return 1;
+	}
+	return 0;
+}
+
 static int forked(const char *denied, const char *ok, const char *want, int depth)
 {
 	pid_t kids[3];
@@ -273,7 +357,25 @@ int main(int argc, char **argv)
 		return read_fd_is(openat(dfd, argv[3], O_RDONLY), argv[4], argv[3]);
 	}
 	if (strcmp(argv[1], "err") == 0 && argc == 5)
-		return expect_errno(do_op(argv[2], argv[3]), errno_value(argv[4]), argv[2]);
+		return expect_errno(do_op(argv[2], expand(argv[3])), errno_value(argv[4]), expand(argv[3]));
+	if (strcmp(argv[1], "ok") == 0 && argc == 4) {
+		const char *path = expand(argv[3]);
+
+		if (do_op(argv[2], path) < 0)
+			return fail("%s: %s", path, strerror(errno));
+		return 0;
+	}
+	if (strcmp(argv[1], "readerr") == 0 && argc == 4) {
+		const char *path = expand(argv[2]);
+		char buf[4096];
+		int fd = open(path, O_RDONLY);
+
+		if (fd < 0)
+			return fail("open %s: %s", path, strerror(errno));
+		return expect_errno(read(fd, buf, sizeof(buf)), errno_value(argv[3]), path);
+	}
+	if (strcmp(argv[1], "pfn") == 0 && argc == 3)
+		return pfn_check(strcmp(argv[2], "zero") == 0);
 	if (strcmp(argv[1], "call") == 0 && argc == 3)
 		return refused_call(argv[2]);
 	if (strcmp(argv[1], "int80") == 0 && argc == 3)

@@ -61,7 +61,9 @@ passed=0
 failed=0
 log="$work/case.log"
 
-# check NAME WANT_STATUS CARRIER-ARGS... -- CMD...
+# check NAME WANT_STATUS CARRIER-ARGS... -- CMD...: under $work/policy;
+# checkd: the same under the built-in default policy.
+policy_args="--policy $work/policy"
 check() {
 	name=$1
 	want=$2
@@ -69,7 +71,7 @@ check() {
 	cd "$work"
 	set +e
 	# shellcheck disable=SC2086
-	timeout -k 5 120 "$carrier" --policy "$work/policy" --task "$work/task" $ids "$@" >"$log" 2>&1
+	timeout -k 5 120 "$carrier" $policy_args --task "$work/task" $ids "$@" >"$log" 2>&1
 	got=$?
 	set -e
 	if [ "$got" -eq "$want" ]; then
@@ -80,6 +82,16 @@ check() {
 		echo "FAIL $name: status $got, want $want"
 		sed 's/^/    /' "$log"
 	fi
+}
+checkd() {
+	policy_args=""
+	check "$@"
+	policy_args="--policy $work/policy"
+}
+
+# audit_has FILE PATH ACCESS VERDICT: the audit lists that decision.
+audit_has() {
+	tr -d ' \n' < "$1" | grep -qF "\"path\":\"$2\",\"access\":\"$3\",\"verdict\":\"$4\""
 }
 
 # pass NAME / fail NAME WHY: for cases checked outside `check`.
@@ -166,6 +178,155 @@ check proc-pipe-fd-refused       0 -- /bin/sh -c "true | '$P' err open-r /proc/s
 check task-names-not-cached      0 -- /bin/sh -c "cd '$T' && echo a > swap && cat swap > /dev/null && rm swap && ! cat swap 2>/dev/null && ln -s ../secret/key swap && '$P' err open-r swap EACCES"
 # System files in fixed directories, opened again and again (name cache).
 check fixed-names-repeat         0 -- /bin/sh -c "for i in 1 2 3 4 5; do head -c 1 /etc/passwd > /dev/null && ! cat /etc/no-such-file 2>/dev/null || exit 1; done"
+
+# ---- /proc/self under the default policy ------------------------------
+# pagemap, stack, syscall, wchan and mem are denied, under every name the
+# task has for them: its pid, its tids, /proc/thread-self, another of its
+# threads (%o), /proc/self/root/..., its cwd, a symlink in the task dir.
+# The rest of /proc/self stays readable under those names.
+ln -s /proc/self/pagemap "$T/pagemap-link"
+checkd proc-self-pagemap-denied     0 -- "$P" err open-r /proc/self/pagemap EACCES
+checkd proc-self-stack-denied       0 -- "$P" err open-r /proc/self/stack EACCES
+checkd proc-self-syscall-denied     0 -- "$P" err open-r /proc/self/syscall EACCES
+checkd proc-self-wchan-denied       0 -- "$P" err open-r /proc/self/wchan EACCES
+checkd proc-self-mem-read-denied    0 -- "$P" err open-r /proc/self/mem EACCES
+checkd proc-self-mem-write-denied   0 -- "$P" err open-w /proc/self/mem EACCES
+checkd proc-pid-pagemap-denied      0 -- "$P" err open-r /proc/%p/pagemap EACCES
+checkd proc-pid-task-stack-denied   0 -- "$P" err open-r /proc/%p/task/%t/stack EACCES
+checkd proc-thread-self-syscall-denied 0 -- "$P" err open-r /proc/thread-self/syscall EACCES
+checkd proc-self-task-thread-wchan-denied 0 -- "$P" err open-r /proc/self/task/%o/wchan EACCES
+checkd proc-thread-tid-mem-denied   0 -- "$P" err open-r /proc/%o/mem EACCES
+checkd proc-tid-pagemap-denied      0 -- "$P" err open-r /proc/%t/pagemap EACCES
+checkd proc-root-alias-denied       0 -- "$P" err open-r /proc/self/root/proc/self/pagemap EACCES
+checkd proc-cwd-alias-denied        0 -- /bin/sh -c "cd /proc/self && exec '$P' err open-r stack EACCES"
+checkd proc-task-link-denied        0 -- "$P" err open-r "$T/pagemap-link" EACCES
+checkd proc-self-status-allowed     0 -- "$P" ok open-r /proc/self/status
+checkd proc-thread-status-allowed   0 -- "$P" ok open-r /proc/self/task/%o/status
+checkd proc-thread-tid-status-allowed 0 -- "$P" ok open-r /proc/%o/status
+checkd proc-thread-self-maps-allowed 0 -- "$P" ok open-r /proc/thread-self/maps
+checkd proc-other-process-denied    0 -- "$P" err open-r /proc/1/status EACCES
+
+# The audit names each refusal by the policy's name for it.
+cd "$work"
+set +e
+# shellcheck disable=SC2086
+"$carrier" --task "$T" $ids --audit "$work/proc-audit.json" -- /bin/sh -c \
+	"'$P' err open-r /proc/self/pagemap EACCES && '$P' err open-r /proc/thread-self/stack EACCES && '$P' err open-r /proc/%p/task/%o/syscall EACCES && '$P' err open-r /proc/%o/wchan EACCES && '$P' err open-w /proc/%p/mem EACCES" >"$log" 2>&1
+got=$?
+set -e
+if [ "$got" -eq 0 ] && audit_has "$work/proc-audit.json" /proc/self/pagemap read deny &&
+	audit_has "$work/proc-audit.json" /proc/self/stack read deny &&
+	audit_has "$work/proc-audit.json" /proc/self/syscall read deny &&
+	audit_has "$work/proc-audit.json" /proc/self/wchan read deny &&
+	audit_has "$work/proc-audit.json" /proc/self/mem write deny; then
+	pass proc-self-audit-lists-denied
+else
+	fail proc-self-audit-lists-denied "status $got; $(cat "$log" "$work/proc-audit.json" 2>&1 | head -60)"
+fi
+
+# ---- the supervisor opens with the task's credentials ------------------
+# Under a policy that allows all of /proc/self ($work/policy), a file the
+# supervisor opens for the task must carry the task's credentials, not the
+# Carrier's (root, with CAP_SYS_ADMIN): the task then sees what it sees
+# natively as 65534: PFN 0 in pagemap, EACCES reading its kernel stack.
+# Meaningful only where root itself sees the real thing.
+if [ -z "$ids" ]; then
+	echo "SKIP creds-*: not root, so the Carrier holds no privilege to leak"
+elif ! "$P" pfn nonzero >/dev/null 2>&1; then
+	echo "SKIP creds-pagemap-pfn-hidden: root reads PFN 0 on this host (no CAP_SYS_ADMIN?)"
+else
+	check creds-pagemap-pfn-hidden   0 -- "$P" pfn zero
+	if "$P" readerr /proc/self/stack EACCES >/dev/null 2>&1; then
+		echo "SKIP creds-stack-eacces: root cannot read its stack on this host"
+	else
+		check creds-stack-eacces     0 -- "$P" readerr /proc/self/stack EACCES
+	fi
+fi
+
+# ---- exec rules bind the interpreters the kernel loads ----------------
+# $work/secret/sh is a copy of /bin/sh where exec is denied. Each way of
+# having the kernel load it must be refused with EACCES: a #! line
+# (absolute, relative to the cwd, through a symlink, at the end of a chain
+# of scripts, in a script the task cannot read), and PT_INTERP of an ELF
+# (by path, through execveat of an fd, behind a script). Without Scout
+# the denied program runs (checked first: the files are real).
+cp "$(readlink -f /bin/sh)" "$work/secret/sh"
+printf '#!%s\necho ESCAPED\nexit 3\n' "$work/secret/sh" > "$T/denied-interp.sh"
+printf '#!secret/sh\necho ESCAPED\nexit 3\n' > "$T/relative-interp.sh"
+ln -s "$work/secret/sh" "$T/interp-link"
+printf '#!%s\nexit 3\n' "$T/interp-link" > "$T/linked-interp.sh"
+printf '#!%s\nexit 3\n' "$T/denied-interp.sh" > "$T/chain.sh"
+printf '#!%s\nexit 3\n' "$work/secret/sh" > "$T/unreadable.sh"
+printf '#!/bin/sh\nexit 7\n' > "$T/ok.sh"
+# The kernel's #! rules: no newline before the end of a short file; blanks
+# before the name and an argument after it.
+printf '#!%s' "$work/secret/sh" > "$T/no-newline.sh"
+printf '#! \t %s -e \t\nexit 3\n' "$work/secret/sh" > "$T/blanks.sh"
+# A chain of 5 #! rewrites runs; a 6th is ELOOP, as in the kernel.
+printf '#!/bin/sh\nexit 0\n' > "$T/c4"
+for i in 3 2 1 0; do printf '#!%s\n' "$T/c$((i + 1))" > "$T/c$i"; done
+printf '#!%s\n' "$T/c0" > "$T/c-deep"
+chmod 755 "$T"/*.sh "$T"/c[0-4] "$T/c-deep"
+chmod 111 "$T/unreadable.sh"
+if [ -n "$ids" ]; then
+	chown 65534:65534 "$T"/*.sh "$T"/c[0-4] "$T/c-deep"
+fi
+set +e
+( cd "$work" && "$T/relative-interp.sh" ) >/dev/null 2>&1
+native=$?
+set -e
+if [ "$native" -eq 3 ]; then
+	pass script-denied-interp-runs-natively
+else
+	fail script-denied-interp-runs-natively "status $native, want 3"
+fi
+check script-interp-denied           0 -- "$P" err exec "$T/denied-interp.sh" EACCES
+check script-relative-interp-denied  0 -- "$P" err exec "$T/relative-interp.sh" EACCES
+check script-linked-interp-denied    0 -- "$P" err exec "$T/linked-interp.sh" EACCES
+check script-chain-interp-denied     0 -- "$P" err exec "$T/chain.sh" EACCES
+check script-no-newline-denied       0 -- "$P" err exec "$T/no-newline.sh" EACCES
+check script-blanks-arg-denied       0 -- "$P" err exec "$T/blanks.sh" EACCES
+check script-unreadable-refused      0 -- "$P" err exec "$T/unreadable.sh" EACCES
+check script-allowed-interp-runs     7 -- "$T/ok.sh"
+check script-chain-5-runs            0 -- "$T/c0"
+check script-chain-6-eloop           0 -- "$P" err exec "$T/c-deep" ELOOP
+if command -v gcc >/dev/null; then
+	ld_so=$(readlink -f /lib64/ld-linux-x86-64.so.2)
+	cp "$ld_so" "$work/secret/ld.so"
+	cp "$ld_so" "$work/bin/ld.so"
+	printf 'int main(void) { return 5; }\n' > "$work/five.c"
+	gcc -o "$T/elf-denied-interp" "$work/five.c" -Wl,--dynamic-linker="$work/secret/ld.so"
+	gcc -o "$T/elf-allowed-interp" "$work/five.c" -Wl,--dynamic-linker="$work/bin/ld.so"
+	printf '#!%s\n' "$T/elf-denied-interp" > "$T/elf-behind-script.sh"
+	chmod 755 "$T/elf-behind-script.sh"
+	set +e
+	"$T/elf-denied-interp"
+	native=$?
+	set -e
+	if [ "$native" -eq 5 ]; then
+		pass elf-denied-interp-runs-natively
+	else
+		fail elf-denied-interp-runs-natively "status $native, want 5"
+	fi
+	check elf-allowed-interp-runs    5 -- "$T/elf-allowed-interp"
+	check elf-pt-interp-denied       0 -- "$P" err exec "$T/elf-denied-interp" EACCES
+	check elf-pt-interp-fd-denied    0 -- "$P" err fexec "$T/elf-denied-interp" EACCES
+	check elf-behind-script-denied   0 -- "$P" err exec "$T/elf-behind-script.sh" EACCES
+else
+	echo "SKIP elf-*: no gcc to build an ELF with its own PT_INTERP"
+fi
+cd "$work"
+set +e
+# shellcheck disable=SC2086
+"$carrier" --policy "$work/policy" --task "$T" $ids --audit "$work/exec-audit.json" -- "$P" err exec "$T/denied-interp.sh" EACCES >"$log" 2>&1
+got=$?
+set -e
+if [ "$got" -eq 0 ] && audit_has "$work/exec-audit.json" "$work/secret/sh" exec deny &&
+	audit_has "$work/exec-audit.json" "$T/denied-interp.sh" exec allow; then
+	pass exec-interp-audited
+else
+	fail exec-interp-audited "status $got; $(cat "$log" "$work/exec-audit.json" 2>&1 | head -60)"
+fi
 
 # The leader exits, leaving a sleeping child: the Carrier must kill it.
 check orphan-leader-exits        0 -- "$P" orphan "$T/orphan.pid"

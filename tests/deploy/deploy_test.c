@@ -587,7 +587,7 @@ static void test_pool_status_json(void)
 	free(body);
 }
 
-/* The data-state of the card of instance i in a dumped DOM. */
+/* The data-state of instance i's row in a dumped DOM. */
 static void card_state(const char *dom, int i, char *state, size_t len)
 {
 	char key[48];
@@ -604,6 +604,7 @@ static void card_state(const char *dom, int i, char *state, size_t len)
 	snprintf(state, len, "%.*s", (int)strcspn(s, "\""), s);
 }
 
+/* The page's window: wide and tall enough for the whole page. */
 static void chromium_argv(const char **argv, char *profile, const char *mode, const char *url)
 {
 	size_t n = 0;
@@ -618,7 +619,7 @@ static void chromium_argv(const char **argv, char *profile, const char *mode, co
 	argv[n++] = "--disable-component-update";
 	argv[n++] = "--disable-sync";
 	argv[n++] = "--hide-scrollbars";
-	argv[n++] = "--window-size=1280,860";
+	argv[n++] = "--window-size=1280,1000";
 	argv[n++] = "--virtual-time-budget=8000";
 	argv[n++] = profile;
 	argv[n++] = mode;
@@ -626,13 +627,136 @@ static void chromium_argv(const char **argv, char *profile, const char *mode, co
 	argv[n] = NULL;
 }
 
+static int count_str(const char *text, const char *needle)
+{
+	int n = 0;
+
+	for (const char *p = text; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+		n++;
+	return n;
+}
+
+#define MAX_IDS 512
+
+/* The ids of the tasks in the history.json at each path (through port),
+ * appended to ids; the number of them, or -1 when one was unreadable. */
+static int history_ids(unsigned port, const char *const *paths, int npaths, char ids[][48])
+{
+	int n = 0;
+
+	for (int i = 0; i < npaths; i++) {
+		char *body = NULL;
+		long code = harness_http_get(port, paths[i], &body);
+		json_t *j = body ? json_loads(body, 0, NULL) : NULL, *t;
+		size_t k;
+
+		if (code != 200 || j == NULL) {
+			json_decref(j);
+			free(body);
+			return -1;
+		}
+		json_array_foreach(json_object_get(j, "tasks"), k, t)
+			if (n < MAX_IDS)
+				snprintf(ids[n++], 48, "%s", json_string_value(json_object_get(t, "id")) ?: "");
+		json_decref(j);
+		free(body);
+	}
+	return n;
+}
+
+/* The duration plot in the dumped DOM has one mark per task the
+ * instances' histories listed just before the dump (each by its id,
+ * once), and at most those listed just after it (a task may finish in
+ * between); our own ids (mine) among them. Returns the number of marks. */
+static int check_marks(const char *dom, int nbefore, char before[][48], int nafter, const char *const *mine,
+    int nmine)
+{
+	int marks = count_str(dom, "class=\"task status-");
+
+	CHECK(nbefore >= nmine && marks >= nbefore && marks <= nafter,
+	    "%d task marks on the page; the histories listed %d before the dump, %d after", marks, nbefore, nafter);
+	for (int i = 0; i < nbefore; i++) {
+		char key[80];
+
+		snprintf(key, sizeof(key), "data-task=\"%s\"", before[i]);
+		CHECK(count_str(dom, key) == 1, "task %s has %d marks", before[i], count_str(dom, key));
+	}
+	for (int i = 0; i < nmine; i++) {
+		int found = 0;
+
+		for (int k = 0; k < nbefore; k++)
+			found |= strcmp(before[k], mine[i]) == 0;
+		CHECK(found, "our task %s is not in the histories", mine[i]);
+	}
+	return marks;
+}
+
+/* The count shown in the last-hour row of status/reason ("failed/exit"). */
+static long kind_count(const char *dom, const char *kind)
+{
+	char key[64];
+	const char *p, *num;
+
+	snprintf(key, sizeof(key), "data-kind=\"%s\"", kind);
+	if ((p = strstr(dom, key)) == NULL || (num = strstr(p, "class=\"num\">")) == NULL || num - p > 400)
+		return -1;
+	return strtol(num + strlen("class=\"num\">"), NULL, 10);
+}
+
+/* Dumps the DOM of url into dom (1 MB) and saves a screenshot at shot;
+ * 0 when both worked. */
+static int page_in_chromium(const char *url, char *dom, const char *shot)
+{
+	char profile[200], shotarg[4300], errlog[200];
+	const char *argv[20];
+	struct stat st;
+	int rc;
+
+	snprintf(profile, sizeof(profile), "--user-data-dir=%s/chromium", tmp_root);
+	snprintf(errlog, sizeof(errlog), "%s/chromium.log", tmp_root);
+	chromium_argv(argv, profile, "--dump-dom", url);
+	rc = run_cmd_err(argv, 120, dom, 1 << 20, NULL, errlog);
+	CHECK(rc == 0, "chromium --dump-dom exited %d (its log: %s)", rc, errlog);
+	if (rc != 0)
+		return -1;
+	snprintf(shotarg, sizeof(shotarg), "--screenshot=%s", shot);
+	unlink(shot);
+	chromium_argv(argv, profile, shotarg, url);
+	rc = run_cmd_err(argv, 120, NULL, 0, NULL, errlog);
+	CHECK(rc == 0 && stat(shot, &st) == 0 && st.st_size > 10000, "no screenshot at %s (%d; log %s)",
+	    shot, rc, errlog);
+	printf("    screenshot: %s\n", shot);
+	return rc == 0 ? 0 : -1;
+}
+
+/* The id of the task a wait=1 answer reports... which the answer does not
+ * carry: the newest in the instance's history. */
+static void newest_id(unsigned port, const char *history, char *id)
+{
+	char *body = NULL;
+	json_t *j, *tasks;
+
+	harness_http_get(port, history, &body);
+	j = body ? json_loads(body, 0, NULL) : NULL;
+	tasks = json_object_get(j, "tasks");
+	snprintf(id, 48, "%s", json_string_value(json_object_get(json_array_get(tasks, json_array_size(tasks) - 1),
+	    "id")) ?: "none");
+	json_decref(j);
+	free(body);
+}
+
+/* The pool page behind nginx: one row per instance (1 idle after tasks,
+ * 2 busy with a task running, 3 down), the plot with one mark per task
+ * of the instances that answer, the counts, the backlog. */
 static void test_status_page(void)
 {
-	char url[128], profile[200], shot[4200], shotarg[4300], errlog[200], *dom;
-	const char *argv[20], *want[NINST + 1] = { NULL, "idle", "busy", "down" };
-	char state[32];
+	char url[128], shot[4200], *dom, state[32], mine[3][48];
+	const char *want[NINST + 1] = { NULL, "idle", "busy", "down" };
+	const char *paths[] = { "/sandbox/1/history.json", "/sandbox/2/history.json" };
+	const char *mine_p[3] = { mine[0], mine[1], mine[2] };
+	static char before[MAX_IDS][48], after[MAX_IDS][48];
+	int nbefore, nafter;
 	long code;
-	int rc;
 
 	if (!have_tool("chromium")) {
 		CHECK(0, "chromium is not installed (Debian package chromium): cannot check the status page");
@@ -642,44 +766,165 @@ static void test_status_page(void)
 		CHECK(0, "the pool is not up and idle");
 		return;
 	}
-	/* One of each state: 1 idle with a finished task, 2 busy, 3 down. */
+	/* Three real tasks of ours: finished and failed on 1, finished on 2;
+	 * then 2 busy with a long one and 3 down. */
 	code = post_task(front.port, "/sandbox/1/", task_tar("echo", ECHO_TASK), NULL, "page", 1, NULL);
 	CHECK(code == 200, "task on instance 1 -> %ld", code);
-	code = post_task(front.port, "/sandbox/2/", task_tar("sleep20", "#!/bin/sh\nsleep 20\n"), NULL, "page", 0, NULL);
+	newest_id(front.port, paths[0], mine[0]);
+	code = post_task(front.port, "/sandbox/1/", task_tar("exit3", "#!/bin/sh\necho failing\nexit 3\n"), NULL,
+	    "page", 1, NULL);
+	CHECK(code == 200, "failing task on instance 1 -> %ld", code);
+	newest_id(front.port, paths[0], mine[1]);
+	code = post_task(front.port, "/sandbox/2/", task_tar("echo", ECHO_TASK), NULL, "page", 1, NULL);
+	CHECK(code == 200, "task on instance 2 -> %ld", code);
+	newest_id(front.port, paths[1], mine[2]);
+	code = post_task(front.port, "/sandbox/2/", task_tar("sleep45", "#!/bin/sh\nsleep 45\n"), NULL, "page", 0, NULL);
 	CHECK(code == 200, "long task on instance 2 -> %ld", code);
 	/* Really down, as a stopped service: nothing listens on its port. */
 	harness_daemon_fini(&pool[2]);
 
+	nbefore = history_ids(front.port, paths, 2, before);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u/", front.port);
-	snprintf(profile, sizeof(profile), "--user-data-dir=%s/chromium", tmp_root);
+	snprintf(shot, sizeof(shot), "%s/status-pool.png", abs_build);
 	dom = malloc(1 << 20);
-	snprintf(errlog, sizeof(errlog), "%s/chromium.log", tmp_root);
-	chromium_argv(argv, profile, "--dump-dom", url);
-	rc = run_cmd_err(argv, 90, dom, 1 << 20, NULL, errlog);
-	CHECK(rc == 0, "chromium --dump-dom exited %d (its log: %s)", rc, errlog);
+	if (dom == NULL || page_in_chromium(url, dom, shot) < 0) {
+		free(dom);
+		pool_down();
+		return;
+	}
+	nafter = history_ids(front.port, paths, 2, after);
 	for (int i = 1; i <= NINST; i++) {
 		card_state(dom, i, state, sizeof(state));
 		CHECK(strcmp(state, want[i]) == 0, "instance %d shown as '%s', wanted '%s'", i, state, want[i]);
 		printf("    page: instance %d %s\n", i, state);
 	}
 	CHECK(strstr(dom, "3 instances: 1 busy, 1 idle, 1 down") != NULL, "summary line not on the page");
-	CHECK(strstr(dom, "finished") != NULL, "the finished task on instance 1 is not shown");
-
-	snprintf(shot, sizeof(shot), "%s/deploy-status.png", abs_build);
-	snprintf(shotarg, sizeof(shotarg), "--screenshot=%s", shot);
-	unlink(shot);
-	chromium_argv(argv, profile, shotarg, url);
-	rc = run_cmd_err(argv, 90, dom, 1 << 20, NULL, errlog);
-	{
-		struct stat st;
-
-		CHECK(rc == 0 && stat(shot, &st) == 0 && st.st_size > 10000, "no screenshot at %s (%d; log %s)",
-		    shot, rc, errlog);
-		printf("    screenshot: %s\n", shot);
-	}
+	CHECK(strstr(dom, "data-age=") != NULL, "the running task's age is not shown");
+	printf("    page: %d task marks (histories: %d before the dump, %d after; 3 ours)\n",
+	    check_marks(dom, nbefore, before, nafter, mine_p, 3), nbefore, nafter);
+	CHECK(kind_count(dom, "failed/exit") >= 1 && kind_count(dom, "finished") >= 2,
+	    "last-hour counts: finished %ld, failed/exit %ld", kind_count(dom, "finished"),
+	    kind_count(dom, "failed/exit"));
+	CHECK(strstr(dom, "class=\"pending\"") != NULL, "no backlog plot");
 	free(dom);
 	/* Instance 3's port is gone: the next test gets a fresh pool. */
 	pool_down();
+}
+
+/* Prometheus's own linter (promtool, Debian package prometheus) on an
+ * instance's /metrics: names, types, histogram series. */
+static void check_metrics_lint(unsigned port)
+{
+	char *body = NULL, path[200];
+	const char *argv[] = { "sh", "-c", NULL, NULL };
+	char cmd[300], out[4096];
+	FILE *f;
+	int rc;
+
+	if (!have_tool("promtool")) {
+		CHECK(0, "promtool is not installed (Debian package prometheus; make deps): cannot lint /metrics");
+		return;
+	}
+	CHECK(harness_http_get(port, "/metrics", &body) == 200 && body, "GET /metrics");
+	snprintf(path, sizeof(path), "%s/metrics.txt", tmp_root);
+	f = fopen(path, "w");
+	CHECK(f != NULL, "cannot write %s", path);
+	if (f != NULL) {
+		fputs(body ? body : "", f);
+		fclose(f);
+		snprintf(cmd, sizeof(cmd), "promtool check metrics < '%s'", path);
+		argv[2] = cmd;
+		rc = run_cmd(argv, 60, out, sizeof(out), NULL);
+		CHECK(rc == 0, "promtool check metrics on /metrics -> %d: %s", rc, out);
+	}
+	free(body);
+}
+
+/* One sandboxd alone serves the same page at its /: four real tasks
+ * (finished, failed/exit, timeout, and one whose receiver is down), one
+ * mark each, the counts, and the delivery failure as the last error. */
+static void test_status_page_single(void)
+{
+	struct harness_daemon d;
+	char sbd[4200], url[160], notify[96], shot[4200], *dom;
+	const char *extra[] = { "--images-dir", abs_build, NULL };
+	const char *paths[] = { "/history.json" };
+	static char before[MAX_IDS][48], after[MAX_IDS][48];
+	char mine[4][48];
+	const char *mine_p[4] = { mine[0], mine[1], mine[2], mine[3] };
+	int nbefore, nafter, fd;
+	unsigned deadport = 0;
+	long code;
+
+	if (!have_tool("chromium")) {
+		CHECK(0, "chromium is not installed (Debian package chromium): cannot check the status page");
+		return;
+	}
+	/* A port nothing listens on: the receiver that is down. */
+	fd = harness_bind_any(&deadport);
+	CHECK(fd >= 0, "no free port");
+	if (fd >= 0)
+		close(fd);
+	snprintf(sbd, sizeof(sbd), "%s/sandboxd", abs_build);
+	harness_daemon_init(&d, tmp_root, "single-page");
+	if (harness_daemon_start(&d, sbd, extra) < 0) {
+		CHECK(0, "sandboxd did not start (log %s)", d.log);
+		harness_daemon_fini(&d);
+		return;
+	}
+	code = post_task(d.port, "/tasks.json", task_tar("echo", ECHO_TASK), NULL, "single", 1, NULL);
+	CHECK(code == 200, "finished task -> %ld", code);
+	newest_id(d.port, paths[0], mine[0]);
+	code = post_task(d.port, "/tasks.json", task_tar("exit3", "#!/bin/sh\necho failing\nexit 3\n"), NULL,
+	    "single", 1, NULL);
+	CHECK(code == 200, "failing task -> %ld", code);
+	newest_id(d.port, paths[0], mine[1]);
+	{
+		const struct harness_part parts[] = { { "file", task_tar("sleep30", "#!/bin/sh\nsleep 30\n"), 0, 1 },
+			{ "timeout", "1", 0, 0 }, { "wait", "1", 0, 0 }, { NULL, NULL, 0, 0 } };
+		char *body = NULL;
+
+		code = harness_post_task(d.port, "/tasks.json", parts, 120, &body);
+		CHECK(code == 200 && body && strstr(body, "\"status\":\"timeout\""), "timeout task -> %ld %.100s", code,
+		    body ?: "");
+		free(body);
+	}
+	newest_id(d.port, paths[0], mine[2]);
+	snprintf(notify, sizeof(notify), "http://127.0.0.1:%u/results", deadport);
+	code = post_task(d.port, "/tasks.json", task_tar("echo", ECHO_TASK), notify, "single", 0, NULL);
+	CHECK(code == 200, "task for a receiver that is down -> %ld", code);
+	for (double until = harness_now_s() + 60; harness_now_s() < until; usleep(200000)) {
+		char *body = NULL;
+
+		harness_http_get(d.port, "/status.json", &body);
+		if (body && strstr(body, "\"busy_instances\":0") && strstr(body, "delivery of task")) {
+			free(body);
+			break;
+		}
+		free(body);
+	}
+	newest_id(d.port, paths[0], mine[3]);
+	check_metrics_lint(d.port);
+
+	nbefore = history_ids(d.port, paths, 1, before);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/", d.port);
+	snprintf(shot, sizeof(shot), "%s/status-single.png", abs_build);
+	dom = malloc(1 << 20);
+	if (dom != NULL && page_in_chromium(url, dom, shot) == 0) {
+		nafter = history_ids(d.port, paths, 1, after);
+		CHECK(check_marks(dom, nbefore, before, nafter, mine_p, 4) == 4, "not one mark per task");
+		CHECK(nbefore == 4, "the history lists %d tasks, wanted 4", nbefore);
+		CHECK(kind_count(dom, "finished") == 2 && kind_count(dom, "failed/exit") == 1 &&
+		    kind_count(dom, "timeout") == 1 && kind_count(dom, "failed/oom") == 0,
+		    "last-hour counts: finished %ld, failed/exit %ld, timeout %ld", kind_count(dom, "finished"),
+		    kind_count(dom, "failed/exit"), kind_count(dom, "timeout"));
+		CHECK(strstr(dom, "<h1 id=\"title\">sandboxd</h1>") != NULL, "not titled as one instance");
+		CHECK(strstr(dom, "data-state=\"idle\"") != NULL, "the instance is not shown idle");
+		CHECK(strstr(dom, "delivery of task") != NULL, "the delivery failure is not the last error");
+		printf("    page: 4 task marks; finished 2, failed/exit 1, timeout 1; last error shown\n");
+	}
+	free(dom);
+	harness_daemon_fini(&d);
 }
 
 /* The staged unit with its paths moved into the stage (the tree is not at
@@ -930,6 +1175,7 @@ static const struct test {
 	{ "per_instance_urls", test_per_instance_urls },
 	{ "pool_status_json", test_pool_status_json },
 	{ "status_page_chromium", test_status_page },
+	{ "status_page_single_chromium", test_status_page_single },
 	{ "systemd_unit_verify", test_systemd_unit },
 	{ "systemd_unit_runs_task", test_systemd_runs_task },
 	{ "install_tree_runs_task", test_install_tree },

@@ -336,12 +336,90 @@ static void test_tmc_client(int form)
 static void test_tmc_client_json(void) { test_tmc_client(0); }
 static void test_tmc_client_form(void) { test_tmc_client(1); }
 
+/* The value of one sample line `name value` of a /metrics body; -1 when
+ * the line is missing. */
+static double metric(const char *body, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = body; p != NULL && *p != '\0'; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+		if (strncmp(p, name, n) == 0 && p[n] == ' ')
+			return strtod(p + n + 1, NULL);
+	return -1;
+}
+
+/* The status page's files are built in: / and the files it loads, and
+ * pool/instances.json naming this instance alone. */
+static void check_page_files(unsigned port)
+{
+	static const struct {
+		const char *path, *want;
+	} files[] = {
+		{ "/", "<script src=\"status.js\">" },
+		{ "/index.html", "<script src=\"status.js\">" },
+		{ "/status.js", "history.json" },
+		{ "/status.css", ".task.status-failed" },
+		{ "/pool/instances.json", "\"single\":true" },
+	};
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		char *body = NULL;
+		long code = harness_http_get(port, files[i].path, &body);
+
+		CHECK(code == 200 && body && strstr(body, files[i].want), "GET %s -> %ld, without '%s'", files[i].path,
+		    code, files[i].want);
+		free(body);
+	}
+}
+
+/* history.json after exactly one task, of this status and reason: the
+ * task, the same as status.json's last_result, counted in the last hour. */
+static void check_history_one(unsigned port, const char *status, const char *reason)
+{
+	char *body = NULL, *sbody = NULL;
+	long code = harness_http_get(port, "/history.json", &body);
+	json_t *h = body ? json_loads(body, 0, NULL) : NULL, *tasks = json_object_get(h, "tasks"), *t;
+	json_t *st;
+	size_t i;
+	json_t *c;
+	json_int_t counted = -1;
+
+	harness_http_get(port, "/status.json", &sbody);
+	st = sbody ? json_loads(sbody, 0, NULL) : NULL;
+	t = json_array_get(tasks, 0);
+	CHECK(code == 200 && json_array_size(tasks) == 1, "history.json -> %ld: %.300s", code, body ?: "");
+	CHECK(strcmp(json_string_value(json_object_get(t, "status")) ?: "", status) == 0 &&
+	    strcmp(json_string_value(json_object_get(t, "reason")) ?: "", reason ?: "") == 0 &&
+	    json_is_number(json_object_get(t, "total")), "history task %.300s", body ?: "");
+	CHECK(strcmp(json_string_value(json_object_get(t, "id")) ?: "a",
+	    json_string_value(json_object_get(json_object_get(st, "last_result"), "id")) ?: "b") == 0,
+	    "history's task is not status.json's last_result: %s", sbody ?: "");
+	json_array_foreach(json_object_get(h, "last_hour"), i, c) {
+		const char *r = json_string_value(json_object_get(c, "reason"));
+
+		if (strcmp(json_string_value(json_object_get(c, "status")) ?: "", status) == 0 &&
+		    strcmp(r ?: "", reason ?: "") == 0)
+			counted = json_integer_value(json_object_get(c, "count"));
+		else
+			CHECK(json_integer_value(json_object_get(c, "count")) == 0, "counted as %s/%s too",
+			    json_string_value(json_object_get(c, "status")), r ?: "-");
+	}
+	CHECK(counted == 1, "last_hour counts %s/%s %lld times", status, reason ?: "-", (long long)counted);
+	CHECK(json_array_size(json_object_get(json_object_get(h, "backlog"), "pending")) == 360,
+	    "backlog series: %.300s", body ?: "");
+	json_decref(h);
+	json_decref(st);
+	free(body);
+	free(sbody);
+}
+
 static void test_wait_and_pages(void)
 {
 	struct harness_daemon d;
 	char *body = NULL;
 	json_t *j;
 	long code;
+	int have_memory = 0;
 	const struct harness_part parts[] = { { "file", task_tar("echo", ECHO_TASK), 0, 1 },
 		{ "token", "w", 0, 0 }, { "wait", "1", 0, 0 }, { NULL, NULL, 0, 0 } };
 
@@ -352,6 +430,18 @@ static void test_wait_and_pages(void)
 	j = body ? json_loads(body, 0, NULL) : NULL;
 	CHECK(j && strcmp(json_string_value(json_object_get(j, "status")) ?: "", "finished") == 0 &&
 	    strcmp(json_string_value(json_object_get(j, "token")) ?: "", "w") == 0, "body %.300s", body);
+	{
+		json_t *t = json_object_get(j, "time");
+		double collect = json_number_value(json_object_get(t, "collect"));
+
+		/* collect runs from tmc-run's end to the result read: after the
+		 * guest is gone, so at least the tail of total after the run. */
+		CHECK(json_is_number(json_object_get(t, "collect")) && collect > 0 &&
+		    collect >= json_number_value(json_object_get(t, "total")) -
+		    json_number_value(json_object_get(t, "boot")) - json_number_value(json_object_get(t, "run")) - 1e-6,
+		    "time.collect: %s", body ?: "");
+		have_memory = json_is_integer(json_object_get(j, "memory"));
+	}
 	json_decref(j);
 	free(body);
 	code = harness_http_get(d.port, "/status.json", &body);
@@ -362,13 +452,25 @@ static void test_wait_and_pages(void)
 	    json_integer_value(json_object_get(j, "tasks_run")) == 1, "status.json %s", body);
 	json_decref(j);
 	free(body);
-	code = harness_http_get(d.port, "/", &body);
-	CHECK(code == 200 && body && strstr(body, "<html") && strstr(body, "finished"), "status page");
-	free(body);
+	check_page_files(d.port);
+	check_history_one(d.port, "finished", NULL);
 	code = harness_http_get(d.port, "/metrics", &body);
 	CHECK(code == 200 && body && strstr(body, "sandboxd_tasks_total{status=\"finished\"} 1") &&
 	    strstr(body, "sandboxd_busy 0") && strstr(body, "sandboxd_task_duration_seconds_bucket"),
 	    "metrics %s", body);
+	/* One task: one observation of each sandbox phase, none of notify
+	 * (wait=1 delivers nothing), no failure. */
+	CHECK(metric(body, "sandboxd_task_phase_seconds_count{phase=\"boot\"}") == 1 &&
+	    metric(body, "sandboxd_task_phase_seconds_count{phase=\"run\"}") == 1 &&
+	    metric(body, "sandboxd_task_phase_seconds_count{phase=\"collect\"}") == 1 &&
+	    metric(body, "sandboxd_task_phase_seconds_count{phase=\"notify\"}") == 0 &&
+	    metric(body, "sandboxd_task_phase_seconds_bucket{phase=\"boot\",le=\"+Inf\"}") == 1,
+	    "phase histograms: %s", body ?: "");
+	CHECK(metric(body, "sandboxd_task_failures_total{reason=\"exit\"}") == 0 &&
+	    metric(body, "sandboxd_current_task_age_seconds") == 0, "failures/current task: %s", body ?: "");
+	CHECK(metric(body, "sandboxd_guest_memory_peak_bytes_count") == (have_memory ? 1 : 0),
+	    "memory peak count %g, the result %s a memory peak",
+	    metric(body, "sandboxd_guest_memory_peak_bytes_count"), have_memory ? "had" : "had no");
 	free(body);
 	harness_daemon_fini(&d);
 }
@@ -831,6 +933,32 @@ static void test_receiver_500(void)
 	}
 	CHECK(harness_rx_wait(1, 30) == 1, "not delivered");
 	CHECK(harness_rx.attempts == 4, "%u attempts, wanted 4", harness_rx.attempts);
+	/* The notify phase: one delivery, after three backoffs of at least
+	 * 0.1 + 0.2 + 0.4 s (--retry-initial 200ms, half of it jitter); the
+	 * failures left their code as the last error (the 2xx lands in the
+	 * metrics a moment after the receiver has it). */
+	{
+		char *body = NULL;
+		double n = -1, sum = -1;
+		json_t *j;
+
+		for (double until = harness_now_s() + 5; harness_now_s() < until && n != 1; usleep(50000)) {
+			free(body);
+			body = NULL;
+			harness_http_get(d.port, "/metrics", &body);
+			n = metric(body, "sandboxd_task_phase_seconds_count{phase=\"notify\"}");
+			sum = metric(body, "sandboxd_task_phase_seconds_sum{phase=\"notify\"}");
+		}
+		CHECK(n == 1 && sum >= 0.7, "notify phase: count %g, sum %g", n, sum);
+		free(body);
+		body = NULL;
+		harness_http_get(d.port, "/status.json", &body);
+		j = body ? json_loads(body, 0, NULL) : NULL;
+		CHECK(strstr(json_string_value(json_object_get(json_object_get(j, "last_error"), "text")) ?: "",
+		    "failed: HTTP 500; will retry") != NULL, "last_error: %s", body ?: "");
+		json_decref(j);
+		free(body);
+	}
 	harness_daemon_fini(&d);
 	CHECK(work_files(&d, "spool") == 0, "spool not empty");
 }
@@ -1096,8 +1224,16 @@ static void test_spool_full(void)
 		CHECK(code == 200 && body && strstr(body, "sandboxd_spool_full 1") &&
 		    strstr(body, "sandboxd_spool_max_bytes 262144"), "metrics lack the spool");
 		free(body);
-		code = harness_http_get(d.port, "/", &body);
-		CHECK(code == 200 && body && strstr(body, "Spool full"), "status page lacks the spool");
+		/* What the page draws the backlog from: one result waiting. */
+		code = harness_http_get(d.port, "/history.json", &body);
+		j = body ? json_loads(body, 0, NULL) : NULL;
+		{
+			json_t *pend = json_object_get(json_object_get(j, "backlog"), "pending");
+
+			CHECK(code == 200 && json_integer_value(json_array_get(pend, json_array_size(pend) - 1)) == 1,
+			    "history.json backlog: %.300s", body ?: "");
+		}
+		json_decref(j);
 		free(body);
 		CHECK(harness_rx_start(port) == 0, "receiver could not start");
 		CHECK(harness_rx_wait(1, 20) == 1, "the waiting result was not delivered");

@@ -64,6 +64,15 @@ static const struct {
 	{ "/proc/self/maps", POLICY_READ, POLICY_ALLOW },
 	{ "/proc/1/mem", POLICY_READ, POLICY_DENY },
 	{ "/proc/self/mem", POLICY_WRITE, POLICY_DENY },
+	{ "/proc/self/mem", POLICY_READ, POLICY_DENY },
+	{ "/proc/self/pagemap", POLICY_READ, POLICY_DENY },	/* physical frames */
+	{ "/proc/self/stack", POLICY_READ, POLICY_DENY },	/* the kernel's side */
+	{ "/proc/self/syscall", POLICY_READ, POLICY_DENY },
+	{ "/proc/self/wchan", POLICY_READ, POLICY_DENY },
+	{ "/proc/self/stack/x", POLICY_READ, POLICY_DENY },
+	{ "/proc/self/stacks", POLICY_READ, POLICY_ALLOW },	/* component boundary */
+	{ "/proc/self/status", POLICY_READ, POLICY_ALLOW },
+	{ "/proc/self/task", POLICY_READ, POLICY_ALLOW },
 	{ "/root/.ssh/id_rsa", POLICY_READ, POLICY_DENY },
 	{ "/", POLICY_READ, POLICY_DENY },
 	{ "relative", POLICY_READ, POLICY_DENY },	/* not canonical: deny */
@@ -104,7 +113,9 @@ static const struct {
 	{ "/usrx/y", POLICY_READ, POLICY_DENY, "/usrx" },
 	{ "/", POLICY_READ, POLICY_DENY, NULL },
 	{ "/proc/1/mem", POLICY_READ, POLICY_DENY, "/proc/1" },
-	{ "/proc/self/maps", POLICY_READ, POLICY_ALLOW, "/proc/self" },
+	{ "/proc/self/maps", POLICY_READ, POLICY_ALLOW, "/proc/self/maps" },	/* deny rules in it */
+	{ "/proc/self", POLICY_READ, POLICY_ALLOW, NULL },
+	{ "/proc/self/pagemap", POLICY_READ, POLICY_DENY, "/proc/self/pagemap" },
 	{ "/sys/fs/cgroup/cpu.max", POLICY_READ, POLICY_ALLOW, "/sys/fs/cgroup" },
 	{ "relative", POLICY_READ, POLICY_DENY, NULL },
 };
@@ -138,6 +149,7 @@ START_TEST(test_scope_promise)
 		"/secret", "/secret/tty", "/secret/tty/z", "/secret/k", "/home/t/out", "/home/t/out/f",
 		"/home/t", "/usr", "/usr/lib/x", "/etc", "/etc/shadow", "/etc/shadow-", "/etc/ssh/k",
 		"/task", "/task/f", "/dev/null", "/dev/null/x", "/dev", "/proc/self/fd", "/proc/1",
+		"/proc/self", "/proc/self/maps", "/proc/self/pagemap", "/proc/self/stack/x",
 		"/var/x/y",
 	};
 	char err[256];
