@@ -511,11 +511,12 @@ fpu_guest() {
 bench_fpu() {
 	FPU_OFF_KERNEL=${FPU_OFF_KERNEL:-$B/bench/linux-eager-fpu.uml}
 	[ -x "$FPU_OFF_KERNEL" ] || die "$FPU_OFF_KERNEL missing (make $FPU_OFF_KERNEL)"
-	# Each kernel must say what it is, or the comparison means nothing.
+	# Each kernel must say what it is, or the comparison means nothing (a
+	# kernel without the patch has no lazy_fpu line, and is off).
 	for k in on off; do
 		fpu_guest "$k" "$DATA/cpuinfo.json" "$TASKS/cpuinfo"
 		said=$(jq -r .output "$DATA/cpuinfo.json" | sed -n 's/^lazy_fpu[[:space:]]*: *//p')
-		[ "$said" = "$k" ] || die "fpu: the lazy-FPU-$k kernel reports lazy_fpu '${said:-(none)}'"
+		[ "${said:-off}" = "$k" ] || die "fpu: the lazy-FPU-$k kernel reports lazy_fpu '${said:-(none)}'"
 	done
 	echo "bench: == fpu: lazy FPU state (kernel/patches/0002) on ($B/linux.uml) vs off ($FPU_OFF_KERNEL), $RUNS runs each, interleaved (Scout on)"
 	for k in on off; do
