@@ -3,7 +3,8 @@
 # issues 2 and 4), measured through the real sandbox-run on the real images.
 #
 #   bench/bench.sh [SECTION...]        default: boot initrd hello proc java
-#                                      jvm maven scout memory pin preboot previous
+#                                      jvm maven fpu scout memory pin preboot
+#                                      previous
 #   bench/bench.sh variant NAME KERNEL compare a kernel build with ours
 #   bench/bench.sh variant NAME -- SANDBOX-RUN-OPTION...
 #                                      compare runs with those options (e.g.
@@ -44,6 +45,10 @@
 #            Maven settings) in the guest vs the chroot; Maven's JVM with
 #            /etc/mavenrc's C1 vs tiered, the stock CDS archive; the task
 #            cgroup's memory peak in the guest
+#   fpu      lazy FPU state (kernel/patches/0002) on vs off: fork+exec,
+#            a getppid loop, c-hello's run and java-junit's total with
+#            build/linux.uml vs FPU_OFF_KERNEL (default
+#            build/bench/linux-eager-fpu.uml, bench/variants/eager-fpu.config)
 #   previous the medians of this run against the previous choice's recorded
 #            figures (bench/previous.txt: the 6.12 kernel), as ratios
 #
@@ -60,7 +65,8 @@
 # the bench; a run that does not finish does (exit 1).
 #
 # Environment: B (build dir, default build), RUNS (default 9, at least 5),
-# STOCK_KERNEL (default /usr/bin/linux.uml), MEM (guest mem=, default 256M).
+# STOCK_KERNEL (default /usr/bin/linux.uml), MEM (guest mem=, default 256M),
+# FPU_OFF_KERNEL (the fpu section's lazy-FPU-off kernel).
 set -eu
 
 B=${B:-build}
@@ -565,6 +571,52 @@ bench_variant() {
 	done
 }
 
+# fpu_guest on|off OUT.json TASK: a run with ours or the lazy-FPU-off kernel.
+fpu_guest() {
+	if [ "$1" = on ]; then
+		guest "$2" "$3"
+	else
+		guest "$2" --kernel "$FPU_OFF_KERNEL" "$3"
+	fi
+}
+
+bench_fpu() {
+	FPU_OFF_KERNEL=${FPU_OFF_KERNEL:-$B/bench/linux-eager-fpu.uml}
+	[ -x "$FPU_OFF_KERNEL" ] || die "$FPU_OFF_KERNEL missing (make $FPU_OFF_KERNEL)"
+	# Each kernel must say what it is, or the comparison means nothing (a
+	# kernel without the patch has no lazy_fpu line, and is off).
+	for k in on off; do
+		fpu_guest "$k" "$DATA/cpuinfo.json" "$TASKS/cpuinfo"
+		said=$(jq -r .output "$DATA/cpuinfo.json" | sed -n 's/^lazy_fpu[[:space:]]*: *//p')
+		[ "${said:-off}" = "$k" ] || die "fpu: the lazy-FPU-$k kernel reports lazy_fpu '${said:-(none)}'"
+	done
+	echo "bench: == fpu: lazy FPU state (kernel/patches/0002) on ($B/linux.uml) vs off ($FPU_OFF_KERNEL), $RUNS runs each, interleaved (Scout on)"
+	for k in on off; do
+		series_reset "fpu.fork_exec.$k" "fpu.getppid.$k" "fpu.hello_run.$k" "fpu.java_total.$k"
+	done
+	i=0
+	while [ "$i" -lt "$RUNS" ]; do
+		i=$((i + 1))
+		for k in on off; do
+			fpu_guest "$k" "$DATA/run.json" "$TASKS/micro"
+			series_add "fpu.fork_exec.$k" "$(output_value "$DATA/run.json" fork_exec_ms)"
+			series_add "fpu.getppid.$k" "$(output_value "$DATA/run.json" getppid_us)"
+			fpu_guest "$k" "$DATA/run.json" "$HELLO"
+			series_add "fpu.hello_run.$k" "$(field "$DATA/run.json" .time.run)"
+			fpu_guest "$k" "$DATA/run.json" "$JAVA"
+			series_add "fpu.java_total.$k" "$(field "$DATA/run.json" .time.total)"
+		done
+	done
+	echo "bench:    (fork_exec = fork+exec of /bin/true, getppid = one getppid, both timed in the guest; hello_run = c-hello's run; java_total = java-junit launch to power-off)"
+	for what in fork_exec:ms:1 getppid:us:1 hello_run:ms:1000 java_total:ms:1000; do
+		id=${what%%:*}
+		rest=${what#*:}
+		report "fpu.$id.on" "${rest%%:*}" "${rest#*:}"
+		report "fpu.$id.off" "${rest%%:*}" "${rest#*:}"
+		ratio "fpu.$id.on/off" "fpu.$id.on" "fpu.$id.off"
+	done
+}
+
 bench_java() {
 	prepare_chroot
 	echo "bench: == java: $JAVA (javac + JUnitCore), guest via sandbox-run (Scout on) vs its tmc-run in the chroot, $RUNS runs each, interleaved"
@@ -699,7 +751,7 @@ bench_machine() {
 	echo "bench: host kernel $(uname -r), $(nproc) CPUs"
 	echo "bench: guest kernel $("$B/linux.uml" --version 2>/dev/null | head -n 1)"
 	guest "$DATA/cpuinfo.json" "$TASKS/cpuinfo"
-	jq -r .output "$DATA/cpuinfo.json" | sed -n 's/^\(userspace\|host_fp_size\)[[:space:]]*: */bench: guest \1 /p'
+	jq -r .output "$DATA/cpuinfo.json" | sed -n 's/^\(userspace\|host_fp_size\|lazy_fpu\)[[:space:]]*: */bench: guest \1 /p'
 }
 
 bench_pin() {
@@ -858,7 +910,7 @@ if [ "${1-}" = variant ]; then
 	bench_variant "$name" "$@"
 	exit 0
 fi
-[ $# -gt 0 ] || set -- boot initrd hello proc java jvm maven scout memory pin preboot previous
+[ $# -gt 0 ] || set -- boot initrd hello proc java jvm maven fpu scout memory pin preboot previous
 start=$(date +%s)
 for section in "$@"; do
 	case $section in
@@ -873,8 +925,9 @@ for section in "$@"; do
 	preboot) bench_preboot ;;
 	jvm) bench_jvm ;;
 	maven) bench_maven ;;
+	fpu) bench_fpu ;;
 	previous) bench_previous ;;
-	*) die "unknown section $section (boot initrd hello proc java jvm maven scout memory pin preboot previous)" ;;
+	*) die "unknown section $section (boot initrd hello proc java jvm maven fpu scout memory pin preboot previous)" ;;
 	esac
 done
 echo "bench: == done: $* in $(($(date +%s) - start)) s"

@@ -1,8 +1,9 @@
 # bench/module.mk: the guest figures of `make bench` (bench/bench.sh says
 # what each section measures and how it prints).
 #
-#   make bench-uml                     boot, initrd, hello, proc, java, scout,
-#                                      memory, pin, preboot, then previous (vs
+#   make bench-uml                     boot, initrd, hello, proc, java, jvm,
+#                                      maven, fpu, scout, memory, pin, preboot,
+#                                      then previous (vs
 #                                      bench/previous.txt)
 #   make bench-uml BENCH_SECTIONS=boot one or more sections only
 #   make bench KERNEL_VARIANTS="raid6-btrfs squashfs-lz4"
@@ -55,8 +56,10 @@ $(B)/bench/chroot/.stamp: $(B)/rootfs.squashfs | $(DEPS_OK)
 
 .PHONY: bench-uml bench-variants
 BENCHES += bench-uml
-bench-uml: $(BENCH_INPUTS) $(B)/bench/initrd-stock.img $(B)/bench/chroot/.stamp
-	B=$(B) RUNS=$(BENCH_RUNS) STOCK_KERNEL=$(STOCK_UML) bench/bench.sh $(BENCH_SECTIONS)
+# The fpu section compares ours with the lazy FPU patch switched off.
+bench-uml: $(BENCH_INPUTS) $(B)/bench/initrd-stock.img $(B)/bench/chroot/.stamp $(B)/bench/linux-eager-fpu.uml
+	B=$(B) RUNS=$(BENCH_RUNS) STOCK_KERNEL=$(STOCK_UML) FPU_OFF_KERNEL=$(B)/bench/linux-eager-fpu.uml \
+		bench/bench.sh $(BENCH_SECTIONS)
 
 # Config variants, only when asked. A variant NAME is bench/variants/NAME.config
 # (a kernel fragment over kernel/uml.config: a kernel build the first time)
@@ -67,7 +70,8 @@ BENCHES += bench-variants
 endif
 variant_kernel = $(if $(wildcard bench/variants/$(1).config),$(B)/bench/linux-$(1).uml)
 variant_rootfs = $(if $(wildcard bench/variants/$(1).mksquashfs),$(B)/bench/rootfs-$(1).squashfs)
-$(B)/bench/linux-%.uml: bench/variants/%.config kernel/uml.config kernel/build.sh | $(DEPS_OK)
+$(B)/bench/linux-%.uml: bench/variants/%.config kernel/uml.config kernel/build.sh \
+		$(wildcard kernel/patches/*.patch) | $(DEPS_OK)
 	kernel/build.sh $@ kernel/uml.config $<
 $(B)/bench/rootfs-%.squashfs: bench/variants/%.mksquashfs $(B)/bench/chroot/.stamp
 	rm -f $@
