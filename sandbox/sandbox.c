@@ -416,6 +416,7 @@ static int sandbox_launch(struct sandbox_job *j, char *err, size_t errlen)
 	l.ssl_out_fd = j->ssl_out[1];
 #ifdef SANDBOX_TEST_HOOKS
 	l.exec_instead = cfg->exec_instead;
+	l.no_jail = cfg->no_jail;
 #endif
 
 	j->t0 = j->t_launch = mono_now();

@@ -109,6 +109,7 @@ struct sandbox_config {
 	const struct sandbox_channel *channel;	/* NULL: ssl1 drained and ignored */
 #ifdef SANDBOX_TEST_HOOKS
 	char *const *exec_instead;	/* tests: argv run in place of linux.uml, same jail */
+	int no_jail;		/* bench: no jail, no host filter (their cost) */
 #endif
 	int cpu;		/* host CPU the UML tree is pinned to; SANDBOX_CPU_NONE: not */
 	const struct sandbox_layer *layers;	/* attached in this order; checked again */

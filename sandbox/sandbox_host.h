@@ -53,6 +53,7 @@ struct uml_launch {
 	int ssl_out_fd;		/* write end the guest's ttyS1 writes to */
 #ifdef SANDBOX_TEST_HOOKS
 	char *const *exec_instead;	/* argv run in place of the kernel, same jail */
+	int no_jail;		/* skip jail_enter and the host filter */
 #endif
 };
 struct uml_proc {

@@ -86,7 +86,7 @@ enum {
 	OPT_KERNEL = 256, OPT_INITRD, OPT_ROOTFS, OPT_IMAGES, OPT_LPJ, OPT_MEMORY, OPT_TIMEOUT,
 	OPT_OUTPUT_CAP, OPT_FILE_CAP, OPT_VM_LOG_CAP, OPT_TMPFS, OPT_NPROC, OPT_UID, OPT_GID,
 	OPT_WORK_ROOT, OPT_KEEP, OPT_NO_SCOUT, OPT_POLICY, OPT_COMPACT, OPT_UNPACK, OPT_UID_SLOT,
-	OPT_EXEC_INSTEAD, OPT_EXEC_ARG, OPT_CPU, OPT_PREBOOT, OPT_LAYER,
+	OPT_EXEC_INSTEAD, OPT_EXEC_ARG, OPT_NO_JAIL, OPT_CPU, OPT_PREBOOT, OPT_LAYER,
 };
 
 static const struct option options[] = {
@@ -111,6 +111,8 @@ static const struct option options[] = {
 	 * program in place of linux.uml, in the same jail. */
 	{ "exec-instead", required_argument, NULL, OPT_EXEC_INSTEAD },
 	{ "exec-arg", required_argument, NULL, OPT_EXEC_ARG },
+	/* bench/bench.sh jail: UML without its jail and host filter. */
+	{ "no-jail", no_argument, NULL, OPT_NO_JAIL },
 #endif
 	{ "work-root", required_argument, NULL, OPT_WORK_ROOT },
 	{ "keep", no_argument, NULL, OPT_KEEP },
@@ -362,6 +364,7 @@ int main(int argc, char **argv)
 				bad_usage("too many %s", "--exec-arg");
 			exec_argv[exec_argc++] = optarg;
 			break;
+		case OPT_NO_JAIL: cfg.no_jail = 1; break;
 #endif
 		case OPT_WORK_ROOT: cfg.work_root = optarg; break;
 		case OPT_KEEP: cfg.keep_work_dir = 1; break;
