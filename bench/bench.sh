@@ -3,8 +3,8 @@
 # issues 2 and 4), measured through the real sandbox-run on the real images.
 #
 #   bench/bench.sh [SECTION...]        default: boot initrd hello proc java
-#                                      jvm maven fpu scout memory pin preboot
-#                                      previous
+#                                      jvm maven fpu scout memory pin jail
+#                                      preboot previous
 #   bench/bench.sh variant NAME KERNEL compare a kernel build with ours
 #   bench/bench.sh variant NAME -- SANDBOX-RUN-OPTION...
 #                                      compare runs with those options (e.g.
@@ -31,6 +31,11 @@
 #            its tmc-run in the chroot
 #   pin      c-hello and java-junit with the UML tree pinned to one host
 #            CPU (sandbox-run --cpu N, the default) vs not (--cpu none)
+#   jail     c-hello and java-junit with the UML process's jail and host
+#            seccomp filter (issue 11: build/sandbox-run) vs without them
+#            (build/tests/sandbox-run-test --no-jail, the test-hooks build:
+#            namespaces, uid drop, cgroup and rlimits stay): total, run
+#            and the UML tree's CPU time
 #   preboot  a trivial task's start with a pre-booted guest vs a fresh
 #            boot: through sandbox-run (--preboot: delivery to tmc-run
 #            start, vs launch to tmc-run start), and through two sandboxd
@@ -787,6 +792,49 @@ bench_pin() {
 	budget pin.java.total "$(median pin.java.total)" 3.0 "median s"
 }
 
+# The jail and the host filter cost nothing measurable if the seccomp
+# action cache answers UML's calls and a few mounts before the exec are
+# cheap: the shipped sandbox-run has no switch to turn them off (on
+# purpose), so the "off" side is the test-hooks build of the same sources.
+bench_jail() {
+	sbx_on=$SBX
+	sbx_off=$B/tests/sandbox-run-test
+	[ -x "$sbx_off" ] || die "$sbx_off missing (run through make: make bench)"
+	echo "bench: == jail: $HELLO and $JAVA with the UML process's jail and host filter ($sbx_on) vs without ($sbx_off --no-jail), $RUNS runs each, interleaved"
+	series_reset jail.on.hello.total jail.on.hello.run jail.on.hello.cpu \
+	    jail.off.hello.total jail.off.hello.run jail.off.hello.cpu \
+	    jail.on.java.total jail.on.java.run jail.on.java.cpu \
+	    jail.off.java.total jail.off.java.run jail.off.java.cpu
+	i=0
+	while [ "$i" -lt "$RUNS" ]; do
+		i=$((i + 1))
+		for mode in on off; do
+			# The test build looks for the images next to itself
+			# (build/tests/) unless told.
+			if [ "$mode" = on ]; then SBX=$sbx_on opt=""; else SBX=$sbx_off opt="--no-jail --images $B"; fi
+			# shellcheck disable=SC2086
+			guest "$DATA/run.json" $opt "$HELLO"
+			series_add "jail.$mode.hello.total" "$(field "$DATA/run.json" .time.total)"
+			series_add "jail.$mode.hello.run" "$(field "$DATA/run.json" .time.run)"
+			series_add "jail.$mode.hello.cpu" "$(cpu "$DATA/run.json")"
+			# shellcheck disable=SC2086
+			guest "$DATA/run.json" $opt --timeout 150 "$JAVA"
+			jq -r .test_output "$DATA/run.json" | grep -q 'OK (1 test)' || die "$JAVA: tests did not pass ($mode)"
+			series_add "jail.$mode.java.total" "$(field "$DATA/run.json" .time.total)"
+			series_add "jail.$mode.java.run" "$(field "$DATA/run.json" .time.run)"
+			series_add "jail.$mode.java.cpu" "$(cpu "$DATA/run.json")"
+		done
+	done
+	SBX=$sbx_on
+	for ex in hello java; do
+		for what in total run cpu; do
+			report "jail.on.$ex.$what" s
+			report "jail.off.$ex.$what" s
+			ratio "$ex.$what.jail/nojail" "jail.on.$ex.$what" "jail.off.$ex.$what"
+		done
+	done
+}
+
 # A sandboxd for the preboot section: its pid in $DATA/sbd-NAME.pid, its
 # port (the OS picks it) printed.
 sandboxd_start() {
@@ -910,7 +958,7 @@ if [ "${1-}" = variant ]; then
 	bench_variant "$name" "$@"
 	exit 0
 fi
-[ $# -gt 0 ] || set -- boot initrd hello proc java jvm maven fpu scout memory pin preboot previous
+[ $# -gt 0 ] || set -- boot initrd hello proc java jvm maven fpu scout memory pin jail preboot previous
 start=$(date +%s)
 for section in "$@"; do
 	case $section in
@@ -922,12 +970,13 @@ for section in "$@"; do
 	memory) bench_memory ;;
 	java) bench_java ;;
 	pin) bench_pin ;;
+	jail) bench_jail ;;
 	preboot) bench_preboot ;;
 	jvm) bench_jvm ;;
 	maven) bench_maven ;;
 	fpu) bench_fpu ;;
 	previous) bench_previous ;;
-	*) die "unknown section $section (boot initrd hello proc java jvm maven fpu scout memory pin preboot previous)" ;;
+	*) die "unknown section $section (boot initrd hello proc java jvm maven fpu scout memory pin jail preboot previous)" ;;
 	esac
 done
 echo "bench: == done: $* in $(($(date +%s) - start)) s"

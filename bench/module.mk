@@ -2,8 +2,8 @@
 # what each section measures and how it prints).
 #
 #   make bench-uml                     boot, initrd, hello, proc, java, jvm,
-#                                      maven, fpu, scout, memory, pin, preboot,
-#                                      then previous (vs
+#                                      maven, fpu, scout, memory, pin, jail,
+#                                      preboot, then previous (vs
 #                                      bench/previous.txt)
 #   make bench-uml BENCH_SECTIONS=boot one or more sections only
 #   make bench KERNEL_VARIANTS="raid6-btrfs squashfs-lz4"
@@ -56,8 +56,11 @@ $(B)/bench/chroot/.stamp: $(B)/rootfs.squashfs | $(DEPS_OK)
 
 .PHONY: bench-uml bench-variants
 BENCHES += bench-uml
-# The fpu section compares ours with the lazy FPU patch switched off.
-bench-uml: $(BENCH_INPUTS) $(B)/bench/initrd-stock.img $(B)/bench/chroot/.stamp $(B)/bench/linux-eager-fpu.uml
+# The fpu section compares ours with the lazy FPU patch switched off; the
+# jail section sandbox-run with its jail and host filter vs the test-hooks
+# build's --no-jail (tests/module.mk).
+bench-uml: $(BENCH_INPUTS) $(B)/bench/initrd-stock.img $(B)/bench/chroot/.stamp $(B)/bench/linux-eager-fpu.uml \
+		$(B)/tests/sandbox-run-test
 	B=$(B) RUNS=$(BENCH_RUNS) STOCK_KERNEL=$(STOCK_UML) FPU_OFF_KERNEL=$(B)/bench/linux-eager-fpu.uml \
 		bench/bench.sh $(BENCH_SECTIONS)
 
