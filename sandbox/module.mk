@@ -58,4 +58,4 @@ check_uid_slot_SRCS := sandbox/uid_slot.c $(COMMON_SRCS)
 # Layers: the name rule, NAME=FILE with real images from tools/make-layer,
 # a task's `layers` list, and the kernel command line (uml.c).
 UNIT_TESTS += check_layer
-check_layer_SRCS := sandbox/layer.c sandbox/uml.c $(COMMON_SRCS)
+check_layer_SRCS := sandbox/layer.c sandbox/uml.c sandbox/jail.c sandbox/host_filter.c $(COMMON_SRCS)
