@@ -49,7 +49,8 @@
 #   maven    `mvn -q test` of rootfs/java/sample (offline, the rootfs's
 #            Maven settings) in the guest vs the chroot; Maven's JVM with
 #            /etc/mavenrc's C1 vs tiered, the stock CDS archive; the task
-#            cgroup's memory peak in the guest
+#            cgroup's memory peak in the guest (MAVEN_VARIANTS: a subset
+#            that keeps maven-ours)
 #   fpu      lazy FPU state (kernel/patches/0002) on vs off: fork+exec,
 #            a getppid loop, c-hello's run and java-junit's total with
 #            build/linux.uml vs FPU_OFF_KERNEL (default
@@ -698,7 +699,7 @@ bench_maven() {
 	prepare_chroot
 	echo "bench: == maven: mvn -q test of $MAVEN_SAMPLE (3 plugins, JUnit 4 in surefire's forked JVM), timed inside the guest, $RUNS boots per variant, interleaved, vs natively in the chroot"
 	echo "bench:    maven-ours: the rootfs's settings and /etc/mavenrc (Maven's JVM C1 only); maven-tiered: MAVEN_OPTS=-XX:TieredStopAtLevel=4; maven-stock: Debian's CDS archive"
-	variants="maven-ours maven-tiered maven-stock"
+	variants=${MAVEN_VARIANTS:-maven-ours maven-tiered maven-stock}
 	for v in $variants; do
 		series_reset "mvn.$v" "mvn.$v.peak"
 	done
@@ -724,8 +725,8 @@ bench_maven() {
 	done
 	report mvn.native s
 	ratio mvn.guest/native mvn.maven-ours mvn.native
-	ratio mvn.tiered/ours mvn.maven-tiered mvn.maven-ours
-	ratio mvn.cds.stock/ours mvn.maven-stock mvn.maven-ours
+	case " $variants " in *" maven-tiered "*) ratio mvn.tiered/ours mvn.maven-tiered mvn.maven-ours ;; esac
+	case " $variants " in *" maven-stock "*) ratio mvn.cds.stock/ours mvn.maven-stock mvn.maven-ours ;; esac
 	for v in $variants; do
 		report "mvn.$v.peak" MiB 0.00000095367431640625
 	done
