@@ -1877,6 +1877,9 @@ static void test_preboot_timeout(void)
 	CHECK(r && strstr(jstr(r, "vm_log"), "pre-booted guest"), "the sleeping task did not use the pre-booted guest");
 	printf("    timeout 3 s in a guest pre-booted 6 s earlier: POST to result %.2f s\n", el);
 	json_decref(r);
+	harness_daemon_fini(&d);
+}
+
 /* Layers: an unknown name in `layers` is a 400 that names the configured
  * layers, before anything runs; a known one is mounted in the real guest;
  * status.json and the page list them with their files' size and mtime. */
