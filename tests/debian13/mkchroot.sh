@@ -26,8 +26,12 @@ mirror=$(apt-get indextargets --format '$(LABEL) $(REPO_URI)' 'Identifier: Packa
 
 packages=$(grep -v '^[[:space:]]*#' "$here/packages.txt" | tr -s ' \n' ',' | sed 's/^,//; s/,$//')
 echo "debian13: chroot: mmdebstrap trixie from $mirror" >&2
-# No docs, man pages or locales: the chroot only compiles and tests.
+# No docs, man pages or locales: the chroot only compiles and tests. The
+# JDK's postinst registers its man pages with update-alternatives, which
+# fails when /usr/share/man/man1 does not exist; the hook makes the empty
+# directory before the packages are installed.
 mmdebstrap --quiet --mode=root --variant=minbase --include="$packages" \
+	--essential-hook='mkdir -p "$1/usr/share/man/man1"' \
 	--dpkgopt='path-exclude=/usr/share/man/*' \
 	--dpkgopt='path-exclude=/usr/share/doc/*' \
 	--dpkgopt='path-exclude=/usr/share/locale/*' \
