@@ -3,8 +3,8 @@
 # issues 2 and 4), measured through the real sandbox-run on the real images.
 #
 #   bench/bench.sh [SECTION...]        default: boot initrd hello proc java
-#                                      jvm maven fpu scout memory pin jail
-#                                      preboot previous
+#                                      jvm maven fpu scout memory pin huge
+#                                      jail preboot previous
 #   bench/bench.sh variant NAME KERNEL compare a kernel build with ours
 #   bench/bench.sh variant NAME -- SANDBOX-RUN-OPTION...
 #                                      compare runs with those options (e.g.
@@ -36,6 +36,10 @@
 #            (build/tests/sandbox-run-test --no-jail, the test-hooks build:
 #            namespaces, uid drop, cgroup and rlimits stay): total, run
 #            and the UML tree's CPU time
+#   huge     guest RAM tmpfs on transparent huge pages (sandbox-run
+#            --huge-pages on, the default where the host allows) vs 4 KiB
+#            pages (off): boot, a trivial task, c-hello, java-junit, and
+#            the host memory peak (the task cgroup's) of each
 #   preboot  a trivial task's start with a pre-booted guest vs a fresh
 #            boot: through sandbox-run (--preboot: delivery to tmc-run
 #            start, vs launch to tmc-run start), and through two sandboxd
@@ -793,6 +797,61 @@ bench_pin() {
 	budget pin.java.total "$(median pin.java.total)" 3.0 "median s"
 }
 
+# Every first touch of guest RAM is a host shmem fault; on huge pages a
+# fault fills 2 MiB. What it saves at boot and in a task, and what it adds
+# to the host's memory peak.
+bench_huge() {
+	[ "$(cat /sys/kernel/mm/transparent_hugepage/shmem_enabled 2>/dev/null)" != "" ] ||
+		{ echo "bench: huge n/a: this host kernel has no transparent huge pages"; return 0; }
+	echo "bench: == huge: guest RAM on huge pages (--huge-pages on) vs 4 KiB pages (off): boot, trivial task, $HELLO, $JAVA, $RUNS runs each, interleaved (host switch: $(cat /sys/kernel/mm/transparent_hugepage/shmem_enabled))"
+	series_reset huge.on.boot huge.off.boot huge.on.trivial huge.off.trivial \
+	    huge.on.hello.run huge.off.hello.run huge.on.hello.mem huge.off.hello.mem \
+	    huge.on.java.total huge.off.java.total huge.on.java.mem huge.off.java.mem
+	# Boots first, back to back as in a pool's steady state: on a VM host
+	# that hands freed memory back to its hypervisor (free page reporting),
+	# the first touches after a big task's memory was freed pay the
+	# hypervisor's faults in either mode, and the tasks below measure that.
+	i=0
+	while [ "$i" -lt "$RUNS" ]; do
+		i=$((i + 1))
+		for mode in on off; do
+			guest "$DATA/run.json" --huge-pages "$mode" "$TASKS/trivial"
+			series_add "huge.$mode.boot" "$(field "$DATA/run.json" .time.boot)"
+			series_add "huge.$mode.trivial" "$(field "$DATA/run.json" .time.total)"
+		done
+	done
+	i=0
+	while [ "$i" -lt "$RUNS" ]; do
+		i=$((i + 1))
+		for mode in on off; do
+			guest "$DATA/run.json" --huge-pages "$mode" "$HELLO"
+			series_add "huge.$mode.hello.run" "$(field "$DATA/run.json" .time.run)"
+			series_add "huge.$mode.hello.mem" "$(field "$DATA/run.json" .memory)"
+			guest "$DATA/run.json" --huge-pages "$mode" --timeout 150 "$JAVA"
+			jq -r .test_output "$DATA/run.json" | grep -q 'OK (1 test)' || die "$JAVA: tests did not pass"
+			series_add "huge.$mode.java.total" "$(field "$DATA/run.json" .time.total)"
+			series_add "huge.$mode.java.mem" "$(field "$DATA/run.json" .memory)"
+		done
+	done
+	report huge.on.boot ms 1000
+	report huge.off.boot ms 1000
+	ratio boot.huge/4k huge.on.boot huge.off.boot
+	budget huge.on.boot "$(median huge.on.boot | awk '{ print $1 * 1000 }')" 100 "median ms"
+	report huge.on.trivial ms 1000
+	report huge.off.trivial ms 1000
+	ratio trivial.huge/4k huge.on.trivial huge.off.trivial
+	report huge.on.hello.run ms 1000
+	report huge.off.hello.run ms 1000
+	ratio hello.run.huge/4k huge.on.hello.run huge.off.hello.run
+	report huge.on.java.total s
+	report huge.off.java.total s
+	ratio java.total.huge/4k huge.on.java.total huge.off.java.total
+	report huge.on.hello.mem MiB 0.00000095367431640625
+	report huge.off.hello.mem MiB 0.00000095367431640625
+	report huge.on.java.mem MiB 0.00000095367431640625
+	report huge.off.java.mem MiB 0.00000095367431640625
+}
+
 # The jail and the host filter cost nothing measurable if the seccomp
 # action cache answers UML's calls and a few mounts before the exec are
 # cheap: the shipped sandbox-run has no switch to turn them off (on
@@ -959,7 +1018,7 @@ if [ "${1-}" = variant ]; then
 	bench_variant "$name" "$@"
 	exit 0
 fi
-[ $# -gt 0 ] || set -- boot initrd hello proc java jvm maven fpu scout memory pin jail preboot previous
+[ $# -gt 0 ] || set -- boot initrd hello proc java jvm maven fpu scout memory pin huge jail preboot previous
 start=$(date +%s)
 for section in "$@"; do
 	case $section in
@@ -971,13 +1030,14 @@ for section in "$@"; do
 	memory) bench_memory ;;
 	java) bench_java ;;
 	pin) bench_pin ;;
+	huge) bench_huge ;;
 	jail) bench_jail ;;
 	preboot) bench_preboot ;;
 	jvm) bench_jvm ;;
 	maven) bench_maven ;;
 	fpu) bench_fpu ;;
 	previous) bench_previous ;;
-	*) die "unknown section $section (boot initrd hello proc java jvm maven fpu scout memory pin jail preboot previous)" ;;
+	*) die "unknown section $section (boot initrd hello proc java jvm maven fpu scout memory pin huge jail preboot previous)" ;;
 	esac
 done
 echo "bench: == done: $* in $(($(date +%s) - start)) s"

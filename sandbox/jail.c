@@ -432,8 +432,8 @@ struct jail *jail_new(const struct jail_spec *s, char *err, size_t errlen)
 	    err, errlen) < 0)
 		goto out;
 	/* Guest RAM: UML maps it executable (guest code runs from it). */
-	snprintf(opts, sizeof(opts), "size=%" PRIu64 ",mode=0700,uid=%u,gid=%u", s->ram_size,
-	    (unsigned)s->uid, (unsigned)s->gid);
+	snprintf(opts, sizeof(opts), "size=%" PRIu64 ",mode=0700,uid=%u,gid=%u%s", s->ram_size,
+	    (unsigned)s->uid, (unsigned)s->gid, s->ram_huge ? ",huge=always" : "");
 	if (jail_add_or_fail(j, JAIL_TMPFS, NULL, s->ram_dir, opts, MS_NODEV, err, errlen) < 0)
 		goto out;
 	/* Its own pid namespace only; other uids' processes (the namespace's

@@ -10,7 +10,7 @@ SANDBOX_SRCS := sandbox/sandbox.c sandbox/result.c sandbox/uml.c sandbox/cgroup.
 	sandbox/vmlog.c sandbox/output_set.c sandbox/utf8.c sandbox/privsep.c \
 	sandbox/policy.c sandbox/channel.c sandbox/command_center.c sandbox/jail.c \
 	sandbox/host_filter.c sandbox/uid_slot.c sandbox/cpu_affinity.c sandbox/preboot.c \
-	sandbox/layer.c
+	sandbox/layer.c sandbox/huge_pages.c
 SANDBOX_ARCHIVE_SRCS := sandbox/upload_tar.c sandbox/output_tar.c sandbox/task_tar.c sandbox/tar_rules.c
 
 PROGRAMS += sandbox-run tmc-unpack
@@ -24,6 +24,9 @@ $(B)/tmc-unpack: $(B)/obj/sandbox/unpack_main.o $(patsubst %.c,$(B)/obj/%.o,$(UN
 
 UNIT_TESTS += check_cpu_affinity
 check_cpu_affinity_SRCS := sandbox/cpu_affinity.c $(COMMON_SRCS)
+
+UNIT_TESTS += check_huge_pages
+check_huge_pages_SRCS := sandbox/huge_pages.c
 
 UNIT_TESTS += check_crash_cause
 check_crash_cause_SRCS := sandbox/crash_cause.c

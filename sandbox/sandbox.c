@@ -56,6 +56,7 @@ void sandbox_config_defaults(struct sandbox_config *cfg)
 	cfg->keep_work_dir = 0;
 	cfg->channel = NULL;
 	cfg->cpu = SANDBOX_CPU_NONE;
+	cfg->huge_pages = 1;
 }
 
 static char *sandbox_image_path(const char *dir, const char *name)
@@ -391,6 +392,7 @@ static int sandbox_launch(struct sandbox_job *j, char *err, size_t errlen)
 	l.lpj = cfg->images.lpj;
 	l.scout = cfg->scout;
 	l.cpu = cfg->cpu;
+	l.huge_pages = cfg->huge_pages && huge_pages_usable();
 	l.preboot = j->disk_cap > 0;
 	/* RLIMIT_NPROC counts all processes of the uid, across every run of
 	 * this and other instances: with a pids cgroup capping this run, it is

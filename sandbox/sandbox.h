@@ -112,6 +112,7 @@ struct sandbox_config {
 	int no_jail;		/* bench: no jail, no host filter (their cost) */
 #endif
 	int cpu;		/* host CPU the UML tree is pinned to; SANDBOX_CPU_NONE: not */
+	int huge_pages;		/* 1: guest RAM on huge pages where the host allows */
 	const struct sandbox_layer *layers;	/* attached in this order; checked again */
 	size_t nlayers;				/* at most SANDBOX_LAYERS_MAX */
 };
@@ -161,6 +162,11 @@ int cpu_affinity_parse(const char *s, int *cpu, char *err, size_t errlen);
 int cpu_affinity_check(int cpu, char *err, size_t errlen);
 int cpu_affinity_pick(unsigned k, int *cpu, char *err, size_t errlen);
 int cpu_affinity_current(int *cpu, char *err, size_t errlen);
+
+/* huge_pages.c: transparent huge pages for the guest RAM tmpfs (see the
+ * file). */
+int huge_pages_allowed_by(const char *shmem_enabled);
+int huge_pages_usable(void);
 
 /* preboot.c: a guest booted ahead of its task, up to where tmc-init waits
  * for "go" (theory of operation at the top of preboot.c). */

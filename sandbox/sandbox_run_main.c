@@ -69,6 +69,8 @@ static void usage(FILE *f)
 "  --preboot           boot the guest first, up to where tmc-init waits, then\n"
 "                      deliver the task (as sandboxd's pre-boot does; `time`\n"
 "                      counts from the delivery)\n"
+"  --huge-pages on|off guest RAM on transparent huge pages where the host's\n"
+"                      tmpfs allows them (default on)\n"
 "  --keep              keep the work dir (its path is logged)\n"
 "task:\n"
 "  --no-scout          run tmc-run without Scout (tmc.scout=0)\n"
@@ -86,7 +88,7 @@ enum {
 	OPT_KERNEL = 256, OPT_INITRD, OPT_ROOTFS, OPT_IMAGES, OPT_LPJ, OPT_MEMORY, OPT_TIMEOUT,
 	OPT_OUTPUT_CAP, OPT_FILE_CAP, OPT_VM_LOG_CAP, OPT_TMPFS, OPT_NPROC, OPT_UID, OPT_GID,
 	OPT_WORK_ROOT, OPT_KEEP, OPT_NO_SCOUT, OPT_POLICY, OPT_COMPACT, OPT_UNPACK, OPT_UID_SLOT,
-	OPT_EXEC_INSTEAD, OPT_EXEC_ARG, OPT_NO_JAIL, OPT_CPU, OPT_PREBOOT, OPT_LAYER,
+	OPT_EXEC_INSTEAD, OPT_EXEC_ARG, OPT_NO_JAIL, OPT_CPU, OPT_PREBOOT, OPT_HUGE_PAGES, OPT_LAYER,
 };
 
 static const struct option options[] = {
@@ -118,6 +120,7 @@ static const struct option options[] = {
 	{ "keep", no_argument, NULL, OPT_KEEP },
 	{ "cpu", required_argument, NULL, OPT_CPU },
 	{ "preboot", no_argument, NULL, OPT_PREBOOT },
+	{ "huge-pages", required_argument, NULL, OPT_HUGE_PAGES },
 	{ "no-scout", no_argument, NULL, OPT_NO_SCOUT },
 	{ "policy", required_argument, NULL, OPT_POLICY },
 	{ "layer", required_argument, NULL, OPT_LAYER },
@@ -370,6 +373,11 @@ int main(int argc, char **argv)
 		case OPT_KEEP: cfg.keep_work_dir = 1; break;
 		case OPT_CPU: cpu_arg = optarg; break;
 		case OPT_PREBOOT: preboot = 1; break;
+		case OPT_HUGE_PAGES:
+			if (strcmp(optarg, "on") != 0 && strcmp(optarg, "off") != 0)
+				bad_usage("--huge-pages: on or off, not '%s'", optarg);
+			cfg.huge_pages = strcmp(optarg, "on") == 0;
+			break;
 		case OPT_NO_SCOUT: cfg.scout = 0; break;
 		case OPT_POLICY: cfg.policy = optarg; break;
 		case OPT_LAYER:

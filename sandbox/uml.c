@@ -394,6 +394,7 @@ static int uml_jail_prepare(const struct uml_launch *l, struct uml_child *c, cha
 	s.output = l->output;
 	s.ram_dir = l->tmp_dir;
 	s.ram_size = l->memory + 32 * MiB;
+	s.ram_huge = l->huge_pages;
 	s.uid = l->uid;
 	s.gid = l->gid;
 	c->jail = jail_new(&s, err, errlen);
@@ -416,8 +417,9 @@ static int uml_child_prepare(const struct uml_launch *l, struct uml_child *c, ch
 	c->core.rlim_cur = c->core.rlim_max = 0;
 	c->fsize.rlim_cur = c->fsize.rlim_max = fsize;
 	c->nofile.rlim_cur = c->nofile.rlim_max = 1024;
-	n = snprintf(c->tmp_opts, sizeof(c->tmp_opts), "size=%" PRIu64 ",mode=0700,uid=%u,gid=%u",
-	    l->memory + 32 * MiB, (unsigned)l->uid, (unsigned)l->gid);
+	n = snprintf(c->tmp_opts, sizeof(c->tmp_opts), "size=%" PRIu64 ",mode=0700,uid=%u,gid=%u%s",
+	    l->memory + 32 * MiB, (unsigned)l->uid, (unsigned)l->gid,
+	    l->huge_pages ? ",huge=always" : "");
 	if (n < 0 || (size_t)n >= sizeof(c->tmp_opts))
 		return errbuf_set(err, errlen, "uml: tmpfs options too long");
 	c->envp[0] = uml_strf("TMPDIR=%s", l->tmp_dir);

@@ -90,6 +90,8 @@ static const struct option_def options[] = {
 	  "CPUs sandboxd may run on, so consecutive ports get their own; none: the scheduler's choice" },
 	{ "preboot", K_ONOFF, O(preboot), 0, "on|off",
 	  "while idle, boot the next guest up to where it waits for its task (default on)" },
+	{ "huge-pages", K_ONOFF, O(huge_pages), 0, "on|off",
+	  "guest RAM on transparent huge pages where the host's tmpfs allows them (default on)" },
 	{ "max-connections", K_UINT, O(max_connections), 100000, "N", "concurrent HTTP connections (default 64)" },
 	{ "connection-timeout", K_DURATION, O(conn_timeout), 3600, "DURATION", "idle HTTP connection (default 60s)" },
 	{ "layer", K_LAYER, O(layers), 0, "NAME=FILE",
@@ -138,6 +140,7 @@ void config_defaults(struct config *cfg)
 	cfg->uid_slot = UID_SLOTS;
 	cfg->cpu = SANDBOX_CPU_AUTO;
 	cfg->preboot = 1;
+	cfg->huge_pages = 1;
 	cfg->max_connections = 64;
 	cfg->conn_timeout = 60;
 	cfg->spool_max_files = 10000;

@@ -55,6 +55,7 @@ struct config {
 	char *policy;
 	int cpu;		/* host CPU for UML; SANDBOX_CPU_AUTO / _NONE */
 	int preboot;		/* boot the next guest while idle */
+	int huge_pages;		/* guest RAM on huge pages where allowed */
 	unsigned max_connections;
 	double conn_timeout;	/* idle HTTP connection, seconds */
 	int keep_work_dir;

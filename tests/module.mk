@@ -42,7 +42,7 @@ $(B)/tests/sandbox-run-test: $(patsubst %.c,$(B)/hooks/%.o,$(HOOKS_SRCS)) | $(B)
 $(B)/tests/jail-hostile: tests/jail/hostile.c | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(CC) $(STATIC_CFLAGS) -static -o $@ $<
-$(B)/tests/jail_test: $(B)/obj/tests/jail/jail_test.o $(patsubst %.c,$(B)/obj/%.o,$(COMMON_SRCS))
+$(B)/tests/jail_test: $(B)/obj/tests/jail/jail_test.o $(patsubst %.c,$(B)/obj/%.o,sandbox/huge_pages.c $(COMMON_SRCS))
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS)
 

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "common/util.h"
+#include "sandbox/sandbox.h"
 
 #define MAX_PIDS 64
 
@@ -45,6 +46,7 @@ static struct {
 	char status[MAX_PIDS][4096];
 	int root_is_host[MAX_PIDS];	/* stat(/proc/PID/root) == stat(/) */
 	int sees_passwd[MAX_PIDS];	/* /proc/PID/root/etc/passwd exists */
+	char ram_mount[1024];		/* the guest RAM tmpfs's mountinfo line */
 } a;
 static json_t *b_result;
 static const char *b_log = "";
@@ -168,6 +170,21 @@ static void look_at_a(void)
 		    st.st_ino == host_root.st_ino;
 		snprintf(path, sizeof(path), "/proc/%d/root/etc/passwd", (int)a.pid[i]);
 		a.sees_passwd[i] = access(path, F_OK) == 0;
+	}
+	if (a.n > 0) {
+		char path[PATH_MAX], want[PATH_MAX + 320], *s, *line;
+
+		snprintf(path, sizeof(path), "/proc/%d/mountinfo", (int)a.pid[0]);
+		snprintf(want, sizeof(want), " %s/ram ", a_work);
+		s = slurp(path, 1 << 16);
+		line = s != NULL ? strstr(s, want) : NULL;
+		if (line != NULL) {
+			while (line > s && line[-1] != '\n')
+				line--;
+			snprintf(a.ram_mount, sizeof(a.ram_mount), "%.*s", (int)strcspn(line, "\n"),
+			    line);
+		}
+		free(s);
 	}
 }
 
@@ -324,6 +341,23 @@ START_TEST(test_uml_root)
 }
 END_TEST
 
+/* The guest RAM is a tmpfs of its own in the jail, on huge pages where the
+ * host's switch allows them (sandbox/huge_pages.c), and on 4 KiB pages
+ * where it does not: a huge= the host refuses would fail the mount. */
+START_TEST(test_uml_ram_tmpfs)
+{
+	ck_assert_msg(a.ram_mount[0] != '\0', "no tmpfs at %s/ram in the jail", a_work);
+	ck_assert_msg(strstr(a.ram_mount, " - tmpfs ") != NULL, "RAM dir not a tmpfs: %s",
+	    a.ram_mount);
+	if (huge_pages_usable())
+		ck_assert_msg(strstr(a.ram_mount, ",huge=always") != NULL,
+		    "host allows huge pages, RAM tmpfs without them: %s", a.ram_mount);
+	else
+		ck_assert_msg(strstr(a.ram_mount, "huge=") == NULL,
+		    "host refuses huge pages, RAM tmpfs asks for them: %s", a.ram_mount);
+}
+END_TEST
+
 /* Every attempt of hostile.c, by the name it reports. */
 static const char *const attempts[] = {
 	"control: open own output.tar read-write",
@@ -405,6 +439,7 @@ int main(int argc, char **argv)
 	tcase_add_test(tc, test_uml_seccomp);
 	tcase_add_test(tc, test_uml_uid);
 	tcase_add_test(tc, test_uml_root);
+	tcase_add_test(tc, test_uml_ram_tmpfs);
 	tcase_add_loop_test(tc, test_hostile_attempt, 0, sizeof(attempts) / sizeof(attempts[0]));
 	tcase_add_test(tc, test_hostile_complete);
 	suite_add_tcase(s, tc);

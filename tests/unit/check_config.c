@@ -45,7 +45,8 @@ static const struct {
 	{ "request-timeout", "90s", 0 }, { "request-timeout", "2h", -1 }, { "request-timeout", "soon", -1 },
 	{ "cpu", "0", 0 }, { "cpu", "auto", 0 }, { "cpu", "none", 0 }, { "cpu", "-1", -1 }, { "cpu", "1x", -1 },
 	{ "cpu", "99999", -1 }, { "cpu", "", -1 }, { "preboot", "on", 0 }, { "preboot", "off", 0 },
-	{ "preboot", "later", -1 },
+	{ "preboot", "later", -1 }, { "huge-pages", "on", 0 }, { "huge-pages", "off", 0 },
+	{ "huge-pages", "2M", -1 },
 };
 
 START_TEST(test_set)
