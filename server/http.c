@@ -25,11 +25,13 @@
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -89,6 +91,7 @@ static void conn_exempt(struct req *r)
 }
 static char incoming_dir[4096];
 static int listen_sock = -1;
+static int wake_fd = -1;	/* eventfd: another thread resumed a connection */
 static pthread_t http_thread;
 static atomic_int http_stopping;
 static atomic_int lookups;	/* notify-host lookups in flight */
@@ -348,10 +351,23 @@ static int post_fields(struct req *r, char *err, size_t errlen)
 	return 0;
 }
 
+/* Another thread resumed a connection: wake the HTTP thread's wait.
+ * libmicrohttpd 0.9's own wake-up (its ITC) ends the wait, but the resumed
+ * connection was only looked at after the next wait, the 250 ms timeout:
+ * every wait=1 answer and every notify lookup came 250 ms late. */
+static void http_wake(void)
+{
+	uint64_t one = 1;
+
+	if (wake_fd >= 0 && write(wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_warn("%s: eventfd", __func__);
+}
+
 /* Runner thread: the answer is in the task; wake the connection. */
 static void answer_ready(struct task *t)
 {
 	MHD_resume_connection((struct MHD_Connection *)t->answer_arg);
+	http_wake();
 }
 
 /* A lookup thread: the notify host's addresses against the lists
@@ -363,6 +379,7 @@ static void *lookup_main(void *arg)
 	r->lookup_rc = notify_url_resolve_check(r->task->notify, r->err, sizeof(r->err));
 	r->lookup = 2;
 	MHD_resume_connection(r->conn);
+	http_wake();
 	atomic_fetch_sub(&lookups, 1);
 	return NULL;
 }
@@ -636,13 +653,36 @@ static void cut_request(struct conn *ct, double age)
 	log_info("http: a request cut after %.1fs: over --request-timeout", age);
 }
 
+/* The HTTP thread's wait: libmicrohttpd's epoll fd, our wake-up, or its
+ * next timeout (at most 250 ms, for the request-timeout sweep). */
+static void http_wait_events(void)
+{
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(mhd, MHD_DAEMON_INFO_EPOLL_FD);
+	MHD_UNSIGNED_LONG_LONG mhd_ms;
+	struct pollfd pfd[2];
+	int ms = 250;
+	uint64_t n;
+
+	if (MHD_get_timeout(mhd, &mhd_ms) == MHD_YES && mhd_ms < (MHD_UNSIGNED_LONG_LONG)ms)
+		ms = (int)mhd_ms;
+	pfd[0].fd = info != NULL ? info->epoll_fd : -1;
+	pfd[0].events = POLLIN;
+	pfd[1].fd = wake_fd;
+	pfd[1].events = POLLIN;
+	if (poll(pfd, 2, ms) < 0 && errno != EINTR)
+		log_warn("%s: poll", __func__);
+	if ((pfd[1].revents & POLLIN) && read(wake_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		log_warn("%s: eventfd", __func__);
+}
+
 static void *http_main(void *arg)
 {
 	(void)arg;
 	while (!atomic_load(&http_stopping)) {
 		double now;
 
-		MHD_run_wait(mhd, 250);
+		http_wait_events();
+		MHD_run(mhd);
 		now = mono_now();
 		for (struct conn *ct = conns; ct != NULL; ct = ct->next)
 			if (!ct->exempt && !ct->cut && now - ct->t0 > hcfg->request_timeout)
@@ -694,6 +734,12 @@ int http_start(const struct config *cfg)
 		getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), serv, sizeof(serv),
 		    NI_NUMERICHOST | NI_NUMERICSERV);
 	atomic_store(&http_stopping, 0);
+	if (wake_fd < 0)
+		wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (wake_fd < 0) {
+		log_warn("%s: eventfd", __func__);
+		return -1;
+	}
 	mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL,
 	    handler, NULL,
 	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
