@@ -419,6 +419,7 @@ static int sandbox_launch(struct sandbox_job *j, char *err, size_t errlen)
 #ifdef SANDBOX_TEST_HOOKS
 	l.exec_instead = cfg->exec_instead;
 	l.no_jail = cfg->no_jail;
+	l.kernel_args = cfg->kernel_args;
 #endif
 
 	j->t0 = j->t_launch = mono_now();

@@ -110,6 +110,7 @@ struct sandbox_config {
 #ifdef SANDBOX_TEST_HOOKS
 	char *const *exec_instead;	/* tests: argv run in place of linux.uml, same jail */
 	int no_jail;		/* bench: no jail, no host filter (their cost) */
+	const char *kernel_args[4];	/* bench: more kernel command-line words, NULL-ended */
 #endif
 	int cpu;		/* host CPU the UML tree is pinned to; SANDBOX_CPU_NONE: not */
 	int huge_pages;		/* 1: guest RAM on huge pages where the host allows */

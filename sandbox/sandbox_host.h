@@ -55,6 +55,7 @@ struct uml_launch {
 #ifdef SANDBOX_TEST_HOOKS
 	char *const *exec_instead;	/* argv run in place of the kernel, same jail */
 	int no_jail;		/* skip jail_enter and the host filter */
+	const char *const *kernel_args;	/* appended to the command line, NULL-ended */
 #endif
 };
 struct uml_proc {
@@ -63,6 +64,7 @@ struct uml_proc {
 	int namespaces;		/* pid 1 of its own pid namespace */
 	int clone_errno;	/* why clone3 failed, 0 when it did not */
 };
+#define UML_FAULT_AROUND_BYTES (256u * 1024)	/* fault_around_bytes= (uml.c) */
 #define UML_FD_CONSOLE	3
 #define UML_FD_SSL_IN	4
 #define UML_FD_SSL_OUT	5

@@ -89,6 +89,7 @@ enum {
 	OPT_OUTPUT_CAP, OPT_FILE_CAP, OPT_VM_LOG_CAP, OPT_TMPFS, OPT_NPROC, OPT_UID, OPT_GID,
 	OPT_WORK_ROOT, OPT_KEEP, OPT_NO_SCOUT, OPT_POLICY, OPT_COMPACT, OPT_UNPACK, OPT_UID_SLOT,
 	OPT_EXEC_INSTEAD, OPT_EXEC_ARG, OPT_NO_JAIL, OPT_CPU, OPT_PREBOOT, OPT_HUGE_PAGES, OPT_LAYER,
+	OPT_KERNEL_ARG,
 };
 
 static const struct option options[] = {
@@ -115,6 +116,8 @@ static const struct option options[] = {
 	{ "exec-arg", required_argument, NULL, OPT_EXEC_ARG },
 	/* bench/bench.sh jail: UML without its jail and host filter. */
 	{ "no-jail", no_argument, NULL, OPT_NO_JAIL },
+	/* bench/bench.sh: one more kernel command-line word (repeatable, 3). */
+	{ "kernel-arg", required_argument, NULL, OPT_KERNEL_ARG },
 #endif
 	{ "work-root", required_argument, NULL, OPT_WORK_ROOT },
 	{ "keep", no_argument, NULL, OPT_KEEP },
@@ -319,7 +322,7 @@ int main(int argc, char **argv)
 	struct uid_slot held = { .fd = -1 };
 #ifdef SANDBOX_TEST_HOOKS
 	char *exec_argv[16] = { NULL };
-	size_t exec_argc = 1;
+	size_t exec_argc = 1, nkargs = 0;
 #endif
 	unsigned long lpj = 0;
 	json_t *result = NULL;
@@ -368,6 +371,11 @@ int main(int argc, char **argv)
 			exec_argv[exec_argc++] = optarg;
 			break;
 		case OPT_NO_JAIL: cfg.no_jail = 1; break;
+		case OPT_KERNEL_ARG:
+			if (nkargs >= 3 || strpbrk(optarg, " \t\n") != NULL)
+				bad_usage("--kernel-arg %s: one word, at most 3 of them", optarg);
+			cfg.kernel_args[nkargs++] = optarg;
+			break;
 #endif
 		case OPT_WORK_ROOT: cfg.work_root = optarg; break;
 		case OPT_KEEP: cfg.keep_work_dir = 1; break;
