@@ -7,7 +7,7 @@
 GUEST_PROGRAMS += tmc-init init
 
 $(B)/tmc-init: $(B)/static/sandbox/guest/tmc_init.o $(B)/static/sandbox/guest/task_unpack.o \
-	$(B)/static/sandbox/guest/guest_layers.o \
+	$(B)/static/sandbox/guest/guest_layers.o $(B)/static/sandbox/guest/prewarm.o \
 	$(B)/static/sandbox/tar_rules.o $(B)/static/common/util.o $(B)/static/common/log.o
 	$(CC) -static -o $@ $^
 $(B)/init: $(B)/static/initrd/init.o $(B)/static/common/util.o

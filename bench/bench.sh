@@ -4,7 +4,8 @@
 #
 #   bench/bench.sh [SECTION...]        default: boot initrd hello proc java
 #                                      jvm maven fpu scout memory pin huge
-#                                      faultaround jail preboot previous
+#                                      faultaround prewarm jail preboot
+#                                      previous
 #   bench/bench.sh variant NAME KERNEL compare a kernel build with ours
 #   bench/bench.sh variant NAME -- SANDBOX-RUN-OPTION...
 #                                      compare runs with those options (e.g.
@@ -41,6 +42,11 @@
 #            default 64 KiB (the previous choice) vs 2 MiB, through the
 #            test-hooks build (--kernel-arg): c-hello's run, java-junit's
 #            total, the trivial task's boot
+#   prewarm  a pre-booted guest that warmed its page cache while idle
+#            (sandbox/guest/prewarm.c, the default) vs one that did not
+#            (tmc.prewarm=0), both left idle PREWARM_IDLE_MS (default
+#            5000) before the delivery: c-hello's run, java-junit's total,
+#            the host memory peak
 #   huge     guest RAM tmpfs on transparent huge pages (sandbox-run
 #            --huge-pages on, the default where the host allows) vs 4 KiB
 #            pages (off): boot, a trivial task, c-hello, java-junit, and
@@ -802,6 +808,45 @@ bench_pin() {
 	budget pin.java.total "$(median pin.java.total)" 3.0 "median s"
 }
 
+# A pre-booted guest is idle until its task comes; prewarm.c reads what
+# java and gcc start with into its page cache meanwhile. Both sides idle
+# for the same time, as sandboxd's guest would be between two tasks.
+bench_prewarm() {
+	sbx_saved=$SBX
+	sbx=$B/tests/sandbox-run-test
+	[ -x "$sbx" ] || die "$sbx missing (run through make: make bench)"
+	SBX=$sbx
+	idle=${PREWARM_IDLE_MS:-5000}
+	echo "bench: == prewarm: pre-booted guest idle ${idle} ms, page cache warmed (ours) vs not (tmc.prewarm=0): $HELLO run, $JAVA total, memory, $RUNS runs each, interleaved, through $sbx"
+	series_reset pw.on.hello pw.off.hello pw.on.java pw.off.java pw.on.mem pw.off.mem
+	i=0
+	while [ "$i" -lt "$RUNS" ]; do
+		i=$((i + 1))
+		for v in on off; do
+			if [ "$v" = on ]; then opt=""; else opt="--kernel-arg tmc.prewarm=0"; fi
+			# shellcheck disable=SC2086
+			guest "$DATA/run.json" --images "$B" --preboot --preboot-idle "$idle" $opt "$HELLO"
+			series_add "pw.$v.hello" "$(field "$DATA/run.json" .time.run)"
+			# shellcheck disable=SC2086
+			guest "$DATA/run.json" --images "$B" --preboot --preboot-idle "$idle" $opt --timeout 150 "$JAVA"
+			jq -r .test_output "$DATA/run.json" | grep -q 'OK (1 test)' || die "$JAVA: tests did not pass"
+			series_add "pw.$v.java" "$(field "$DATA/run.json" .time.total)"
+			series_add "pw.$v.mem" "$(field "$DATA/run.json" .memory)"
+		done
+	done
+	report pw.on.hello ms 1000
+	report pw.off.hello ms 1000
+	ratio hello.run.prewarm/not pw.on.hello pw.off.hello
+	budget pw.on.hello "$(median pw.on.hello | awk '{ print $1 * 1000 }')" 300 "median ms"
+	report pw.on.java s
+	report pw.off.java s
+	ratio java.total.prewarm/not pw.on.java pw.off.java
+	budget pw.on.java "$(median pw.on.java)" 3.0 "median s"
+	report pw.on.mem MiB 0.00000095367431640625
+	report pw.off.mem MiB 0.00000095367431640625
+	SBX=$sbx_saved
+}
+
 # A guest read fault on a cached file maps its cached neighbours too; each
 # fault it saves is three host round trips. What 256 KiB (ours) buys over
 # the kernel's 64 KiB, and what 2 MiB would.
@@ -1070,7 +1115,7 @@ if [ "${1-}" = variant ]; then
 	bench_variant "$name" "$@"
 	exit 0
 fi
-[ $# -gt 0 ] || set -- boot initrd hello proc java jvm maven fpu scout memory pin huge faultaround jail preboot previous
+[ $# -gt 0 ] || set -- boot initrd hello proc java jvm maven fpu scout memory pin huge faultaround prewarm jail preboot previous
 start=$(date +%s)
 for section in "$@"; do
 	case $section in
@@ -1084,13 +1129,14 @@ for section in "$@"; do
 	pin) bench_pin ;;
 	huge) bench_huge ;;
 	faultaround) bench_faultaround ;;
+	prewarm) bench_prewarm ;;
 	jail) bench_jail ;;
 	preboot) bench_preboot ;;
 	jvm) bench_jvm ;;
 	maven) bench_maven ;;
 	fpu) bench_fpu ;;
 	previous) bench_previous ;;
-	*) die "unknown section $section (boot initrd hello proc java jvm maven fpu scout memory pin huge faultaround jail preboot previous)" ;;
+	*) die "unknown section $section (boot initrd hello proc java jvm maven fpu scout memory pin huge faultaround prewarm jail preboot previous)" ;;
 	esac
 done
 echo "bench: == done: $* in $(($(date +%s) - start)) s"

@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static void usage(FILE *f)
@@ -89,7 +90,7 @@ enum {
 	OPT_OUTPUT_CAP, OPT_FILE_CAP, OPT_VM_LOG_CAP, OPT_TMPFS, OPT_NPROC, OPT_UID, OPT_GID,
 	OPT_WORK_ROOT, OPT_KEEP, OPT_NO_SCOUT, OPT_POLICY, OPT_COMPACT, OPT_UNPACK, OPT_UID_SLOT,
 	OPT_EXEC_INSTEAD, OPT_EXEC_ARG, OPT_NO_JAIL, OPT_CPU, OPT_PREBOOT, OPT_HUGE_PAGES, OPT_LAYER,
-	OPT_KERNEL_ARG,
+	OPT_KERNEL_ARG, OPT_PREBOOT_IDLE,
 };
 
 static const struct option options[] = {
@@ -118,6 +119,9 @@ static const struct option options[] = {
 	{ "no-jail", no_argument, NULL, OPT_NO_JAIL },
 	/* bench/bench.sh: one more kernel command-line word (repeatable, 3). */
 	{ "kernel-arg", required_argument, NULL, OPT_KERNEL_ARG },
+	/* bench/bench.sh prewarm: with --preboot, leave the ready guest idle
+	 * this long before the delivery, as sandboxd's would be between tasks. */
+	{ "preboot-idle", required_argument, NULL, OPT_PREBOOT_IDLE },
 #endif
 	{ "work-root", required_argument, NULL, OPT_WORK_ROOT },
 	{ "keep", no_argument, NULL, OPT_KEEP },
@@ -278,6 +282,8 @@ static int resolve_cpu(const char *arg, int *cpu)
 
 /* --preboot: the guest boots before the task is handed over, as in
  * sandboxd; the disk is sized for any upload under the default limits. */
+static unsigned preboot_idle_ms;	/* test hook: idle time before the delivery */
+
 static int run_preboot(const struct sandbox_config *cfg, const char *tar, json_t **result,
     char *err, size_t errlen)
 {
@@ -292,6 +298,9 @@ static int run_preboot(const struct sandbox_config *cfg, const char *tar, json_t
 		sandbox_guest_free(g);
 		return errbuf_set(err, errlen, "%s does not fit the pre-booted guest's disk", tar);
 	}
+	if (preboot_idle_ms > 0)
+		nanosleep(&(struct timespec){ preboot_idle_ms / 1000,
+		    (long)(preboot_idle_ms % 1000) * 1000000 }, NULL);
 	return sandbox_guest_run(g, cfg, tar, result, err, errlen);
 }
 
@@ -376,6 +385,7 @@ int main(int argc, char **argv)
 				bad_usage("--kernel-arg %s: one word, at most 3 of them", optarg);
 			cfg.kernel_args[nkargs++] = optarg;
 			break;
+		case OPT_PREBOOT_IDLE: preboot_idle_ms = (unsigned)opt_num(optarg, 60000, "--preboot-idle"); break;
 #endif
 		case OPT_WORK_ROOT: cfg.work_root = optarg; break;
 		case OPT_KEEP: cfg.keep_work_dir = 1; break;

@@ -45,6 +45,7 @@
 #include "sandbox/preboot.h"
 #include "sandbox/tar_rules.h"
 #include "sandbox/guest/guest_layers.h"
+#include "sandbox/guest/prewarm.h"
 
 #define TASK_DIR "/task"
 #define TASK_UID 1000
@@ -64,6 +65,7 @@ struct guest_config {
 	int scout;
 	int shell;
 	int preboot;		/* tmc.preboot=1: wait for the host's "go" */
+	int no_prewarm;		/* tmc.prewarm=0: no page-cache warm-up while waiting (bench) */
 	size_t stream_cap;
 	unsigned long nproc;
 	char layers[400];	/* tmc.layers=: NAME[,NAME...], "" for none */
@@ -170,6 +172,8 @@ static void read_cmdline(struct guest_config *cfg)
 			cfg->shell = 1;
 		else if (strcmp(tok, "tmc.preboot=1") == 0)
 			cfg->preboot = 1;
+		else if (strcmp(tok, "tmc.prewarm=0") == 0)
+			cfg->no_prewarm = 1;
 		else if (strncmp(tok, "tmc.stream_cap=", 15) == 0 &&
 		    parse_u64(tok + 15, 1024, 64ULL << 20, &v) == 0)
 			cfg->stream_cap = (size_t)v;
@@ -203,11 +207,12 @@ static unsigned long long oom_kills(void)
  * nor edited. After "go", whatever the block layer may hold of /dev/ubdb
  * from before (the boot's partition scan) is dropped. */
 
-static int wait_for_go(void)
+static int wait_for_go(const struct guest_config *cfg)
 {
 	char line[32];
 	size_t len = 0;
 	struct termios t;
+	pid_t warmer;
 	int fd = open("/dev/ttyS1", O_RDWR | O_NOCTTY | O_CLOEXEC);
 
 	if (fd < 0) {
@@ -220,6 +225,9 @@ static int wait_for_go(void)
 		close(fd);
 		return -1;
 	}
+	/* Forked before we say ready, so that the fork is off the task's
+	 * clock; stopped as soon as the line has said anything. */
+	warmer = cfg->no_prewarm ? -1 : prewarm_start();
 	console(PREBOOT_READY_MARKER);
 	while (len < sizeof(line) && (len == 0 || line[len - 1] != '\n')) {
 		ssize_t n = read(fd, line + len, 1);
@@ -230,6 +238,7 @@ static int wait_for_go(void)
 			break;
 		len++;
 	}
+	prewarm_stop(warmer);
 	close(fd);
 	if (len != strlen(PREBOOT_GO) || memcmp(line, PREBOOT_GO, len) != 0) {
 		meta_add("error=pre-boot: no valid go message from the host (%zu bytes)", len);
@@ -727,7 +736,7 @@ int main(void)
 	if (out.buf == NULL || err.buf == NULL) {
 		meta_add("error=out of memory for capture buffers");
 		out.cap = err.cap = 0;
-	} else if (layers_ok && (!cfg.preboot || wait_for_go() == 0) && unpack_task() == 0) {
+	} else if (layers_ok && (!cfg.preboot || wait_for_go(&cfg) == 0) && unpack_task() == 0) {
 		oom_before = oom_kills() + cgroup_oom_kills();
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		status = run_task(&cfg, &out, &err);
