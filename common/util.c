@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -189,4 +190,19 @@ char *self_dir(void)
 		return NULL;
 	exe[n] = '\0';
 	return strdup(dirname(exe));
+}
+
+/* In a child about to exec, as root: no supplementary groups, then gid and
+ * uid all three ways. Raw syscalls: glibc's set*id would try to signal the
+ * parent's other threads, which do not exist in a forked child. 0, or the
+ * step that failed (1 setgroups, 2 setresgid, 3 setresuid; errno set). */
+int drop_ids(uid_t uid, gid_t gid)
+{
+	if (syscall(SYS_setgroups, 0, NULL) < 0)
+		return 1;
+	if (syscall(SYS_setresgid, gid, gid, gid) < 0)
+		return 2;
+	if (syscall(SYS_setresuid, uid, uid, uid) < 0)
+		return 3;
+	return 0;
 }

@@ -19,5 +19,6 @@ double mono_now(void);
 int mkdir_p(const char *path, mode_t mode);
 int rm_rf(const char *path);
 char *self_dir(void);
+int drop_ids(uid_t uid, gid_t gid);
 
 #endif

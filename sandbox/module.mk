@@ -10,7 +10,7 @@ SANDBOX_SRCS := sandbox/sandbox.c sandbox/result.c sandbox/uml.c sandbox/cgroup.
 	sandbox/vmlog.c sandbox/output_set.c sandbox/utf8.c sandbox/privsep.c \
 	sandbox/policy.c sandbox/channel.c sandbox/command_center.c sandbox/jail.c \
 	sandbox/host_filter.c sandbox/uid_slot.c sandbox/cpu_affinity.c sandbox/preboot.c \
-	sandbox/layer.c sandbox/huge_pages.c
+	sandbox/layer.c sandbox/huge_pages.c sandbox/result_truncated.c
 SANDBOX_ARCHIVE_SRCS := sandbox/upload_tar.c sandbox/output_tar.c sandbox/task_tar.c sandbox/tar_rules.c
 
 PROGRAMS += sandbox-run tmc-unpack
@@ -35,7 +35,7 @@ UNIT_TESTS += check_utf8 check_vmlog check_output_tar check_result check_sandbox
 check_utf8_SRCS := sandbox/utf8.c $(COMMON_SRCS)
 check_vmlog_SRCS := sandbox/vmlog.c sandbox/utf8.c $(COMMON_SRCS)
 check_output_tar_SRCS := sandbox/output_tar.c sandbox/output_set.c sandbox/utf8.c $(COMMON_SRCS)
-check_result_SRCS := sandbox/result.c sandbox/output_tar.c sandbox/output_set.c sandbox/vmlog.c \
+check_result_SRCS := sandbox/result.c sandbox/result_truncated.c sandbox/output_tar.c sandbox/output_set.c sandbox/vmlog.c \
 	sandbox/utf8.c $(COMMON_SRCS)
 # Boots the real images when they exist (and says so when they do not);
 # output.tar is read by build/tmc-unpack.

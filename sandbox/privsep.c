@@ -184,14 +184,8 @@ static void __attribute__((noreturn)) privsep_child(const struct privsep_req *r,
 		_exit(PRIVSEP_EXIT_SETUP);
 	if (chdir("/") < 0)
 		_exit(PRIVSEP_EXIT_SETUP);
-	if (r->drop) {
-		/* Raw syscalls: glibc's set*id would try to signal the caller's
-		 * other threads, which do not exist in this process. */
-		if (syscall(SYS_setgroups, 0, NULL) < 0 ||
-		    syscall(SYS_setresgid, r->h->gid, r->h->gid, r->h->gid) < 0 ||
-		    syscall(SYS_setresuid, r->h->uid, r->h->uid, r->h->uid) < 0)
-			_exit(PRIVSEP_EXIT_SETUP);
-	}
+	if (r->drop && drop_ids(r->h->uid, r->h->gid) != 0)
+		_exit(PRIVSEP_EXIT_SETUP);
 	/* After the uid change, which clears the parent-death signal. */
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
 	    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != r->parent)

@@ -164,25 +164,13 @@ static json_t *result_seconds(double s)
 	return json_real(round(s * 1e6) / 1e6);
 }
 
-static int result_truncated_add(json_t *arr, const char *name)
-{
-	size_t i;
-	json_t *v;
-
-	json_array_foreach(arr, i, v)
-		if (json_string_value(v) != NULL && strcmp(json_string_value(v), name) == 0)
-			return 0;
-	v = result_str(name);
-	return v == NULL || json_array_append_new(arr, v) < 0 ? 1 : 0;
-}
-
 /* Builds the result object; NULL with err only when out of memory. */
 json_t *result_build(const struct result_input *in, char *err, size_t errlen)
 {
 	struct result_outcome o;
 	struct output_meta meta;
 	int meta_ok;
-	json_t *r, *t, *trunc;
+	json_t *r, *t;
 	double boot, end, run = -1;
 	char buf[64];
 	int bad = 0;
@@ -207,11 +195,9 @@ json_t *result_build(const struct result_input *in, char *err, size_t errlen)
 
 	r = json_object();
 	t = json_object();
-	trunc = json_array();
-	if (r == NULL || t == NULL || trunc == NULL) {
+	if (r == NULL || t == NULL) {
 		json_decref(r);
 		json_decref(t);
-		json_decref(trunc);
 		errbuf_set(err, errlen, "result: out of memory");
 		return NULL;
 	}
@@ -225,11 +211,11 @@ json_t *result_build(const struct result_input *in, char *err, size_t errlen)
 
 		bad |= result_set(r, result_files[i].key, result_text(f ? f->data : "", f ? f->len : 0));
 		if (f != NULL && f->truncated)
-			bad |= result_truncated_add(trunc, f->name);
+			bad |= result_mark_truncated(r, result_str(f->name)) < 0;
 	}
 	if (meta_ok)
 		for (size_t i = 0; i < meta.ntruncated; i++)
-			bad |= result_truncated_add(trunc, meta.truncated[i]);
+			bad |= result_mark_truncated(r, result_str(meta.truncated[i])) < 0;
 
 	boot = vmlog_marker_time(in->log, "tmc-init: run");
 	end = vmlog_marker_time(in->log, "tmc-init: exit");
@@ -255,10 +241,13 @@ json_t *result_build(const struct result_input *in, char *err, size_t errlen)
 	bad |= json_object_set_new(r, "time", t) < 0;
 	if (in->memory_peak >= 0)
 		bad |= json_object_set_new(r, "memory", json_integer(in->memory_peak)) < 0;
-	if (json_array_size(trunc) > 0)
+	/* Last, where it has always been in a result. */
+	if (json_object_get(r, "truncated") != NULL) {
+		json_t *trunc = json_incref(json_object_get(r, "truncated"));
+
+		bad |= json_object_del(r, "truncated") < 0;
 		bad |= json_object_set_new(r, "truncated", trunc) < 0;
-	else
-		json_decref(trunc);
+	}
 	if (bad) {
 		json_decref(r);
 		errbuf_set(err, errlen, "result: out of memory");

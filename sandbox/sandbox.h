@@ -164,6 +164,12 @@ int cpu_affinity_check(int cpu, char *err, size_t errlen);
 int cpu_affinity_pick(unsigned k, int *cpu, char *err, size_t errlen);
 int cpu_affinity_current(int *cpu, char *err, size_t errlen);
 
+/* result_truncated.c: adds name (a JSON string, taken over) to result's
+ * "truncated" list, made when missing, unless it is there already. 1 when
+ * added, 0 when it was there, -1 when out of memory or name is not a
+ * string. */
+int result_mark_truncated(json_t *result, json_t *name);
+
 /* huge_pages.c: transparent huge pages for the guest RAM tmpfs (see the
  * file). */
 int huge_pages_allowed_by(const char *shmem_enabled);

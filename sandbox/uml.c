@@ -314,14 +314,11 @@ static void __attribute__((noreturn)) uml_child_run(struct uml_child *c)
 	if (chdir(l->work_dir) < 0)
 		uml_child_fail(c, STEP_CHDIR);
 	if (l->privileged) {
-		/* Raw syscalls: glibc's set*id would try to signal the parent's
-		 * other threads, which do not exist in this process. */
-		if (syscall(SYS_setgroups, 0, NULL) < 0)
-			uml_child_fail(c, STEP_SETGROUPS);
-		if (syscall(SYS_setresgid, l->gid, l->gid, l->gid) < 0)
-			uml_child_fail(c, STEP_SETGID);
-		if (syscall(SYS_setresuid, l->uid, l->uid, l->uid) < 0)
-			uml_child_fail(c, STEP_SETUID);
+		int failed = drop_ids(l->uid, l->gid);
+
+		if (failed != 0)
+			uml_child_fail(c, failed == 1 ? STEP_SETGROUPS : failed == 2 ? STEP_SETGID :
+			    STEP_SETUID);
 	}
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		uml_child_fail(c, STEP_NO_NEW_PRIVS);

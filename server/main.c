@@ -227,7 +227,7 @@ static void check_work_dir(const struct sandbox_config *sb, const char *tasks_di
 		int fd;
 
 		close(fds[0]);
-		if (privileged && (setgroups(0, NULL) < 0 || setgid(sb->run_gid) < 0 || setuid(sb->run_uid) < 0)) {
+		if (privileged && drop_ids(sb->run_uid, sb->run_gid) != 0) {
 			dprintf(fds[1], "cannot switch to uid %u: %s", (unsigned)sb->run_uid, strerror(errno));
 			_exit(1);
 		}

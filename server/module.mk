@@ -44,10 +44,11 @@ http-test: $(B)/tests/http_test $(B)/sandboxd $(B)/asan/sandboxd $(IMAGES)
 
 UNIT_TESTS += check_config check_spool check_notify check_history
 check_config_SRCS := server/config.c server/notify_acl.c sandbox/cpu_affinity.c sandbox/layer.c $(PRIVSEP_SRCS) $(COMMON_SRCS)
-check_spool_SRCS := server/spool.c $(COMMON_SRCS)
+check_spool_SRCS := server/spool.c sandbox/result_truncated.c $(COMMON_SRCS)
 check_history_SRCS := server/history.c
 check_notify_SRCS := server/notify.c server/notify_acl.c server/spool.c server/status.c server/history.c \
-	server/status_layers.c server/config.c sandbox/cpu_affinity.c sandbox/layer.c $(PRIVSEP_SRCS) \
+	server/status_layers.c server/config.c sandbox/cpu_affinity.c sandbox/layer.c sandbox/result_truncated.c \
+	$(PRIVSEP_SRCS) \
 	$(COMMON_SRCS)
 
 .PHONY: http-bench

@@ -525,23 +525,6 @@ static size_t dumped_size(json_t *v)
 }
 
 /* Returns 1 when key was not named in `truncated` yet. */
-static int truncated_add(json_t *payload, const char *key)
-{
-	json_t *arr = json_object_get(payload, "truncated");
-	size_t i;
-	json_t *v;
-
-	if (!json_is_array(arr)) {
-		arr = json_array();
-		if (arr == NULL || json_object_set_new(payload, "truncated", arr) < 0)
-			return 0;
-	}
-	json_array_foreach(arr, i, v)
-		if (json_is_string(v) && strcmp(json_string_value(v), key) == 0)
-			return 0;
-	return json_array_append_new(arr, json_string(key)) == 0;
-}
-
 #define CUT_NOTE "\n[sandboxd: cut here to fit the result size cap]\n"
 
 /* Cuts string member key so that its escaped form shrinks by at least
@@ -624,7 +607,7 @@ int spool_fit_result(json_t *payload, size_t cap, char *err, size_t errlen)
 			    json_is_object(bestv) ? json_object() : json_null()) < 0) {
 				return errbuf_set(err, errlen, "out of memory");
 			}
-			cut += truncated_add(payload, name);
+			cut += result_mark_truncated(payload, json_string(name)) > 0;
 		}
 	}
 	return cut;

@@ -11,7 +11,7 @@ FUZZ_TARGETS := intake output_tar result
 
 fuzz_intake_SRCS := server/intake.c sandbox/utf8.c $(COMMON_SRCS)
 fuzz_output_tar_SRCS := sandbox/output_tar.c sandbox/output_set.c sandbox/utf8.c $(COMMON_SRCS)
-fuzz_result_SRCS := sandbox/result.c sandbox/output_set.c sandbox/vmlog.c sandbox/utf8.c $(COMMON_SRCS)
+fuzz_result_SRCS := sandbox/result.c sandbox/result_truncated.c sandbox/output_set.c sandbox/vmlog.c sandbox/utf8.c $(COMMON_SRCS)
 
 define fuzz_target_rules
 $(B)/fuzz/fuzz_$(1): tests/fuzz/fuzz_$(1).c $$(fuzz_$(1)_SRCS) $$(wildcard sandbox/*.h server/*.h common/*.h)
