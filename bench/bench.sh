@@ -157,6 +157,13 @@ ratio() {
 		printf "bench: %-32s ratio %8.2fx (%s / %s, medians)\n", id, a / b, sa, sb }'
 }
 
+# ab ID A B UNIT [SCALE]: both series and the ratio of their medians.
+ab() {
+	report "$2" "$4" "${5:-1}"
+	report "$3" "$4" "${5:-1}"
+	ratio "$1" "$2" "$3"
+}
+
 # budget ID VALUE LIMIT WHAT: VALUE <= LIMIT?
 budget() {
 	awk -v id="$1" -v v="$2" -v lim="$3" -v what="$4" 'BEGIN {
@@ -180,6 +187,21 @@ guest() {
 		jq -r '"status \(.status) reason \(.reason // "-") exit \(.exit_code // "-")\nstderr: \(.stderr)\nvm_log:\n\(.vm_log)"' "$out" | tail -n 30 >&2
 		die "sandbox-run $*: status $status"
 	fi
+}
+
+# hello_java KEY [sandbox-run options]: one run each of $HELLO and $JAVA
+# with those options, for the A/B sections; adds KEY.hello (c-hello's
+# time.run), KEY.java (java-junit's time.total) and KEY.mem (java-junit's
+# memory peak).
+hello_java() {
+	hj_key=$1
+	shift
+	guest "$DATA/run.json" "$@" "$HELLO"
+	series_add "$hj_key.hello" "$(field "$DATA/run.json" .time.run)"
+	guest "$DATA/run.json" "$@" --timeout 150 "$JAVA"
+	jq -r .test_output "$DATA/run.json" | grep -q 'OK (1 test)' || die "$JAVA: tests did not pass ($hj_key)"
+	series_add "$hj_key.java" "$(field "$DATA/run.json" .time.total)"
+	series_add "$hj_key.mem" "$(field "$DATA/run.json" .memory)"
 }
 
 # wall OUT.json, cpu OUT.json: of the last guest run into OUT.json.
@@ -825,25 +847,14 @@ bench_prewarm() {
 		for v in on off; do
 			if [ "$v" = on ]; then opt=""; else opt="--kernel-arg tmc.prewarm=0"; fi
 			# shellcheck disable=SC2086
-			guest "$DATA/run.json" --images "$B" --preboot --preboot-idle "$idle" $opt "$HELLO"
-			series_add "pw.$v.hello" "$(field "$DATA/run.json" .time.run)"
-			# shellcheck disable=SC2086
-			guest "$DATA/run.json" --images "$B" --preboot --preboot-idle "$idle" $opt --timeout 150 "$JAVA"
-			jq -r .test_output "$DATA/run.json" | grep -q 'OK (1 test)' || die "$JAVA: tests did not pass"
-			series_add "pw.$v.java" "$(field "$DATA/run.json" .time.total)"
-			series_add "pw.$v.mem" "$(field "$DATA/run.json" .memory)"
+			hello_java "pw.$v" --images "$B" --preboot --preboot-idle "$idle" $opt
 		done
 	done
-	report pw.on.hello ms 1000
-	report pw.off.hello ms 1000
-	ratio hello.run.prewarm/not pw.on.hello pw.off.hello
+	ab hello.run.prewarm/not pw.on.hello pw.off.hello ms 1000
 	budget pw.on.hello "$(median pw.on.hello | awk '{ print $1 * 1000 }')" 300 "median ms"
-	report pw.on.java s
-	report pw.off.java s
-	ratio java.total.prewarm/not pw.on.java pw.off.java
+	ab java.total.prewarm/not pw.on.java pw.off.java s
 	budget pw.on.java "$(median pw.on.java)" 3.0 "median s"
-	report pw.on.mem MiB 0.00000095367431640625
-	report pw.off.mem MiB 0.00000095367431640625
+	ab mem.prewarm/not pw.on.mem pw.off.mem MiB 0.00000095367431640625
 	SBX=$sbx_saved
 }
 
@@ -857,7 +868,7 @@ bench_faultaround() {
 	SBX=$sbx
 	echo "bench: == faultaround: fault_around_bytes 256K (ours) vs 64K (kernel default, previous) vs 2M; boot (trivial), $HELLO run, $JAVA total, $RUNS runs each, interleaved, through $sbx"
 	series_reset fa.ours.boot fa.64k.boot fa.2m.boot fa.ours.hello fa.64k.hello fa.2m.hello \
-	    fa.ours.java fa.64k.java fa.2m.java
+	    fa.ours.java fa.64k.java fa.2m.java fa.ours.mem fa.64k.mem fa.2m.mem
 	i=0
 	while [ "$i" -lt "$RUNS" ]; do
 		i=$((i + 1))
@@ -871,26 +882,15 @@ bench_faultaround() {
 			guest "$DATA/run.json" --images "$B" $opt "$TASKS/trivial"
 			series_add "fa.$v.boot" "$(field "$DATA/run.json" .time.boot)"
 			# shellcheck disable=SC2086
-			guest "$DATA/run.json" --images "$B" $opt "$HELLO"
-			series_add "fa.$v.hello" "$(field "$DATA/run.json" .time.run)"
-			# shellcheck disable=SC2086
-			guest "$DATA/run.json" --images "$B" $opt --timeout 150 "$JAVA"
-			jq -r .test_output "$DATA/run.json" | grep -q 'OK (1 test)' || die "$JAVA: tests did not pass"
-			series_add "fa.$v.java" "$(field "$DATA/run.json" .time.total)"
+			hello_java "fa.$v" --images "$B" $opt
 		done
 	done
-	for k in boot hello; do
-		report "fa.ours.$k" ms 1000
-		report "fa.64k.$k" ms 1000
-		report "fa.2m.$k" ms 1000
-		ratio "$k.fa.ours/64k" "fa.ours.$k" "fa.64k.$k"
+	for k in boot hello java; do
+		if [ "$k" = java ]; then set -- s 1; else set -- ms 1000; fi
+		ab "$k.fa.ours/64k" "fa.ours.$k" "fa.64k.$k" "$@"
+		report "fa.2m.$k" "$@"
 		ratio "$k.fa.2m/ours" "fa.2m.$k" "fa.ours.$k"
 	done
-	report fa.ours.java s
-	report fa.64k.java s
-	report fa.2m.java s
-	ratio java.fa.ours/64k fa.ours.java fa.64k.java
-	ratio java.fa.2m/ours fa.2m.java fa.ours.java
 	SBX=$sbx_saved
 }
 
@@ -902,8 +902,7 @@ bench_huge() {
 		{ echo "bench: huge n/a: this host kernel has no transparent huge pages"; return 0; }
 	echo "bench: == huge: guest RAM on huge pages (--huge-pages on) vs 4 KiB pages (off): boot, trivial task, $HELLO, $JAVA, $RUNS runs each, interleaved (host switch: $(cat /sys/kernel/mm/transparent_hugepage/shmem_enabled))"
 	series_reset huge.on.boot huge.off.boot huge.on.trivial huge.off.trivial \
-	    huge.on.hello.run huge.off.hello.run huge.on.hello.mem huge.off.hello.mem \
-	    huge.on.java.total huge.off.java.total huge.on.java.mem huge.off.java.mem
+	    huge.on.hello huge.off.hello huge.on.java huge.off.java huge.on.mem huge.off.mem
 	# Boots first, back to back as in a pool's steady state: on a VM host
 	# that hands freed memory back to its hypervisor (free page reporting),
 	# the first touches after a big task's memory was freed pay the
@@ -921,32 +920,15 @@ bench_huge() {
 	while [ "$i" -lt "$RUNS" ]; do
 		i=$((i + 1))
 		for mode in on off; do
-			guest "$DATA/run.json" --huge-pages "$mode" "$HELLO"
-			series_add "huge.$mode.hello.run" "$(field "$DATA/run.json" .time.run)"
-			series_add "huge.$mode.hello.mem" "$(field "$DATA/run.json" .memory)"
-			guest "$DATA/run.json" --huge-pages "$mode" --timeout 150 "$JAVA"
-			jq -r .test_output "$DATA/run.json" | grep -q 'OK (1 test)' || die "$JAVA: tests did not pass"
-			series_add "huge.$mode.java.total" "$(field "$DATA/run.json" .time.total)"
-			series_add "huge.$mode.java.mem" "$(field "$DATA/run.json" .memory)"
+			hello_java "huge.$mode" --huge-pages "$mode"
 		done
 	done
-	report huge.on.boot ms 1000
-	report huge.off.boot ms 1000
-	ratio boot.huge/4k huge.on.boot huge.off.boot
+	ab boot.huge/4k huge.on.boot huge.off.boot ms 1000
 	budget huge.on.boot "$(median huge.on.boot | awk '{ print $1 * 1000 }')" 100 "median ms"
-	report huge.on.trivial ms 1000
-	report huge.off.trivial ms 1000
-	ratio trivial.huge/4k huge.on.trivial huge.off.trivial
-	report huge.on.hello.run ms 1000
-	report huge.off.hello.run ms 1000
-	ratio hello.run.huge/4k huge.on.hello.run huge.off.hello.run
-	report huge.on.java.total s
-	report huge.off.java.total s
-	ratio java.total.huge/4k huge.on.java.total huge.off.java.total
-	report huge.on.hello.mem MiB 0.00000095367431640625
-	report huge.off.hello.mem MiB 0.00000095367431640625
-	report huge.on.java.mem MiB 0.00000095367431640625
-	report huge.off.java.mem MiB 0.00000095367431640625
+	ab trivial.huge/4k huge.on.trivial huge.off.trivial ms 1000
+	ab hello.run.huge/4k huge.on.hello huge.off.hello ms 1000
+	ab java.total.huge/4k huge.on.java huge.off.java s
+	ab mem.huge/4k huge.on.mem huge.off.mem MiB 0.00000095367431640625
 }
 
 # The jail and the host filter cost nothing measurable if the seccomp
