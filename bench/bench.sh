@@ -572,7 +572,7 @@ bench_variant() {
 	echo "bench: == variant $name: sandbox-run $* vs ours (build/ defaults), $RUNS runs each, interleaved (Scout on)"
 	series_reset "v.boot.ours" "v.boot.$name" "v.trivial.ours" "v.trivial.$name" \
 	    "v.fork_exec.ours" "v.fork_exec.$name" "v.hello_run.ours" "v.hello_run.$name" \
-	    "v.compile_cold.ours" "v.compile_cold.$name"
+	    "v.compile_cold.ours" "v.compile_cold.$name" "v.java.ours" "v.java.$name"
 	i=0
 	while [ "$i" -lt "$RUNS" ]; do
 		i=$((i + 1))
@@ -602,10 +602,17 @@ bench_variant() {
 				guest "$DATA/run.json" "$@" "$TASKS/compile"
 			fi
 			series_add "v.compile_cold.$k" "$(jq -r .output "$DATA/run.json" | sed -n 1p)"
+			if [ "$k" = ours ]; then
+				guest "$DATA/run.json" --timeout 150 "$JAVA"
+			else
+				guest "$DATA/run.json" "$@" --timeout 150 "$JAVA"
+			fi
+			jq -r .test_output "$DATA/run.json" | grep -q 'OK (1 test)' || die "$JAVA: tests did not pass ($k)"
+			series_add "v.java.$k" "$(field "$DATA/run.json" .time.total)"
 		done
 	done
-	echo "bench:    (boot, trivial = total of an exit-0 task, fork_exec = fork+exec of /bin/true, hello_run = c-hello's run, compile_cold = first gcc of a boot, timed in the guest)"
-	for what in boot:ms:1000 trivial:ms:1000 fork_exec:ms:1 hello_run:ms:1000 compile_cold:ms:1000; do
+	echo "bench:    (boot, trivial = total of an exit-0 task, fork_exec = fork+exec of /bin/true, hello_run = c-hello's run, compile_cold = first gcc of a boot, timed in the guest, java = java-junit's total)"
+	for what in boot:ms:1000 trivial:ms:1000 fork_exec:ms:1 hello_run:ms:1000 compile_cold:ms:1000 java:s:1; do
 		id=${what%%:*}
 		rest=${what#*:}
 		report "v.$id.ours" "${rest%%:*}" "${rest#*:}"

@@ -2,9 +2,9 @@
 # what each section measures and how it prints).
 #
 #   make bench-uml                     boot, initrd, hello, proc, java, jvm,
-#                                      maven, fpu, scout, memory, pin, jail,
-#                                      preboot, then previous (vs
-#                                      bench/previous.txt)
+#                                      maven, fpu, scout, memory, pin, huge,
+#                                      faultaround, prewarm, jail, preboot,
+#                                      then previous (vs bench/previous.txt)
 #   make bench-uml BENCH_SECTIONS=boot one or more sections only
 #   make bench KERNEL_VARIANTS="raid6-btrfs squashfs-lz4"
 #                                      also build (once, then cached) and
