@@ -26,7 +26,6 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -432,9 +431,7 @@ struct jail *jail_new(const struct jail_spec *s, char *err, size_t errlen)
 	    err, errlen) < 0)
 		goto out;
 	/* Guest RAM: UML maps it executable (guest code runs from it). */
-	snprintf(opts, sizeof(opts), "size=%" PRIu64 ",mode=0700,uid=%u,gid=%u%s", s->ram_size,
-	    (unsigned)s->uid, (unsigned)s->gid, s->ram_huge ? ",huge=always" : "");
-	if (jail_add_or_fail(j, JAIL_TMPFS, NULL, s->ram_dir, opts, MS_NODEV, err, errlen) < 0)
+	if (jail_add_or_fail(j, JAIL_TMPFS, NULL, s->ram_dir, s->ram_opts, MS_NODEV, err, errlen) < 0)
 		goto out;
 	/* Its own pid namespace only; other uids' processes (the namespace's
 	 * init, which is not dumpable) hidden. Read-only: no /proc/sys write. */

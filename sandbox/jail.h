@@ -27,8 +27,8 @@ struct jail_spec {
 	const char *runnable;		/* in work_dir: bound read-only */
 	const char *output;		/* in work_dir: bound read-write */
 	const char *ram_dir;		/* in work_dir: the guest RAM tmpfs */
-	uint64_t ram_size;		/* its size cap, bytes */
-	int ram_huge;			/* mount it with huge=always (huge_pages.c) */
+	const char *ram_opts;		/* its tmpfs options (size cap, owner,
+					 * huge pages), as uml.c mounts it unjailed */
 	uid_t uid;			/* owner of the work and RAM tmpfs */
 	gid_t gid;
 };

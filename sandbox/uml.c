@@ -176,7 +176,7 @@ char **uml_argv(const struct uml_launch *l, char *err, size_t errlen)
 		n++;
 	}
 #ifdef SANDBOX_TEST_HOOKS
-	for (size_t i = 0; l->kernel_args != NULL && l->kernel_args[i] != NULL && i < 4; i++)
+	for (size_t i = 0; l->kernel_args != NULL && i < 4 && l->kernel_args[i] != NULL; i++)
 		argv[n++] = uml_strf("%s", l->kernel_args[i]);
 #endif
 	for (size_t i = 0; i < n; i++)
@@ -401,8 +401,7 @@ static int uml_jail_prepare(const struct uml_launch *l, struct uml_child *c, cha
 	s.runnable = l->runnable;
 	s.output = l->output;
 	s.ram_dir = l->tmp_dir;
-	s.ram_size = l->memory + 32 * MiB;
-	s.ram_huge = l->huge_pages;
+	s.ram_opts = c->tmp_opts;
 	s.uid = l->uid;
 	s.gid = l->gid;
 	c->jail = jail_new(&s, err, errlen);

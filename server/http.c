@@ -92,6 +92,7 @@ static void conn_exempt(struct req *r)
 static char incoming_dir[4096];
 static int listen_sock = -1;
 static int wake_fd = -1;	/* eventfd: another thread resumed a connection */
+static int mhd_epoll_fd = -1;	/* libmicrohttpd's, fixed for the daemon's life */
 static pthread_t http_thread;
 static atomic_int http_stopping;
 static atomic_int lookups;	/* notify-host lookups in flight */
@@ -657,7 +658,6 @@ static void cut_request(struct conn *ct, double age)
  * next timeout (at most 250 ms, for the request-timeout sweep). */
 static void http_wait_events(void)
 {
-	const union MHD_DaemonInfo *info = MHD_get_daemon_info(mhd, MHD_DAEMON_INFO_EPOLL_FD);
 	MHD_UNSIGNED_LONG_LONG mhd_ms;
 	struct pollfd pfd[2];
 	int ms = 250;
@@ -665,7 +665,7 @@ static void http_wait_events(void)
 
 	if (MHD_get_timeout(mhd, &mhd_ms) == MHD_YES && mhd_ms < (MHD_UNSIGNED_LONG_LONG)ms)
 		ms = (int)mhd_ms;
-	pfd[0].fd = info != NULL ? info->epoll_fd : -1;
+	pfd[0].fd = mhd_epoll_fd;
 	pfd[0].events = POLLIN;
 	pfd[1].fd = wake_fd;
 	pfd[1].events = POLLIN;
@@ -724,6 +724,7 @@ int http_start(const struct config *cfg)
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	char host[128] = "?", serv[16] = "?";
+	const union MHD_DaemonInfo *info;
 
 	hcfg = cfg;
 	snprintf(incoming_dir, sizeof(incoming_dir), "%s/incoming", cfg->work_dir);
@@ -754,6 +755,8 @@ int http_start(const struct config *cfg)
 		log_warnx("%s: libmicrohttpd did not start", __func__);
 		return -1;
 	}
+	info = MHD_get_daemon_info(mhd, MHD_DAEMON_INFO_EPOLL_FD);
+	mhd_epoll_fd = info != NULL ? info->epoll_fd : -1;
 	if (pthread_create(&http_thread, NULL, http_main, NULL) != 0) {
 		log_warnx("%s: cannot start the HTTP thread", __func__);
 		MHD_stop_daemon(mhd);
