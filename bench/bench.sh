@@ -55,7 +55,8 @@
 #            boot: through sandbox-run (--preboot: delivery to tmc-run
 #            start, vs launch to tmc-run start), and through two sandboxd
 #            (--preboot on/off): POST to result (wait=1) and POST to
-#            tmc-run start (time.intake + time.boot)
+#            tmc-run start (time.intake + time.boot); a third, pre-boot on
+#            with --spare-unpack off, for the tmc-unpack spares
 #   jvm      the guest JDK's choices, timed inside the guest: java-junit with
 #            the rootfs's CDS archive (ours), with Debian's stock one (dumped
 #            in the guest from the JDK's class list, untimed), with CDS off,
@@ -1022,7 +1023,8 @@ bench_preboot() {
 	echo "bench: == preboot: trivial task (exit 0), a guest booted ahead vs a fresh boot, $RUNS runs each, interleaved, Scout on, --cpu $cpu"
 	series_reset pb.sr.start nopb.sr.start pb.sr.total nopb.sr.total \
 	    pb.http.result nopb.http.result pb.http.start nopb.http.start pb.http.intake nopb.http.intake \
-	    pb.http.run nopb.http.run pb.http.after nopb.http.after
+	    pb.http.run nopb.http.run pb.http.after nopb.http.after \
+	    nosp.http.result nosp.http.intake nosp.http.start nosp.http.run nosp.http.after
 	i=0
 	while [ "$i" -lt "$RUNS" ]; do
 		i=$((i + 1))
@@ -1043,17 +1045,23 @@ bench_preboot() {
 	tar -C "$TASKS/trivial" -cf "$tar" tmc-run
 	port_pb=$(sandboxd_start pb --preboot on --cpu "$cpu")
 	port_nopb=$(sandboxd_start nopb --preboot off --cpu "$cpu")
-	trap 'sandboxd_stop pb; sandboxd_stop nopb; loadavg end' EXIT
+	port_nosp=$(sandboxd_start nosp --preboot on --spare-unpack off --cpu "$cpu")
+	trap 'sandboxd_stop pb; sandboxd_stop nopb; sandboxd_stop nosp; loadavg end' EXIT
 	# One warm-up each (page cache), then alternate; the pause lets the
 	# pre-booting instance have its next guest ready, as an idle one would.
 	post_wait "$port_pb" "$tar" "$DATA/http.json"
 	post_wait "$port_nopb" "$tar" "$DATA/http.json"
+	post_wait "$port_nosp" "$tar" "$DATA/http.json"
 	i=0
 	while [ "$i" -lt "$RUNS" ]; do
 		i=$((i + 1))
-		for mode in pb nopb; do
+		for mode in pb nopb nosp; do
 			sleep 2
-			if [ "$mode" = pb ]; then port=$port_pb; else port=$port_nopb; fi
+			case $mode in
+			pb) port=$port_pb ;;
+			nopb) port=$port_nopb ;;
+			nosp) port=$port_nosp ;;
+			esac
 			post_wait "$port" "$tar" "$DATA/http.json"
 			series_add "$mode.http.result" "$(cat "$DATA/http.json.curl")"
 			series_add "$mode.http.intake" "$(field "$DATA/http.json" .time.intake)"
@@ -1065,6 +1073,7 @@ bench_preboot() {
 	done
 	sandboxd_stop pb
 	sandboxd_stop nopb
+	sandboxd_stop nosp
 	trap 'loadavg end' EXIT
 	report pb.http.result ms 1000
 	report nopb.http.result ms 1000
@@ -1079,6 +1088,14 @@ bench_preboot() {
 	report nopb.http.run ms 1000
 	report pb.http.after ms 1000
 	report nopb.http.after ms 1000
+	echo "bench:    (nosp: pre-boot on, --spare-unpack off: each tmc-unpack is exec'd on the task's clock)"
+	report nosp.http.result ms 1000
+	ratio http.result.spare/nospare pb.http.result nosp.http.result
+	report nosp.http.intake ms 1000
+	ratio http.intake.spare/nospare pb.http.intake nosp.http.intake
+	report nosp.http.after ms 1000
+	ratio http.after.spare/nospare pb.http.after nosp.http.after
+	report nosp.http.run ms 1000
 	echo "bench:    (result = curl's POST with wait=1 to the answer; start = time.intake + time.boot: the end of the upload to 'tmc-init: run'; intake = upload validated by tmc-unpack, to the guest's launch or delivery; run = time.run; after = result - intake - time.total: the upload, and after the power-off the teardown, output.tar read by tmc-unpack, the answer)"
 }
 

@@ -292,6 +292,17 @@ int privsep_upload(const struct privsep_helper *h, const char *in_path, const ch
     const struct upload_limits *lim, char *err, size_t errlen);
 int privsep_output(const struct privsep_helper *h, const char *path, uint64_t file_cap,
     const struct privsep_expect *expect, struct output_set *out, char *err, size_t errlen);
+/* A spare tmc-unpack for the next privsep_upload/privsep_output with these
+ * caps: started now, confined, waiting for its input; the request then
+ * skips the exec and the loading. No-op when one is kept, or for h->fn. */
+int privsep_upload_spare(const struct privsep_helper *h, const struct upload_limits *lim,
+    char *err, size_t errlen);
+int privsep_output_spare(const struct privsep_helper *h, uint64_t file_cap, char *err,
+    size_t errlen);
+/* Ends every spare (at exit; a spare also dies with the thread that made it). */
+void privsep_spares_drop(void);
+/* Tests: how many spares are kept, their pids in pids[0..max). */
+int privsep_spares(pid_t *pids, int max);
 
 /* vmlog.c: the timestamped, capped console transcript. */
 struct vmlog;

@@ -463,6 +463,13 @@ int main(int argc, char **argv)
 	}
 	snprintf(tmp_tar, sizeof(tmp_tar), "%s/runnable.tar", tmp_dir);
 	if (prepare_task(&cfg, task, tmp_tar, &use) == 0) {
+		struct privsep_helper reader;
+
+		/* The reader of output.tar loads its libraries while the guest
+		 * boots and runs, not after. */
+		sandbox_unpack_helper(&cfg, &reader);
+		if (privsep_output_spare(&reader, cfg.limits.file_cap, err, sizeof(err)) < 0)
+			log_warnx("tmc-unpack spare: %s", err);
 		if ((preboot ? run_preboot(&cfg, use, &result, err, sizeof(err)) :
 		    sandbox_run(&cfg, use, &result, err, sizeof(err))) < 0) {
 			log_warnx("sandbox: %s", err);
@@ -479,6 +486,7 @@ int main(int argc, char **argv)
 	}
 	rm_rf(tmp_dir);
 out:
+	privsep_spares_drop();
 	json_decref(result);
 	uid_slot_release(&held);
 #ifdef SANDBOX_TEST_HOOKS

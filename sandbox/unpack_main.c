@@ -9,7 +9,10 @@
  *   tmc-unpack output FILE_CAP
  *       fd 0 the guest's output.tar (output_tar.c); answers FILE... NOTE END,
  *       or ERROR.
- *   fd 2 is /dev/null, fd 3 the answer pipe; no other fd is open.
+ *   tmc-unpack spare MODE ARGS...
+ *       started ahead of its request: waits for fds 0 and 1 on fd 3 (a
+ *       socket), then as MODE ARGS.
+ *   fd 2 is /dev/null, fd 3 the answer pipe (or socket); no other fd is open.
  *
  * It arrives unprivileged (the instance's UML uid when the caller is root),
  * with no_new_privs and rlimits set by the caller. Before it reads a byte it
@@ -31,6 +34,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 static int unpack_answer_error(const char *err)
@@ -125,12 +129,51 @@ static int unpack_output(char **argv)
 	return rc;
 }
 
+/* A spare (privsep.c): started before its request, it waits on fd 3 (a
+ * socket) for one byte carrying the request's input and output fds, and
+ * puts them on fds 0 and 1. Before the filter, before any input: the
+ * only peer is the caller that started it. 0, or -1 (the caller hung up
+ * or sent something else). */
+static int unpack_wait_request(void)
+{
+	char data, cbuf[CMSG_SPACE(2 * sizeof(int))];
+	struct iovec iov = { .iov_base = &data, .iov_len = 1 };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+		.msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *cm;
+	int fds[2];
+	ssize_t n;
+
+	do
+		n = recvmsg(PRIVSEP_FD_MSG, &msg, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	cm = n == 1 ? CMSG_FIRSTHDR(&msg) : NULL;
+	if (cm == NULL || (msg.msg_flags & MSG_CTRUNC) || cm->cmsg_level != SOL_SOCKET ||
+	    cm->cmsg_type != SCM_RIGHTS || cm->cmsg_len != CMSG_LEN(sizeof(fds)))
+		return -1;
+	memcpy(fds, CMSG_DATA(cm), sizeof(fds));
+	if (dup2(fds[0], PRIVSEP_FD_IN) < 0 || dup2(fds[1], PRIVSEP_FD_OUT) < 0)
+		return -1;
+	close(fds[0]);
+	close(fds[1]);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	/* Not dumpable: other processes of the uid (other instances' UML)
 	 * can neither ptrace it nor read its /proc files. Unconfined, it
 	 * answers nothing: the caller reports "could not confine itself". */
-	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 || unpack_confine() < 0)
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		return PRIVSEP_EXIT_SETUP;
+	if (argc > 1 && strcmp(argv[1], "spare") == 0) {
+		if (unpack_wait_request() < 0)
+			return PRIVSEP_EXIT_SETUP;
+		argv[1] = argv[0];
+		argv++;
+		argc--;
+	}
+	if (unpack_confine() < 0)
 		return PRIVSEP_EXIT_SETUP;
 	if (argc == 5 && strcmp(argv[1], "upload") == 0)
 		return unpack_upload(argv + 2);

@@ -351,9 +351,27 @@ static void runner_idle(void)
 	pthread_cond_timedwait(&runner_cond, &runner_lock, &until);
 }
 
+/* A waiting tmc-unpack for the next upload and for the next output.tar
+ * (privsep.c's spares), started while the instance is idle: a task's
+ * intake and its collection then skip an exec each. Made by this thread,
+ * which they die with. Without one, a request starts its own. */
+static void runner_keep_spares(void)
+{
+	struct privsep_helper unpack;
+	char err[512] = "";
+
+	if (!rcfg->spare_unpack)
+		return;
+	sandbox_unpack_helper(&rsb, &unpack);
+	if (privsep_upload_spare(&unpack, &rcfg->upload, err, sizeof(err)) < 0 ||
+	    privsep_output_spare(&unpack, rsb.limits.file_cap, err, sizeof(err)) < 0)
+		log_warnx("tmc-unpack spare: %s (tasks start their own)", err);
+}
+
 static void *runner_main(void *arg)
 {
 	(void)arg;
+	runner_keep_spares();
 	pthread_mutex_lock(&runner_lock);
 	for (;;) {
 		struct task *t;
@@ -379,12 +397,14 @@ static void *runner_main(void *arg)
 		run_task(t);
 		status_task_ended();
 		task_unref(t);
+		runner_keep_spares();
 		pthread_mutex_lock(&runner_lock);
 		runner_active = 0;
 		pthread_cond_broadcast(&runner_cond);
 	}
 	pthread_mutex_unlock(&runner_lock);
 	preboot_stop();
+	privsep_spares_drop();
 	return NULL;
 }
 

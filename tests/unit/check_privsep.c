@@ -14,6 +14,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -745,6 +746,173 @@ START_TEST(test_output_swapped)
 }
 END_TEST
 
+/* Spares (privsep.c): a tmc-unpack started before its request answers
+ * exactly as a fresh one, and is used up by it. */
+START_TEST(test_upload_spare)
+{
+	const struct upload_case *c = &uploads[_i];
+	struct privsep_helper h = helper_real();
+	struct upload_limits lim;
+	char err1[512] = "", err2[512] = "", *b1, *b2;
+	const char *in = tmp_path("in"), *o1 = tmp_path("o1.tar"), *o2 = tmp_path("o2.tar");
+	pid_t pid;
+	size_t l1, l2;
+	int r1, r2;
+
+	make_tar(in, c->filt, c->ents, 0);
+	upload_limits_defaults(&lim);
+	if (c->max_unpacked)
+		lim.max_unpacked = c->max_unpacked;
+	ck_assert_int_eq(privsep_upload_spare(&h, &lim, err2, sizeof(err2)), 0);
+	ck_assert_int_eq(privsep_spares(&pid, 1), 1);
+	/* Asked again: the one kept is enough. */
+	ck_assert_int_eq(privsep_upload_spare(&h, &lim, err2, sizeof(err2)), 0);
+	ck_assert_int_eq(privsep_spares(&pid, 1), 1);
+	r1 = upload_tar_normalize(in, o1, &lim, err1, sizeof(err1));
+	r2 = privsep_upload(&h, in, o2, &lim, err2, sizeof(err2));
+	ck_assert_int_eq(privsep_spares(NULL, 0), 0);
+	ck_assert_int_eq(kill(pid, 0), -1);	/* reaped */
+	ck_assert_msg(r1 == r2, "%s: in-process %d (%s), spare %d (%s)", c->what, r1, err1, r2, err2);
+	ck_assert_str_eq(err2, err1);
+	if (r1 < 0)
+		return;
+	b1 = slurp(o1, &l1);
+	b2 = slurp(o2, &l2);
+	ck_assert_msg(l1 == l2 && memcmp(b1, b2, l1) == 0, "%s: runnable.tar differs", c->what);
+	free(b1);
+	free(b2);
+}
+END_TEST
+
+START_TEST(test_output_spare)
+{
+	const struct output_case *c = &outputs[_i];
+	struct privsep_helper h = helper_real();
+	struct output_set s1, s2;
+	char err1[512] = "", err2[512] = "";
+	const char *in = tmp_path("output.tar");
+	int r1, r2;
+
+	make_tar(in, c->filt, c->ents, c->tail);
+	ck_assert_int_eq(privsep_output_spare(&h, 1024, err2, sizeof(err2)), 0);
+	ck_assert_int_eq(privsep_spares(NULL, 0), 1);
+	r1 = output_tar_read(in, 1024, &s1, err1, sizeof(err1));
+	r2 = privsep_output(&h, in, 1024, NULL, &s2, err2, sizeof(err2));
+	ck_assert_int_eq(privsep_spares(NULL, 0), 0);
+	ck_assert_msg(r1 == 0 && r2 == 0, "%s: in-process %d (%s), spare %d (%s)", c->what, r1,
+	    err1, r2, err2);
+	ck_assert_uint_eq(s1.count, s2.count);
+	ck_assert_int_eq(s1.malformed, s2.malformed);
+	ck_assert_str_eq(s1.note, s2.note);
+	for (size_t i = 0; i < s1.count; i++) {
+		ck_assert_str_eq(s1.files[i].name, s2.files[i].name);
+		ck_assert_uint_eq(s1.files[i].len, s2.files[i].len);
+		ck_assert(memcmp(s1.files[i].data, s2.files[i].data, s1.files[i].len + 1) == 0);
+	}
+	output_set_free(&s1);
+	output_set_free(&s2);
+}
+END_TEST
+
+/* A spare is confined before it waits: the unprivileged uid and gid,
+ * no_new_privs, not dumpable, the rlimits of its request, fds 0-3 only;
+ * its seccomp filter comes with the request (it has none while waiting). */
+START_TEST(test_spare_confined)
+{
+	struct privsep_helper h = helper_real();
+	struct upload_limits lim;
+	char err[512] = "", path[64], line[256], *status;
+	unsigned want = geteuid() == 0 ? RUN_UID : (unsigned)geteuid(), uid = 0, gid = 0;
+	int nnp = -1, fds = 0;
+	size_t len;
+	pid_t pid;
+	DIR *d;
+	FILE *f;
+
+	upload_limits_defaults(&lim);
+	ck_assert_int_eq(privsep_upload_spare(&h, &lim, err, sizeof(err)), 0);
+	ck_assert_int_eq(privsep_spares(&pid, 1), 1);
+	/* Until the exec is done, /proc shows the forked caller. */
+	for (int k = 0; k < 500; k++) {
+		snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+		status = slurp(path, &len);
+		if (strncmp(status, "tmc-unpack", 10) == 0) {
+			free(status);
+			break;
+		}
+		free(status);
+		usleep(10000);
+	}
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		sscanf(line, "Uid:\t%u", &uid);
+		sscanf(line, "Gid:\t%u", &gid);
+		sscanf(line, "NoNewPrivs:\t%d", &nnp);
+	}
+	fclose(f);
+	ck_assert_uint_eq(uid, want);
+	ck_assert_uint_eq(gid, geteuid() == 0 ? RUN_GID : (unsigned)getegid());
+	ck_assert_int_eq(nnp, 1);
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	d = opendir(path);
+	if (d != NULL) {	/* readable to root only: it is not dumpable */
+		for (struct dirent *e; (e = readdir(d)) != NULL;)
+			if (e->d_name[0] != '.')
+				fds++;
+		closedir(d);
+		ck_assert_int_eq(fds, 4);
+	}
+	privsep_spares_drop();
+	ck_assert_int_eq(privsep_spares(NULL, 0), 0);
+	ck_assert_int_eq(kill(pid, 0), -1);
+}
+END_TEST
+
+/* A spare that died is replaced by a fresh process, and one made for other
+ * caps is not used. */
+START_TEST(test_spare_dead_or_other)
+{
+	struct privsep_helper h = helper_real();
+	struct upload_limits lim, other;
+	char err[512] = "";
+	const struct ent ents[] = { RUN, NONE };
+	pid_t pid;
+
+	make_tar(tmp_path("in.tar"), PLAIN, ents, 0);
+	upload_limits_defaults(&lim);
+	ck_assert_int_eq(privsep_upload_spare(&h, &lim, err, sizeof(err)), 0);
+	ck_assert_int_eq(privsep_spares(&pid, 1), 1);
+	ck_assert_int_eq(kill(pid, SIGKILL), 0);
+	/* Dead (a zombie) before the request, not while taking it. */
+	for (int k = 0; k < 500; k++) {
+		char path[64], *stat;
+		size_t len;
+		int zombie;
+
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+		stat = slurp(path, &len);
+		zombie = strstr(stat, ") Z ") != NULL;
+		free(stat);
+		if (zombie)
+			break;
+		usleep(10000);
+	}
+	ck_assert_msg(privsep_upload(&h, tmp_path("in.tar"), tmp_path("out.tar"), &lim, err,
+	    sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(privsep_spares(NULL, 0), 0);
+	other = lim;
+	other.max_entries = 17;
+	ck_assert_int_eq(privsep_upload_spare(&h, &other, err, sizeof(err)), 0);
+	ck_assert_int_eq(unlink(tmp_path("out.tar")), 0);
+	ck_assert_msg(privsep_upload(&h, tmp_path("in.tar"), tmp_path("out.tar"), &lim, err,
+	    sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(privsep_spares(NULL, 0), 1);
+	privsep_spares_drop();
+}
+END_TEST
+
 static Suite *privsep_suite(void)
 {
 	Suite *s = suite_create("privsep");
@@ -767,6 +935,10 @@ static Suite *privsep_suite(void)
 	tcase_add_test(tr, test_output_missing);
 	tcase_add_loop_test(tr, test_output_swapped, 0, sizeof(swaps) / sizeof(swaps[0]));
 	tcase_add_test(tr, test_no_helper);
+	tcase_add_loop_test(tr, test_upload_spare, 0, sizeof(uploads) / sizeof(uploads[0]));
+	tcase_add_loop_test(tr, test_output_spare, 0, sizeof(outputs) / sizeof(outputs[0]));
+	tcase_add_test(tr, test_spare_confined);
+	tcase_add_test(tr, test_spare_dead_or_other);
 	suite_add_tcase(s, th);
 	suite_add_tcase(s, tc);
 	suite_add_tcase(s, tr);
