@@ -141,6 +141,9 @@ struct sock_fprog;
  * (SECCOMP_FILTER_FLAG_NEW_LISTENER). Returns 0, or -1 with err filled. */
 int scout_filter_build(struct sock_fprog *prog, char *err, size_t errlen);
 void scout_filter_free(struct sock_fprog *prog);
+/* guest/flight_deck.c: the program scout-filter-gen built at build time
+ * (scout_filter_data.S), not to be freed. 0, or -1 with err. */
+int scout_filter_prebuilt(struct sock_fprog *prog, char *err, size_t errlen);
 const struct scout_denied *scout_denied_lookup(int nr);
 const char *scout_syscall_name(int nr);
 

@@ -8,9 +8,21 @@ CARRIER_SRCS := sandbox/guest/carrier_main.c sandbox/guest/flight_deck.c \
 	$(SCOUT_LIB_SRCS) common/log.c common/util.c
 
 GUEST_PROGRAMS += carrier
-$(B)/carrier: $(patsubst %.c,$(B)/static/%.o,$(CARRIER_SRCS))
+$(B)/carrier: $(patsubst %.c,$(B)/static/%.o,$(CARRIER_SRCS)) $(B)/static/sandbox/guest/scout_filter_data.o
 	@mkdir -p $(dir $@)
 	$(CC) -static -o $@ $^ -lseccomp -ljansson
+
+# The filter's BPF program, made once here by libseccomp and built into the
+# Carrier (scout_filter_gen.c says why).
+SCOUT_FILTER_BPF := $(B)/scout-filter.bpf
+$(B)/scout-filter-gen: $(patsubst %.c,$(B)/obj/%.o,sandbox/guest/scout_filter_gen.c \
+    sandbox/guest/scout_filter.c $(COMMON_SRCS))
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+$(SCOUT_FILTER_BPF): $(B)/scout-filter-gen
+	$< $@
+$(B)/static/sandbox/guest/scout_filter_data.o: sandbox/guest/scout_filter_data.S $(SCOUT_FILTER_BPF)
+	@mkdir -p $(dir $@)
+	$(CC) -c -DSCOUT_FILTER_BPF='"$(SCOUT_FILTER_BPF)"' -o $@ $<
 
 UNIT_TESTS += check_policy check_channel check_command_center
 check_policy_SRCS := sandbox/policy.c $(COMMON_SRCS)

@@ -278,6 +278,23 @@ static int take_task_identity(const struct flight_deck_opts *o)
 	return 0;
 }
 
+/* scout_filter_data.S */
+extern const struct sock_filter scout_filter_bpf[];
+extern const uint64_t scout_filter_bpf_size;
+
+int scout_filter_prebuilt(struct sock_fprog *prog, char *err, size_t errlen)
+{
+	uint64_t size = scout_filter_bpf_size;
+
+	if (size == 0 || size % sizeof(struct sock_filter) != 0 ||
+	    size / sizeof(struct sock_filter) > BPF_MAXINSNS)
+		return errbuf_set(err, errlen, "the built-in filter has %llu bytes",
+		    (unsigned long long)size);
+	prog->len = (unsigned short)(size / sizeof(struct sock_filter));
+	prog->filter = (struct sock_filter *)scout_filter_bpf;
+	return 0;
+}
+
 int flight_deck_run(const struct flight_deck_opts *o, struct scout_supervisor *sup)
 {
 	char err[256];
@@ -288,14 +305,13 @@ int flight_deck_run(const struct flight_deck_opts *o, struct scout_supervisor *s
 	gid_t carrier_egid = getegid();
 	double deadline = o->timeout_s > 0 ? mono_now() + o->timeout_s : 0;
 
-	/* Built before fork: the child only loads it. */
-	if (scout_filter_build(&prog, err, sizeof(err)) < 0) {
+	/* Built at build time: the child only loads it. */
+	if (scout_filter_prebuilt(&prog, err, sizeof(err)) < 0) {
 		log_warnx("%s: %s", __func__, err);
 		return 125;
 	}
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) {
 		log_warn("%s: PR_SET_CHILD_SUBREAPER", __func__);
-		scout_filter_free(&prog);
 		return 125;
 	}
 	sigemptyset(&mask);
@@ -306,19 +322,16 @@ int flight_deck_run(const struct flight_deck_opts *o, struct scout_supervisor *s
 	if (sigprocmask(SIG_BLOCK, &mask, &oldmask) < 0 ||
 	    (sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
 		log_warn("%s: signalfd", __func__);
-		scout_filter_free(&prog);
 		return 125;
 	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		log_warn("%s: socketpair", __func__);
-		scout_filter_free(&prog);
 		close(sigfd);
 		return 125;
 	}
 	pid = fork();
 	if (pid < 0) {
 		log_warn("%s: fork", __func__);
-		scout_filter_free(&prog);
 		close(sigfd);
 		close(sv[0]);
 		close(sv[1]);
@@ -330,7 +343,6 @@ int flight_deck_run(const struct flight_deck_opts *o, struct scout_supervisor *s
 		child_takeoff(o, &prog, sv[1], &oldmask, self);
 	}
 	close(sv[1]);
-	scout_filter_free(&prog);
 	nfd = recv_fd(sv[0]);
 	close(sv[0]);
 	if (nfd < 0) {

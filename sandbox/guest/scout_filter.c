@@ -225,9 +225,9 @@ static int add_conditional(scmp_filter_ctx ctx, int nr)
 	}
 }
 
-/* The BPF program of ctx, exported once in the Carrier: the task's child
- * then installs it with one seccomp(2) call instead of having libseccomp
- * generate it again after fork. A pipe carries it: the program is at most
+/* The BPF program of ctx, exported once at build time by scout-filter-gen
+ * (scout_filter_gen.c) and built into the Carrier: the task's child then
+ * installs it with one seccomp(2) call, and no task waits for libseccomp. A pipe carries it: the program is at most
  * BPF_MAXINSNS instructions (32 KiB), within a pipe's 64 KiB buffer. */
 static int export_program(scmp_filter_ctx ctx, struct sock_fprog *prog, char *err, size_t errlen)
 {

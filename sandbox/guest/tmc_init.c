@@ -349,7 +349,7 @@ static void limit(int resource, rlim_t value)
 		_exit(126);
 }
 
-/* Child side of the fork: never returns. */
+/* Child side of the vfork: syscalls only (it shares our memory), never returns. */
 static void __attribute__((noreturn)) exec_task(const struct guest_config *cfg, int out_fd, int err_fd)
 {
 	static char *const envp[] = {
@@ -402,6 +402,19 @@ static void __attribute__((noreturn)) exec_task(const struct guest_config *cfg, 
 	_exit(126);
 }
 
+/* vfork: exec_task() only makes syscalls before its exec (no stdio, no
+ * allocation), and a fork would give UML a new address space to build,
+ * copy and fault in, only to be replaced at once. A function of its own,
+ * so that no local of the caller lives across the vfork. */
+static pid_t __attribute__((noinline)) start_task(const struct guest_config *cfg, int out_fd, int err_fd)
+{
+	pid_t child = vfork();
+
+	if (child == 0)
+		exec_task(cfg, out_fd, err_fd);
+	return child;
+}
+
 static void capture_read(struct capture *c)
 {
 	char sink[65536];
@@ -435,13 +448,11 @@ static int run_task(const struct guest_config *cfg, struct capture *out, struct 
 		meta_add("error=pipe: %s", strerror(errno));
 		return -1;
 	}
-	child = fork();
+	child = start_task(cfg, out_pipe[1], err_pipe[1]);
 	if (child < 0) {
-		meta_add("error=fork: %s", strerror(errno));
+		meta_add("error=vfork: %s", strerror(errno));
 		return -1;
 	}
-	if (child == 0)
-		exec_task(cfg, out_pipe[1], err_pipe[1]);
 	console("tmc-init: run");
 	/* tmc-run's exit must wake the loop as its output does. Its pipes
 	 * close before it can be reaped, and without this the loop then slept
