@@ -42,6 +42,11 @@
 #            default 64 KiB (the previous choice) vs 2 MiB, through the
 #            test-hooks build (--kernel-arg): c-hello's run, java-junit's
 #            total, the trivial task's boot
+#   anonaround  anonymous fault-around (kernel/patches/0004): ours
+#            (sandbox/uml.c's anon_fault_around=16) vs off (1, the
+#            previous choice) vs 32, through the test-hooks build: the
+#            first write per fresh anonymous page (bench/anontouch),
+#            c-hello's run, java-junit's total, the host memory peak
 #   prewarm  a pre-booted guest that warmed its page cache while idle
 #            (sandbox/guest/prewarm.c, the default) vs one that did not
 #            (tmc.prewarm=0), both left idle PREWARM_IDLE_MS (default
@@ -112,7 +117,8 @@ die() {
 
 [ "$RUNS" -ge 5 ] 2>/dev/null || die "RUNS=$RUNS: at least 5 runs are needed for a median"
 for f in "$SBX" "$B/linux.uml" "$B/initrd.img" "$B/rootfs.squashfs" "$BIN/timeit" \
-    "$BIN/forkexec" "$BIN/sysloop" "$BIN/bench_open" "$BIN/memwatch" "$BIN/hostinfo"; do
+    "$BIN/forkexec" "$BIN/sysloop" "$BIN/bench_open" "$BIN/memwatch" "$BIN/hostinfo" \
+    "$BIN/anontouch"; do
 	[ -e "$f" ] || die "$f missing (run through make: make bench)"
 done
 mkdir -p "$DATA"
@@ -247,13 +253,14 @@ make_tasks() {
 	exec ./timeit -n 3 -o output.txt -- gcc -Wall -O2 -o hello hello.c
 	EOF
 
-	cp "$BIN/forkexec" "$BIN/bench_open" "$BIN/sysloop" "$TASKS/micro/"
+	cp "$BIN/forkexec" "$BIN/bench_open" "$BIN/sysloop" "$BIN/anontouch" "$TASKS/micro/"
 	cat > "$TASKS/micro/tmc-run" <<-'EOF'
 	#!/bin/sh
 	set -e
 	./forkexec 100 > output.txt
 	echo "open_us $(./bench_open /etc/passwd 2000)" >> output.txt
 	./sysloop 200 /tmp >> output.txt
+	./anontouch 8 >> output.txt
 	EOF
 	chmod 0755 "$TASKS"/*/tmc-run
 
@@ -902,6 +909,50 @@ bench_faultaround() {
 	SBX=$sbx_saved
 }
 
+# Anonymous fault-around (kernel/patches/0004): a write fault on anonymous
+# memory fills a window of pages. Ours (sandbox/uml.c: 16 pages) against
+# off (1, the kernel's behaviour and the previous choice) and 32.
+bench_anonaround() {
+	sbx_saved=$SBX
+	sbx=$B/tests/sandbox-run-test
+	[ -x "$sbx" ] || die "$sbx missing (run through make: make bench)"
+	SBX=$sbx
+	echo "bench: == anonaround: anon_fault_around 16 pages (ours) vs 1 (off, previous) vs 32; first write per anonymous page (bench/anontouch, 8 MiB), $HELLO run, $JAVA total, host memory peak, $RUNS runs each, interleaved, through $sbx"
+	series_reset aa.ours.touch aa.off.touch aa.32.touch aa.ours.hello aa.off.hello aa.32.hello \
+	    aa.ours.java aa.off.java aa.32.java aa.ours.mem aa.off.mem aa.32.mem
+	i=0
+	while [ "$i" -lt "$RUNS" ]; do
+		i=$((i + 1))
+		for v in ours off 32; do
+			case $v in
+			ours) opt="" ;;
+			off) opt="--kernel-arg anon_fault_around=1" ;;
+			32) opt="--kernel-arg anon_fault_around=32" ;;
+			esac
+			# shellcheck disable=SC2086
+			guest "$DATA/run.json" --images "$B" $opt "$TASKS/micro"
+			series_add "aa.$v.touch" "$(output_value "$DATA/run.json" anon_touch_us)"
+			# shellcheck disable=SC2086
+			hello_java "aa.$v" --images "$B" $opt
+		done
+	done
+	report aa.ours.touch us 1
+	report aa.off.touch us 1
+	ratio touch.aa.ours/off aa.ours.touch aa.off.touch
+	report aa.32.touch us 1
+	for k in hello java mem; do
+		case $k in
+		java) set -- s 1 ;;
+		mem) set -- MiB 0.00000095367431640625 ;;
+		*) set -- ms 1000 ;;
+		esac
+		ab "$k.aa.ours/off" "aa.ours.$k" "aa.off.$k" "$@"
+		report "aa.32.$k" "$@"
+		ratio "$k.aa.32/ours" "aa.32.$k" "aa.ours.$k"
+	done
+	SBX=$sbx_saved
+}
+
 # Every first touch of guest RAM is a host shmem fault; on huge pages a
 # fault fills 2 MiB. What it saves at boot and in a task, and what it adds
 # to the host's memory peak.
@@ -1121,7 +1172,7 @@ if [ "${1-}" = variant ]; then
 	bench_variant "$name" "$@"
 	exit 0
 fi
-[ $# -gt 0 ] || set -- boot initrd hello proc java jvm maven fpu scout memory pin huge faultaround prewarm jail preboot previous
+[ $# -gt 0 ] || set -- boot initrd hello proc java jvm maven fpu scout memory pin huge faultaround anonaround prewarm jail preboot previous
 start=$(date +%s)
 for section in "$@"; do
 	case $section in
@@ -1135,6 +1186,7 @@ for section in "$@"; do
 	pin) bench_pin ;;
 	huge) bench_huge ;;
 	faultaround) bench_faultaround ;;
+	anonaround) bench_anonaround ;;
 	prewarm) bench_prewarm ;;
 	jail) bench_jail ;;
 	preboot) bench_preboot ;;
@@ -1142,7 +1194,7 @@ for section in "$@"; do
 	maven) bench_maven ;;
 	fpu) bench_fpu ;;
 	previous) bench_previous ;;
-	*) die "unknown section $section (boot initrd hello proc java jvm maven fpu scout memory pin huge faultaround prewarm jail preboot previous)" ;;
+	*) die "unknown section $section (boot initrd hello proc java jvm maven fpu scout memory pin huge faultaround anonaround prewarm jail preboot previous)" ;;
 	esac
 done
 echo "bench: == done: $* in $(($(date +%s) - start)) s"

@@ -21,7 +21,7 @@ STOCK_UML ?= /usr/bin/linux.uml
 
 BENCH_BIN := $(B)/bench/bin
 BENCH_TOOLS := $(BENCH_BIN)/timeit $(BENCH_BIN)/forkexec $(BENCH_BIN)/sysloop \
-	$(BENCH_BIN)/bench_open $(BENCH_BIN)/memwatch $(BENCH_BIN)/hostinfo
+	$(BENCH_BIN)/bench_open $(BENCH_BIN)/memwatch $(BENCH_BIN)/hostinfo $(BENCH_BIN)/anontouch
 BENCH_INPUTS := $(IMAGES) $(B)/sandbox-run $(B)/sandboxd $(BENCH_TOOLS)
 
 $(BENCH_BIN)/timeit: $(B)/static/bench/timeit.o
@@ -31,6 +31,9 @@ $(BENCH_BIN)/forkexec: $(B)/static/bench/forkexec.o
 	@mkdir -p $(dir $@)
 	$(CC) -static -o $@ $^
 $(BENCH_BIN)/sysloop: $(B)/static/bench/sysloop.o
+	@mkdir -p $(dir $@)
+	$(CC) -static -o $@ $^
+$(BENCH_BIN)/anontouch: $(B)/static/bench/anontouch.o
 	@mkdir -p $(dir $@)
 	$(CC) -static -o $@ $^
 $(BENCH_BIN)/bench_open: $(B)/static/tests/carrier/bench_open.o

@@ -65,6 +65,7 @@ struct uml_proc {
 	int clone_errno;	/* why clone3 failed, 0 when it did not */
 };
 #define UML_FAULT_AROUND_BYTES (256u * 1024)	/* fault_around_bytes= (uml.c) */
+#define UML_ANON_FAULT_AROUND_PAGES 16u		/* anon_fault_around= (uml.c, patch 0004) */
 #define UML_FD_CONSOLE	3
 #define UML_FD_SSL_IN	4
 #define UML_FD_SSL_OUT	5
