@@ -63,7 +63,9 @@
 #            tmc-run start (time.intake + time.boot); a third, pre-boot on
 #            with --spare-unpack off, for the tmc-unpack spares
 #   jvm      the guest JDK's choices, timed inside the guest: java-junit with
-#            the rootfs's CDS archive (ours), with Debian's stock one (dumped
+#            the rootfs's CDS archive and launchers (ours), with the JDK's
+#            own launchers (perf data on: junit-perfdata), with Debian's
+#            stock archive (dumped
 #            in the guest from the JDK's class list, untimed), with CDS off,
 #            C1 only, G1; bench/java-crunch (a CPU-heavy JUnit test that
 #            needs C2) with the defaults vs C1 only (JVM_VARIANTS: a subset)
@@ -272,6 +274,13 @@ make_tasks() {
 	jvm_task "junit-stock" "$JAVA" "$stock_dump" "-XX:SharedArchiveFile=/tmp/stock.jsa"
 	jvm_task "junit-off" "$JAVA" "" "-Xshare:off"
 	jvm_task "junit-c1" "$JAVA" "" "-XX:TieredStopAtLevel=1"
+	# The JDK's launchers without the rootfs's wrappers (rootfs/java/setup.sh,
+	# step 4: -XX:-UsePerfData), first on the PATH: perf data on, as before.
+	real_path='mkdir -p /tmp/real; for t in java javac; do ln -s "$(readlink -f /usr/bin/$t).real" /tmp/real/$t; done; export PATH=/tmp/real:$PATH'
+	jvm_task "junit-perfdata" "$JAVA" "$real_path" ""
+	# javac with the wrapper's perf-data default but tiered, as java is.
+	tiered_javac='mkdir -p /tmp/real; printf "#!/bin/sh\nexec %s -J-XX:-UsePerfData \"\$@\"\n" "$(readlink -f /usr/bin/javac).real" > /tmp/real/javac; chmod +x /tmp/real/javac; export PATH=/tmp/real:$PATH'
+	jvm_task "junit-javac-tiered" "$JAVA" "$tiered_javac" ""
 	jvm_task "junit-g1" "$JAVA" "" "-XX:+UseG1GC"
 	jvm_task "crunch-ours" "$CRUNCH" "" ""
 	jvm_task "crunch-c1" "$CRUNCH" "" "-XX:TieredStopAtLevel=1"
@@ -714,8 +723,8 @@ bench_java() {
 # guest by timeit around the exercise's tmc-run, boots interleaved.
 bench_jvm() {
 	echo "bench: == jvm: $JAVA and $CRUNCH (javac + JUnitCore) timed inside the guest, $RUNS boots per variant, interleaved"
-	echo "bench:    junit-ours: the rootfs's CDS archive, no flag; junit-stock: Debian's (java -Xshare:dump, untimed); junit-off: -Xshare:off; junit-c1: -XX:TieredStopAtLevel=1; junit-g1: -XX:+UseG1GC (archived heap objects map only with G1); crunch-*: the CPU-heavy test, defaults vs C1 only"
-	variants=${JVM_VARIANTS:-junit-ours junit-stock junit-off junit-c1 junit-g1 crunch-ours crunch-c1}
+	echo "bench:    junit-ours: the rootfs's CDS archive and launchers (-XX:-UsePerfData), no flag; junit-perfdata: the JDK's own launchers (perf data on, javac tiered: the previous choice); junit-javac-tiered: perf data off, javac tiered; junit-stock: Debian's (java -Xshare:dump, untimed); junit-off: -Xshare:off; junit-c1: -XX:TieredStopAtLevel=1; junit-g1: -XX:+UseG1GC (archived heap objects map only with G1); crunch-*: the CPU-heavy test, defaults vs C1 only"
+	variants=${JVM_VARIANTS:-junit-ours junit-perfdata junit-javac-tiered junit-stock junit-off junit-c1 junit-g1 crunch-ours crunch-c1}
 	for v in $variants; do
 		series_reset "jvm.$v"
 	done
@@ -732,6 +741,8 @@ bench_jvm() {
 	for v in $variants; do
 		report "jvm.$v" s
 	done
+	jvm_ratio jvm.junit.ours/perfdata junit-ours junit-perfdata
+	jvm_ratio jvm.junit.ours/javac-tiered junit-ours junit-javac-tiered
 	jvm_ratio jvm.cds.stock/ours junit-stock junit-ours
 	jvm_ratio jvm.cds.off/ours junit-off junit-ours
 	jvm_ratio jvm.junit.c1/ours junit-c1 junit-ours
