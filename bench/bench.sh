@@ -4,8 +4,8 @@
 #
 #   bench/bench.sh [SECTION...]        default: boot initrd hello proc java
 #                                      jvm maven fpu scout memory pin huge
-#                                      faultaround prewarm jail preboot
-#                                      previous
+#                                      faultaround anonaround prewarm jail
+#                                      preboot previous
 #   bench/bench.sh variant NAME KERNEL compare a kernel build with ours
 #   bench/bench.sh variant NAME -- SANDBOX-RUN-OPTION...
 #                                      compare runs with those options (e.g.
