@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -204,5 +205,76 @@ int drop_ids(uid_t uid, gid_t gid)
 		return 2;
 	if (syscall(SYS_setresuid, uid, uid, uid) < 0)
 		return 3;
+	return 0;
+}
+
+/* File descriptors over a unix socket: one byte carrying n (at most
+ * FDS_PASS_MAX) of them as SCM_RIGHTS. 0, or -1 with errno. */
+int send_fds(int sock, const int *fds, size_t n)
+{
+	char data = 'F';
+	union {
+		char buf[CMSG_SPACE(FDS_PASS_MAX * sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = { .iov_base = &data, .iov_len = 1 };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+		.msg_controllen = CMSG_SPACE(n * sizeof(int)) };
+	struct cmsghdr *cm;
+
+	if (n == 0 || n > FDS_PASS_MAX) {
+		errno = EINVAL;
+		return -1;
+	}
+	memset(&ctl, 0, sizeof(ctl));
+	cm = CMSG_FIRSTHDR(&msg);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(n * sizeof(int));
+	memcpy(CMSG_DATA(cm), fds, n * sizeof(int));
+	return sendmsg(sock, &msg, MSG_NOSIGNAL) == 1 ? 0 : -1;
+}
+
+/* The other end: exactly one byte and exactly n fds (received
+ * close-on-exec), or -1 (EPROTO when the message was anything else; any
+ * fds that came with it are closed). Blocks; EINTR is retried. */
+int recv_fds(int sock, int *fds, size_t n)
+{
+	char data;
+	union {
+		char buf[CMSG_SPACE(FDS_PASS_MAX * sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = { .iov_base = &data, .iov_len = 1 };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+		.msg_controllen = sizeof(ctl.buf) };
+	struct cmsghdr *cm;
+	ssize_t got;
+
+	if (n == 0 || n > FDS_PASS_MAX) {
+		errno = EINVAL;
+		return -1;
+	}
+	do
+		got = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+	while (got < 0 && errno == EINTR);
+	if (got < 0)
+		return -1;
+	cm = got == 1 ? CMSG_FIRSTHDR(&msg) : NULL;
+	if (cm == NULL || (msg.msg_flags & MSG_CTRUNC) || cm->cmsg_level != SOL_SOCKET ||
+	    cm->cmsg_type != SCM_RIGHTS || cm->cmsg_len != CMSG_LEN(n * sizeof(int))) {
+		if (cm != NULL && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+		    cm->cmsg_len > CMSG_LEN(0)) {
+			size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			int extra[FDS_PASS_MAX];
+
+			memcpy(extra, CMSG_DATA(cm), k * sizeof(int));
+			for (size_t i = 0; i < k; i++)
+				close(extra[i]);
+		}
+		errno = EPROTO;
+		return -1;
+	}
+	memcpy(fds, CMSG_DATA(cm), n * sizeof(int));
 	return 0;
 }

@@ -20,5 +20,8 @@ int mkdir_p(const char *path, mode_t mode);
 int rm_rf(const char *path);
 char *self_dir(void);
 int drop_ids(uid_t uid, gid_t gid);
+#define FDS_PASS_MAX 4
+int send_fds(int sock, const int *fds, size_t n);
+int recv_fds(int sock, int *fds, size_t n);
 
 #endif

@@ -528,25 +528,6 @@ static void privsep_spare_end(struct privsep_proc *p)
 	close(p->pidfd);
 }
 
-/* The request's fds 0 and 1 to a waiting spare, with one byte. */
-static int privsep_send_fds(int sock, int in, int out)
-{
-	char data = 'R', cbuf[CMSG_SPACE(2 * sizeof(int))];
-	int fds[2] = { in, out };
-	struct iovec iov = { .iov_base = &data, .iov_len = 1 };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-		.msg_controllen = sizeof(cbuf) };
-	struct cmsghdr *cm;
-
-	memset(cbuf, 0, sizeof(cbuf));
-	cm = CMSG_FIRSTHDR(&msg);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(fds));
-	memcpy(CMSG_DATA(cm), fds, sizeof(fds));
-	return sendmsg(sock, &msg, MSG_NOSIGNAL) == 1 ? 0 : -1;
-}
-
 /* Hands the request to a spare made for it: 0, or -1 when there is none
  * (or it died, or would not take the fds: it is then reaped). */
 static int privsep_take_spare(const struct privsep_req *r, struct privsep_proc *p)
@@ -569,7 +550,7 @@ static int privsep_take_spare(const struct privsep_req *r, struct privsep_proc *
 		return -1;
 	dead = (struct pollfd){ p->pidfd, POLLIN, 0 };
 	if (poll(&dead, 1, 0) != 0 ||
-	    privsep_send_fds(p->fd, r->in_fd, r->out_fd >= 0 ? r->out_fd : r->devnull) < 0) {
+	    send_fds(p->fd, (const int[]){ r->in_fd, r->out_fd >= 0 ? r->out_fd : r->devnull }, 2) < 0) {
 		log_warnx("tmc-unpack: a spare (pid %d) was gone or would not take its request; "
 		    "starting a new one", (int)p->pid);
 		privsep_spare_end(p);

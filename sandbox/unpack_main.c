@@ -34,7 +34,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 static int unpack_answer_error(const char *err)
@@ -136,22 +135,10 @@ static int unpack_output(char **argv)
  * or sent something else). */
 static int unpack_wait_request(void)
 {
-	char data, cbuf[CMSG_SPACE(2 * sizeof(int))];
-	struct iovec iov = { .iov_base = &data, .iov_len = 1 };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-		.msg_controllen = sizeof(cbuf) };
-	struct cmsghdr *cm;
 	int fds[2];
-	ssize_t n;
 
-	do
-		n = recvmsg(PRIVSEP_FD_MSG, &msg, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
-	cm = n == 1 ? CMSG_FIRSTHDR(&msg) : NULL;
-	if (cm == NULL || (msg.msg_flags & MSG_CTRUNC) || cm->cmsg_level != SOL_SOCKET ||
-	    cm->cmsg_type != SCM_RIGHTS || cm->cmsg_len != CMSG_LEN(sizeof(fds)))
+	if (recv_fds(PRIVSEP_FD_MSG, fds, 2) < 0)
 		return -1;
-	memcpy(fds, CMSG_DATA(cm), sizeof(fds));
 	if (dup2(fds[0], PRIVSEP_FD_IN) < 0 || dup2(fds[1], PRIVSEP_FD_OUT) < 0)
 		return -1;
 	close(fds[0]);

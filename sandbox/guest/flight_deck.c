@@ -61,24 +61,6 @@ static void set_limit(int resource, int set, uint64_t v)
 		child_fail(2, "setrlimit");
 }
 
-static int send_fd(int sock, int fd)
-{
-	char data = 'F';
-	char cbuf[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = { .iov_base = &data, .iov_len = 1 };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
-	struct cmsghdr *cm;
-
-	memset(cbuf, 0, sizeof(cbuf));
-	cm = CMSG_FIRSTHDR(&msg);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	return sendmsg(sock, &msg, MSG_NOSIGNAL) == 1 ? 0 : -1;
-}
-
 static void __attribute__((noreturn)) child_takeoff(const struct flight_deck_opts *o,
     const struct sock_fprog *prog, int sock, const sigset_t *oldmask, pid_t carrier)
 {
@@ -112,7 +94,7 @@ static void __attribute__((noreturn)) child_takeoff(const struct flight_deck_opt
 	nfd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, prog);
 	if (nfd < 0)
 		child_fail(2, "seccomp");
-	if (send_fd(sock, nfd) < 0)
+	if (send_fds(sock, &nfd, 1) < 0)
 		child_fail(2, "handing over the listener");
 	close(nfd);
 	close(sock);
@@ -133,24 +115,11 @@ static void __attribute__((noreturn)) child_takeoff(const struct flight_deck_opt
 
 static int recv_fd(int sock)
 {
-	char data;
-	char cbuf[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = { .iov_base = &data, .iov_len = 1 };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
-	struct cmsghdr *cm;
 	struct pollfd pfd = { .fd = sock, .events = POLLIN };
 	int fd;
 
-	if (poll(&pfd, 1, HANDOVER_TIMEOUT_MS) != 1)
+	if (poll(&pfd, 1, HANDOVER_TIMEOUT_MS) != 1 || recv_fds(sock, &fd, 1) < 0)
 		return -1;
-	if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != 1)
-		return -1;
-	cm = CMSG_FIRSTHDR(&msg);
-	if (cm == NULL || cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS ||
-	    cm->cmsg_len != CMSG_LEN(sizeof(int)))
-		return -1;
-	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
 	return fd;
 }
 

@@ -1,8 +1,11 @@
 /* check_util.c: strict number parsing and whole-buffer I/O in common/util.c. */
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/util.h"
@@ -70,6 +73,41 @@ START_TEST(test_read_write_full)
 }
 END_TEST
 
+/* Two pipe ends cross a socket pair and arrive as the same files, close-
+ * on-exec; a message with another count of fds is refused (EPROTO) and
+ * leaves no fd behind. */
+START_TEST(test_pass_fds)
+{
+	int sv[2], p[2], got[2], one[1];
+	struct stat a, b;
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	ck_assert_int_eq(pipe(p), 0);
+	ck_assert_int_eq(send_fds(sv[0], p, 2), 0);
+	ck_assert_int_eq(recv_fds(sv[1], got, 2), 0);
+	for (int i = 0; i < 2; i++) {
+		ck_assert_int_eq(fstat(p[i], &a), 0);
+		ck_assert_int_eq(fstat(got[i], &b), 0);
+		ck_assert(a.st_ino == b.st_ino && a.st_dev == b.st_dev);
+		ck_assert_int_eq(fcntl(got[i], F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+	}
+	ck_assert_int_eq(write_full(got[1], "x", 1), 0);
+	ck_assert_int_eq(read_full(p[0], one, 1), 1);
+	close(got[0]);
+	close(got[1]);
+	ck_assert_int_eq(send_fds(sv[0], p, 2), 0);
+	errno = 0;
+	ck_assert_int_eq(recv_fds(sv[1], one, 1), -1);
+	ck_assert_int_eq(errno, EPROTO);
+	ck_assert_int_eq(send_fds(sv[0], p, 0), -1);
+	ck_assert_int_eq(send_fds(sv[0], p, FDS_PASS_MAX + 1), -1);
+	close(sv[0]);
+	close(sv[1]);
+	close(p[0]);
+	close(p[1]);
+}
+END_TEST
+
 static Suite *util_suite(void)
 {
 	Suite *s = suite_create("util");
@@ -78,6 +116,7 @@ static Suite *util_suite(void)
 	tcase_add_loop_test(tc, test_parse_size, 0, (int)(sizeof(size_cases) / sizeof(size_cases[0])));
 	tcase_add_test(tc, test_parse_u64_range);
 	tcase_add_test(tc, test_read_write_full);
+	tcase_add_test(tc, test_pass_fds);
 	suite_add_tcase(s, tc);
 	return s;
 }
