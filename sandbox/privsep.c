@@ -506,16 +506,22 @@ static pthread_mutex_t spare_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct privsep_spare spares[PRIVSEP_SPARES];
 static unsigned long spare_seq;
 
-static void privsep_key(const struct privsep_req *r, char *key, size_t len)
+/* The key of requests like r: 0, or -1 when it does not fit (a very long
+ * tmc-unpack path), and then no spare is made or used for them. */
+static int privsep_key(const struct privsep_req *r, char *key, size_t len)
 {
-	size_t o = (size_t)snprintf(key, len, "%s|%u:%u:%d|%d:%llu:%llu:%llu:%llu:%llu|",
+	int n = snprintf(key, len, "%s|%u:%u:%d|%d:%llu:%llu:%llu:%llu:%llu|",
 	    r->h->path, (unsigned)r->h->uid, (unsigned)r->h->gid, r->drop, r->limit_as,
 	    (unsigned long long)r->as.rlim_max, (unsigned long long)r->cpu.rlim_max,
 	    (unsigned long long)r->fsize.rlim_max, (unsigned long long)r->nofile.rlim_max,
 	    (unsigned long long)r->core.rlim_max);
+	size_t o = n < 0 ? len : (size_t)n;
 
-	for (int i = 0; i < r->argc && o < len; i++)
-		o += (size_t)snprintf(key + o, len - o, "%s ", r->argv[i]);
+	for (int i = 0; i < r->argc && o < len; i++) {
+		n = snprintf(key + o, len - o, "%s ", r->argv[i]);
+		o = n < 0 ? len : o + (size_t)n;
+	}
+	return o < len ? 0 : -1;
 }
 
 /* Kills and reaps a spare taken out of the table. */
@@ -536,7 +542,8 @@ static int privsep_take_spare(const struct privsep_req *r, struct privsep_proc *
 	struct pollfd dead;
 	int found = 0;
 
-	privsep_key(r, key, sizeof(key));
+	if (privsep_key(r, key, sizeof(key)) < 0)
+		return -1;
 	pthread_mutex_lock(&spare_lock);
 	for (int i = 0; i < PRIVSEP_SPARES && !found; i++) {
 		if (spares[i].proc.pid > 0 && strcmp(spares[i].key, key) == 0) {
@@ -576,9 +583,8 @@ static int privsep_keep_spare(struct privsep_req *r, char *err, size_t errlen)
 	char key[PRIVSEP_KEY_MAX];
 	int i;
 
-	if (r->h->fn != NULL)
+	if (r->h->fn != NULL || privsep_key(r, key, sizeof(key)) < 0)
 		return 0;
-	privsep_key(r, key, sizeof(key));
 	pthread_mutex_lock(&spare_lock);
 	for (i = 0; i < PRIVSEP_SPARES; i++)
 		if (spares[i].proc.pid > 0 && strcmp(spares[i].key, key) == 0)

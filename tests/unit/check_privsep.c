@@ -844,6 +844,24 @@ START_TEST(test_spare_confined)
 }
 END_TEST
 
+/* A key that would not fit (a tmc-unpack path of 600 bytes) makes no
+ * spare: a truncated key could match a request of another mode. */
+START_TEST(test_spare_key_too_long)
+{
+	struct privsep_helper h = helper_real();
+	struct upload_limits lim;
+	char err[512] = "", path[700];
+
+	memset(path, 'x', sizeof(path));
+	path[0] = '/';
+	path[600] = '\0';
+	h.path = path;
+	upload_limits_defaults(&lim);
+	ck_assert_int_eq(privsep_upload_spare(&h, &lim, err, sizeof(err)), 0);
+	ck_assert_int_eq(privsep_spares(NULL, 0), 0);
+}
+END_TEST
+
 /* A spare that died is replaced by a fresh process, and one made for other
  * caps is not used. */
 START_TEST(test_spare_dead_or_other)
@@ -912,6 +930,7 @@ static Suite *privsep_suite(void)
 	tcase_add_loop_test(tr, test_upload_spare, 0, sizeof(uploads) / sizeof(uploads[0]));
 	tcase_add_loop_test(tr, test_output_spare, 0, sizeof(outputs) / sizeof(outputs[0]));
 	tcase_add_test(tr, test_spare_confined);
+	tcase_add_test(tr, test_spare_key_too_long);
 	tcase_add_test(tr, test_spare_dead_or_other);
 	suite_add_tcase(s, th);
 	suite_add_tcase(s, tc);
