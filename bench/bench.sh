@@ -4,7 +4,7 @@
 #
 #   bench/bench.sh [SECTION...]        default: boot initrd hello proc java
 #                                      jvm maven fpu scout memory pin huge
-#                                      faultaround anonaround prewarm jail
+#                                      faultaround anonaround clock prewarm jail
 #                                      preboot previous
 #   bench/bench.sh variant NAME KERNEL compare a kernel build with ours
 #   bench/bench.sh variant NAME -- SANDBOX-RUN-OPTION...
@@ -47,6 +47,14 @@
 #            previous choice) vs 32, through the test-hooks build: the
 #            first write per fresh anonymous page (bench/anontouch),
 #            c-hello's run, java-junit's total, the host memory peak
+#   clock    the guest's clock in the vDSO (kernel/patches/0005: a TSC
+#            clocksource and a [vvar] page): ours (uml_tsc on) vs off (the
+#            syscall per read, the previous choice), through the
+#            test-hooks build, pre-booted and idle CLOCK_IDLE_MS (default
+#            1500: the TSC is calibrated ~0.2 s after boot): one
+#            clock_gettime (bench/sysloop), c-hello's run, java-junit's
+#            total, and java-junit's total in a fresh guest (no pre-boot:
+#            the first ~0.2 s still make the syscall)
 #   prewarm  a pre-booted guest that warmed its page cache while idle
 #            (sandbox/guest/prewarm.c, the default) vs one that did not
 #            (tmc.prewarm=0), both left idle PREWARM_IDLE_MS (default
@@ -329,6 +337,10 @@ maven_task() {
 # copy of the hello exercise.
 prepare_chroot() {
 	[ -f "$CHROOT/.stamp" ] || die "$CHROOT missing (make $CHROOT/.stamp)"
+	# A chroot unpacked from an older rootfs would time other programs (it
+	# once kept the JDK's launchers after the rootfs replaced them).
+	[ "$CHROOT/.stamp" -nt "$B/rootfs.squashfs" ] ||
+	    die "$CHROOT is older than $B/rootfs.squashfs (make $CHROOT/.stamp)"
 	rm -rf "$CHROOT/bench"
 	mkdir -p "$CHROOT/bench"
 	cp "$BIN/timeit" "$BIN/forkexec" "$BIN/bench_open" "$BIN/sysloop" "$CHROOT/bench/"
@@ -964,6 +976,46 @@ bench_anonaround() {
 	SBX=$sbx_saved
 }
 
+# The guest's clock_gettime() read in the vDSO from the TSC, or a syscall
+# (a host ptrace round trip) each.
+bench_clock() {
+	sbx_saved=$SBX
+	sbx=$B/tests/sandbox-run-test
+	[ -x "$sbx" ] || die "$sbx missing (run through make: make bench)"
+	SBX=$sbx
+	idle=${CLOCK_IDLE_MS:-1500}
+	echo "bench: == clock: uml_tsc on (ours: TSC clocksource, clock_gettime in the vDSO) vs off (a syscall per read, previous); one clock_gettime (bench/sysloop), $HELLO run, $JAVA total, pre-booted and idle $idle ms, and $JAVA total in a fresh guest; $RUNS runs each, interleaved, through $sbx"
+	series_reset clk.on.read clk.off.read clk.on.hello clk.off.hello clk.on.java clk.off.java \
+	    clk.on.mem clk.off.mem clk.on.fresh clk.off.fresh
+	i=0
+	while [ "$i" -lt "$RUNS" ]; do
+		i=$((i + 1))
+		for v in on off; do
+			pre="--preboot --preboot-idle $idle --kernel-arg uml_tsc=$v"
+			# shellcheck disable=SC2086
+			guest "$DATA/run.json" --images "$B" $pre "$TASKS/micro"
+			series_add "clk.$v.read" "$(output_value "$DATA/run.json" clock_us)"
+			# shellcheck disable=SC2086
+			hello_java "clk.$v" --images "$B" $pre
+			guest "$DATA/run.json" --images "$B" --kernel-arg "uml_tsc=$v" --timeout 150 "$JAVA"
+			jq -r .test_output "$DATA/run.json" | grep -q 'OK (1 test)' || die "$JAVA: tests did not pass (fresh, uml_tsc=$v)"
+			series_add "clk.$v.fresh" "$(field "$DATA/run.json" .time.total)"
+		done
+	done
+	report clk.on.read us 1
+	report clk.off.read us 1
+	ratio read.clk.on/off clk.on.read clk.off.read
+	for k in hello java fresh mem; do
+		case $k in
+		java|fresh) set -- s 1 ;;
+		mem) set -- MiB 0.00000095367431640625 ;;
+		*) set -- ms 1000 ;;
+		esac
+		ab "$k.clk.on/off" "clk.on.$k" "clk.off.$k" "$@"
+	done
+	SBX=$sbx_saved
+}
+
 # Every first touch of guest RAM is a host shmem fault; on huge pages a
 # fault fills 2 MiB. What it saves at boot and in a task, and what it adds
 # to the host's memory peak.
@@ -1183,7 +1235,7 @@ if [ "${1-}" = variant ]; then
 	bench_variant "$name" "$@"
 	exit 0
 fi
-[ $# -gt 0 ] || set -- boot initrd hello proc java jvm maven fpu scout memory pin huge faultaround anonaround prewarm jail preboot previous
+[ $# -gt 0 ] || set -- boot initrd hello proc java jvm maven fpu scout memory pin huge faultaround anonaround clock prewarm jail preboot previous
 start=$(date +%s)
 for section in "$@"; do
 	case $section in
@@ -1198,6 +1250,7 @@ for section in "$@"; do
 	huge) bench_huge ;;
 	faultaround) bench_faultaround ;;
 	anonaround) bench_anonaround ;;
+	clock) bench_clock ;;
 	prewarm) bench_prewarm ;;
 	jail) bench_jail ;;
 	preboot) bench_preboot ;;
@@ -1205,7 +1258,7 @@ for section in "$@"; do
 	maven) bench_maven ;;
 	fpu) bench_fpu ;;
 	previous) bench_previous ;;
-	*) die "unknown section $section (boot initrd hello proc java jvm maven fpu scout memory pin huge faultaround anonaround prewarm jail preboot previous)" ;;
+	*) die "unknown section $section (boot initrd hello proc java jvm maven fpu scout memory pin huge faultaround anonaround clock prewarm jail preboot previous)" ;;
 	esac
 done
 echo "bench: == done: $* in $(($(date +%s) - start)) s"

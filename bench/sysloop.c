@@ -7,6 +7,9 @@
  * Prints, each a mean in microseconds:
  *   getppid_us     N x getppid(): a syscall every filter lets through, so
  *                  with Scout minus without = the filter's cost per syscall
+ *   clock_us       100 N x clock_gettime(CLOCK_MONOTONIC) through libc: the
+ *                  vDSO, which under UML reads the TSC (kernel patch 0005)
+ *                  or makes the syscall (uml_tsc=off)
  *   create_us      N x creat+close of a new file DIR/sysloop.<i>: a new path
  *                  each time, so under Scout a policy decision not yet cached
  *   reopen_us      N x open O_RDONLY+close of those files: again a (path,
@@ -58,6 +61,14 @@ int main(int argc, char **argv)
 	for (long i = 0; i < n; i++)
 		syscall(SYS_getppid);
 	printf("getppid_us %.3f\n", (now_us() - t0) / (double)n);
+
+	t0 = now_us();
+	for (long i = 0; i < 100 * n; i++) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+	}
+	printf("clock_us %.3f\n", (now_us() - t0) / (double)(100 * n));
 
 	t0 = now_us();
 	for (long i = 0; i < n; i++) {
