@@ -206,6 +206,15 @@ guest() {
 	fi
 }
 
+# guest_java LABEL [sandbox-run options]: one run of $JAVA into
+# $DATA/run.json; stops the bench if its tests did not pass.
+guest_java() {
+	gj_label=$1
+	shift
+	guest "$DATA/run.json" "$@" --timeout 150 "$JAVA"
+	jq -r .test_output "$DATA/run.json" | grep -q 'OK (1 test)' || die "$JAVA: tests did not pass ($gj_label)"
+}
+
 # hello_java KEY [sandbox-run options]: one run each of $HELLO and $JAVA
 # with those options, for the A/B sections; adds KEY.hello (c-hello's
 # time.run), KEY.java (java-junit's time.total) and KEY.mem (java-junit's
@@ -215,8 +224,7 @@ hello_java() {
 	shift
 	guest "$DATA/run.json" "$@" "$HELLO"
 	series_add "$hj_key.hello" "$(field "$DATA/run.json" .time.run)"
-	guest "$DATA/run.json" "$@" --timeout 150 "$JAVA"
-	jq -r .test_output "$DATA/run.json" | grep -q 'OK (1 test)' || die "$JAVA: tests did not pass ($hj_key)"
+	guest_java "$hj_key" "$@"
 	series_add "$hj_key.java" "$(field "$DATA/run.json" .time.total)"
 	series_add "$hj_key.mem" "$(field "$DATA/run.json" .memory)"
 }
@@ -339,7 +347,7 @@ prepare_chroot() {
 	[ -f "$CHROOT/.stamp" ] || die "$CHROOT missing (make $CHROOT/.stamp)"
 	# A chroot unpacked from an older rootfs would time other programs (it
 	# once kept the JDK's launchers after the rootfs replaced them).
-	[ "$CHROOT/.stamp" -nt "$B/rootfs.squashfs" ] ||
+	[ -z "$(find -L "$B/rootfs.squashfs" -newer "$CHROOT/.stamp")" ] ||
 	    die "$CHROOT is older than $B/rootfs.squashfs (make $CHROOT/.stamp)"
 	rm -rf "$CHROOT/bench"
 	mkdir -p "$CHROOT/bench"
@@ -632,11 +640,10 @@ bench_variant() {
 			fi
 			series_add "v.compile_cold.$k" "$(jq -r .output "$DATA/run.json" | sed -n 1p)"
 			if [ "$k" = ours ]; then
-				guest "$DATA/run.json" --timeout 150 "$JAVA"
+				guest_java "$k"
 			else
-				guest "$DATA/run.json" "$@" --timeout 150 "$JAVA"
+				guest_java "$k" "$@"
 			fi
-			jq -r .test_output "$DATA/run.json" | grep -q 'OK (1 test)' || die "$JAVA: tests did not pass ($k)"
 			series_add "v.java.$k" "$(field "$DATA/run.json" .time.total)"
 		done
 	done
@@ -708,8 +715,7 @@ bench_java() {
 	i=0
 	while [ "$i" -lt "$RUNS" ]; do
 		i=$((i + 1))
-		guest "$DATA/run.json" --timeout 150 "$JAVA"
-		jq -r .test_output "$DATA/run.json" | grep -q 'OK (1 test)' || die "$JAVA: tests did not pass in the guest"
+		guest_java "in the guest"
 		series_add java.guest.total "$(field "$DATA/run.json" .time.total)"
 		series_add java.guest.run "$(field "$DATA/run.json" .time.run)"
 		series_add java.guest.cpu "$(cpu "$DATA/run.json")"
@@ -850,8 +856,7 @@ bench_pin() {
 			series_add "$mode.hello.run" "$(field "$DATA/run.json" .time.run)"
 			series_add "$mode.hello.total" "$(field "$DATA/run.json" .time.total)"
 			# shellcheck disable=SC2086
-			guest "$DATA/run.json" $opt --timeout 150 "$JAVA"
-			jq -r .test_output "$DATA/run.json" | grep -q 'OK (1 test)' || die "$JAVA: tests did not pass"
+			guest_java "$mode" $opt
 			series_add "$mode.java.total" "$(field "$DATA/run.json" .time.total)"
 		done
 	done
@@ -868,14 +873,24 @@ bench_pin() {
 	budget pin.java.total "$(median pin.java.total)" 3.0 "median s"
 }
 
-# A pre-booted guest is idle until its task comes; prewarm.c reads what
-# java and gcc start with into its page cache meanwhile. Both sides idle
-# for the same time, as sandboxd's guest would be between two tasks.
-bench_prewarm() {
+# Sections that pass --kernel-arg or --preboot-idle run the test-hooks
+# build of sandbox-run: hooks_sbx_begin switches SBX to it (and sets sbx,
+# for the section's header line), hooks_sbx_end switches back.
+hooks_sbx_begin() {
 	sbx_saved=$SBX
 	sbx=$B/tests/sandbox-run-test
 	[ -x "$sbx" ] || die "$sbx missing (run through make: make bench)"
 	SBX=$sbx
+}
+hooks_sbx_end() {
+	SBX=$sbx_saved
+}
+
+# A pre-booted guest is idle until its task comes; prewarm.c reads what
+# java and gcc start with into its page cache meanwhile. Both sides idle
+# for the same time, as sandboxd's guest would be between two tasks.
+bench_prewarm() {
+	hooks_sbx_begin
 	idle=${PREWARM_IDLE_MS:-5000}
 	echo "bench: == prewarm: pre-booted guest idle ${idle} ms, page cache warmed (ours) vs not (tmc.prewarm=0): $HELLO run, $JAVA total, memory, $RUNS runs each, interleaved, through $sbx"
 	series_reset pw.on.hello pw.off.hello pw.on.java pw.off.java pw.on.mem pw.off.mem
@@ -893,17 +908,14 @@ bench_prewarm() {
 	ab java.total.prewarm/not pw.on.java pw.off.java s
 	budget pw.on.java "$(median pw.on.java)" 3.0 "median s"
 	ab mem.prewarm/not pw.on.mem pw.off.mem MiB 0.00000095367431640625
-	SBX=$sbx_saved
+	hooks_sbx_end
 }
 
 # A guest read fault on a cached file maps its cached neighbours too; each
 # fault it saves is three host round trips. What 256 KiB (ours) buys over
 # the kernel's 64 KiB, and what 2 MiB would.
 bench_faultaround() {
-	sbx_saved=$SBX
-	sbx=$B/tests/sandbox-run-test
-	[ -x "$sbx" ] || die "$sbx missing (run through make: make bench)"
-	SBX=$sbx
+	hooks_sbx_begin
 	echo "bench: == faultaround: fault_around_bytes 256K (ours) vs 64K (kernel default, previous) vs 2M; boot (trivial), $HELLO run, $JAVA total, $RUNS runs each, interleaved, through $sbx"
 	series_reset fa.ours.boot fa.64k.boot fa.2m.boot fa.ours.hello fa.64k.hello fa.2m.hello \
 	    fa.ours.java fa.64k.java fa.2m.java fa.ours.mem fa.64k.mem fa.2m.mem
@@ -929,17 +941,14 @@ bench_faultaround() {
 		report "fa.2m.$k" "$@"
 		ratio "$k.fa.2m/ours" "fa.2m.$k" "fa.ours.$k"
 	done
-	SBX=$sbx_saved
+	hooks_sbx_end
 }
 
 # Anonymous fault-around (kernel/patches/0004): a write fault on anonymous
 # memory fills a window of pages. Ours (sandbox/uml.c: 16 pages) against
 # off (1, the kernel's behaviour and the previous choice) and 32.
 bench_anonaround() {
-	sbx_saved=$SBX
-	sbx=$B/tests/sandbox-run-test
-	[ -x "$sbx" ] || die "$sbx missing (run through make: make bench)"
-	SBX=$sbx
+	hooks_sbx_begin
 	echo "bench: == anonaround: anon_fault_around 16 pages (ours) vs 1 (off, previous) vs 32; first write per anonymous page (bench/anontouch, 8 MiB), $HELLO run, $JAVA total, host memory peak, $RUNS runs each, interleaved, through $sbx"
 	series_reset aa.ours.touch aa.off.touch aa.32.touch aa.ours.hello aa.off.hello aa.32.hello \
 	    aa.ours.java aa.off.java aa.32.java aa.ours.mem aa.off.mem aa.32.mem
@@ -973,16 +982,13 @@ bench_anonaround() {
 		report "aa.32.$k" "$@"
 		ratio "$k.aa.32/ours" "aa.32.$k" "aa.ours.$k"
 	done
-	SBX=$sbx_saved
+	hooks_sbx_end
 }
 
 # The guest's clock_gettime() read in the vDSO from the TSC, or a syscall
 # (a host ptrace round trip) each.
 bench_clock() {
-	sbx_saved=$SBX
-	sbx=$B/tests/sandbox-run-test
-	[ -x "$sbx" ] || die "$sbx missing (run through make: make bench)"
-	SBX=$sbx
+	hooks_sbx_begin
 	idle=${CLOCK_IDLE_MS:-1500}
 	echo "bench: == clock: uml_tsc on (ours: TSC clocksource, clock_gettime in the vDSO) vs off (a syscall per read, previous); one clock_gettime (bench/sysloop), $HELLO run, $JAVA total, pre-booted and idle $idle ms, and $JAVA total in a fresh guest; $RUNS runs each, interleaved, through $sbx"
 	series_reset clk.on.read clk.off.read clk.on.hello clk.off.hello clk.on.java clk.off.java \
@@ -997,8 +1003,7 @@ bench_clock() {
 			series_add "clk.$v.read" "$(output_value "$DATA/run.json" clock_us)"
 			# shellcheck disable=SC2086
 			hello_java "clk.$v" --images "$B" $pre
-			guest "$DATA/run.json" --images "$B" --kernel-arg "uml_tsc=$v" --timeout 150 "$JAVA"
-			jq -r .test_output "$DATA/run.json" | grep -q 'OK (1 test)' || die "$JAVA: tests did not pass (fresh, uml_tsc=$v)"
+			guest_java "fresh, uml_tsc=$v" --images "$B" --kernel-arg "uml_tsc=$v"
 			series_add "clk.$v.fresh" "$(field "$DATA/run.json" .time.total)"
 		done
 	done
@@ -1013,7 +1018,7 @@ bench_clock() {
 		esac
 		ab "$k.clk.on/off" "clk.on.$k" "clk.off.$k" "$@"
 	done
-	SBX=$sbx_saved
+	hooks_sbx_end
 }
 
 # Every first touch of guest RAM is a host shmem fault; on huge pages a
@@ -1079,8 +1084,7 @@ bench_jail() {
 			series_add "jail.$mode.hello.run" "$(field "$DATA/run.json" .time.run)"
 			series_add "jail.$mode.hello.cpu" "$(cpu "$DATA/run.json")"
 			# shellcheck disable=SC2086
-			guest "$DATA/run.json" $opt --timeout 150 "$JAVA"
-			jq -r .test_output "$DATA/run.json" | grep -q 'OK (1 test)' || die "$JAVA: tests did not pass ($mode)"
+			guest_java "$mode" $opt
 			series_add "jail.$mode.java.total" "$(field "$DATA/run.json" .time.total)"
 			series_add "jail.$mode.java.run" "$(field "$DATA/run.json" .time.run)"
 			series_add "jail.$mode.java.cpu" "$(cpu "$DATA/run.json")"
