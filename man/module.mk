@@ -1,9 +1,9 @@
 # man/: the manual pages, written in scdoc and built into roff:
-# sandboxd(8), sandbox-run(1) and tmc-sandbox.conf(5). `make install`
+# sandboxd(8), sandbox-run(1), tmc-sandbox.conf(5) and tmc-make-layer(1). `make install`
 # installs them (MANDIR); the Debian package ships them. man-test checks
 # that each page documents exactly the options the program's --help lists.
 
-MAN_PAGES := sandboxd.8 sandbox-run.1 tmc-sandbox.conf.5
+MAN_PAGES := sandboxd.8 sandbox-run.1 tmc-sandbox.conf.5 tmc-make-layer.1
 MANDIR ?= $(PREFIX)/share/man
 
 .PHONY: man install-man man-test

@@ -65,7 +65,7 @@ compare() {
 }
 
 for f in "$build/sandboxd" "$build/sandbox-run" "$build/man/sandboxd.8" \
-    "$build/man/sandbox-run.1" "$build/man/tmc-sandbox.conf.5"; do
+    "$build/man/sandbox-run.1" "$build/man/tmc-sandbox.conf.5" "$build/man/tmc-make-layer.1"; do
 	[ -s "$f" ] || { echo "man-test: $f missing (make man programs)"; exit 1; }
 done
 
@@ -84,7 +84,7 @@ terms "$build/man/tmc-sandbox.conf.5" SETTINGS | awk '{ print $1 }' | sort -u > 
 compare "tmc-sandbox.conf(5)" "$work/conf.help" "$work/conf.page"
 
 # Each page renders without groff warnings (what lintian checks too).
-for p in sandboxd.8 sandbox-run.1 tmc-sandbox.conf.5; do
+for p in sandboxd.8 sandbox-run.1 tmc-sandbox.conf.5 tmc-make-layer.1; do
 	warn=$(LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -E UTF-8 -l -Tutf8 -Z "$build/man/$p" 2>&1 >/dev/null || true)
 	if [ -n "$warn" ]; then
 		echo "man-test: $p: groff warnings: $warn"
