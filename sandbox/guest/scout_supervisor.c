@@ -25,6 +25,7 @@
 #include <limits.h>
 #include <linux/audit.h>
 #include <linux/capability.h>
+#include <linux/magic.h>
 #include <linux/openat2.h>
 #include <linux/seccomp.h>
 #include <poll.h>
@@ -35,6 +36,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -114,6 +116,8 @@ struct scout_supervisor {
 	int as_task;			/* the task's are in effect now */
 	uid_t carrier_euid;
 	dev_t root_dev;
+	/* sysfs at /sys and cgroup2 at /sys/fs/cgroup (0: not there) */
+	dev_t kernel_fs_dev[2];
 	int root_fixed;
 	struct table names;		/* of struct name_slot */
 	uint8_t rbuf[CHANNEL_MAX_FRAME];
@@ -689,16 +693,20 @@ static int is_digits(const char *s, size_t n)
  * The name cache remembers what lstat said of a name (a directory, a
  * symlink and its target, another file, or nothing) when the task cannot
  * change that name while it runs: every directory from / down to it is
- * "fixed", i.e. on the root file system (not /proc, /sys, /dev or another
- * mount), not owned by the task's uid and without group or other write
- * permission. Only root could change such a directory, and nothing in the
- * guest that runs as root does while the task runs (tmc-init waits for the
- * Carrier); the supervisor performs every mutating call with the task's
- * fsuid, so the kernel refuses a change there whatever the policy says, and
- * mount, chroot and the namespace calls are refused. System paths (gcc's
- * headers and libraries, the JVM's modules) then resolve with no syscall
- * at all; names in the task dir, /tmp and below any mount are looked up
- * afresh every time. A task that runs as root (no --uid) gets no cache.
+ * "fixed", i.e. on the root file system, or on the sysfs at /sys or the
+ * cgroup2 at /sys/fs/cgroup (not /proc, /dev or another mount), not owned
+ * by the task's uid and without group or other write permission. Only
+ * root could change such a directory, and nothing in the guest that runs
+ * as root does while the task runs (tmc-init waits for the Carrier); the
+ * supervisor performs every mutating call with the task's fsuid, so the
+ * kernel refuses a change there whatever the policy says, and mount,
+ * chroot and the namespace calls are refused. sysfs also changes on a
+ * device's hotplug, which a UML guest has not; cgroup2 when root makes a
+ * cgroup, which tmc-init does before the task. System paths (gcc's
+ * headers and libraries, the JVM's modules, the cgroup files the JVM reads
+ * before each compilation) then resolve with no syscall at all; names in
+ * the task dir, /tmp and below any other mount are looked up afresh every
+ * time. A task that runs as root (no --uid) gets no cache.
  */
 struct name_slot {
 	char *path;		/* the key: first */
@@ -751,10 +759,28 @@ static int known_fixed(struct scout_supervisor *sup, const char *path, size_t le
 	return found && s->fixed;
 }
 
+static int fixed_dev(const struct scout_supervisor *sup, dev_t dev)
+{
+	return dev == sup->root_dev ||
+	    (dev != 0 && (dev == sup->kernel_fs_dev[0] || dev == sup->kernel_fs_dev[1]));
+}
+
 static int dir_fixed(const struct scout_supervisor *sup, const struct stat *st)
 {
-	return sup->cache_names && S_ISDIR(st->st_mode) && st->st_dev == sup->root_dev &&
+	return sup->cache_names && S_ISDIR(st->st_mode) && fixed_dev(sup, st->st_dev) &&
 	    st->st_uid != sup->task_uid && !(st->st_mode & (S_IWGRP | S_IWOTH));
+}
+
+/* The device of the file system of type magic mounted at path, or 0. */
+static dev_t kernel_fs(const struct scout_supervisor *sup, const char *path, unsigned long magic)
+{
+	struct statfs sfs;
+	struct stat st;
+
+	if (statfs(path, &sfs) < 0 || (unsigned long)sfs.f_type != magic ||
+	    lstat(path, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_dev == sup->root_dev)
+		return 0;
+	return st.st_dev;
 }
 
 /* What the name path (NUL-terminated, len bytes) is, as the task sees it.
@@ -1831,6 +1857,8 @@ int scout_supervisor_set_task(struct scout_supervisor *sup, uid_t uid, int as_ta
 	if (uid == 0 || lstat("/", &st) < 0)
 		return 0;
 	sup->root_dev = st.st_dev;
+	sup->kernel_fs_dev[0] = kernel_fs(sup, "/sys", SYSFS_MAGIC);
+	sup->kernel_fs_dev[1] = kernel_fs(sup, "/sys/fs/cgroup", CGROUP2_SUPER_MAGIC);
 	sup->cache_names = 1;
 	sup->root_fixed = dir_fixed(sup, &st);
 	return 0;

@@ -179,6 +179,15 @@ check task-names-not-cached      0 -- /bin/sh -c "cd '$T' && echo a > swap && ca
 # System files in fixed directories, opened again and again (name cache).
 check fixed-names-repeat         0 -- /bin/sh -c "for i in 1 2 3 4 5; do head -c 1 /etc/passwd > /dev/null && ! cat /etc/no-such-file 2>/dev/null || exit 1; done"
 
+# sysfs names are cached like the root file system's (and cgroup2's, in
+# the guest: tests/cases/scout-proc-self): repeated, an allowed file still
+# reads, a missing one is ENOENT, and a path no rule allows is refused.
+if [ -r /sys/devices/system/cpu/online ] && [ -e /sys/kernel/uevent_seqnum ]; then
+	checkd sys-names-repeat 0 -- /bin/sh -c "for i in 1 2 3; do '$P' ok open-r /sys/devices/system/cpu/online && '$P' err open-r /sys/devices/system/cpu/no-such-file ENOENT && '$P' err open-r /sys/kernel/uevent_seqnum EACCES || exit 1; done"
+else
+	echo "SKIP sys-names-repeat: no sysfs here"
+fi
+
 # ---- /proc/self under the default policy ------------------------------
 # pagemap, stack, syscall, wchan and mem are denied, under every name the
 # task has for them: its pid, its tids, /proc/thread-self, another of its

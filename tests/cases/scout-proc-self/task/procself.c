@@ -65,6 +65,20 @@ static void try_allowed(const char *fmt, long a)
 		close(fd);
 }
 
+static void try_missing(const char *path)
+{
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0 && errno == ENOENT) {
+		printf("read %s: missing (ENOENT)\n", path);
+		return;
+	}
+	printf("read %s: WRONG (%s)\n", path, fd >= 0 ? "opened" : strerrorname_np(errno));
+	bad++;
+	if (fd >= 0)
+		close(fd);
+}
+
 int main(void)
 {
 	pthread_t th;
@@ -92,6 +106,13 @@ int main(void)
 	try_allowed("/proc/self/status", 0);
 	try_allowed("/proc/thread-self/stat", 0);
 	try_allowed("/proc/%ld/status", other);
+	/* sysfs and cgroup2 names are cached after the first look: the
+	 * answers must not change when they come from the cache. */
+	for (int i = 0; i < 3; i++) {
+		try_allowed("/sys/fs/cgroup/task/memory.max", 0);
+		try_missing("/sys/fs/cgroup/task/no-such-file");
+		try_denied("/sys/kernel/uevent_seqnum", 0, 0, O_RDONLY);
+	}
 	printf("bad: %d\n", bad);
 	return bad;
 }
