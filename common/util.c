@@ -265,12 +265,16 @@ int recv_fds(int sock, int *fds, size_t n)
 	    cm->cmsg_type != SCM_RIGHTS || cm->cmsg_len != CMSG_LEN(n * sizeof(int))) {
 		if (cm != NULL && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
 		    cm->cmsg_len > CMSG_LEN(0)) {
+			/* One at a time: CMSG_SPACE's rounding may fit more
+			 * than FDS_PASS_MAX of them in the buffer. */
 			size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-			int extra[FDS_PASS_MAX];
 
-			memcpy(extra, CMSG_DATA(cm), k * sizeof(int));
-			for (size_t i = 0; i < k; i++)
-				close(extra[i]);
+			for (size_t i = 0; i < k; i++) {
+				int fd;
+
+				memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+				close(fd);
+			}
 		}
 		errno = EPROTO;
 		return -1;

@@ -207,46 +207,47 @@ static long json_int_field(const char *text, const char *key)
 
 /* ---------------------------------------------------------------- task tars */
 
-/* DIR/NAME.tar holding an executable tmc-run with this script (made with
- * tar(1) from a scratch dir, as a course server would). */
-static const char *task_tar(const char *name, const char *script)
+/* TMP/NAME.tar, from a ring of paths: the bench keeps c-hello's and
+ * java-junit's tars at once (a single static buffer once made every c-hello
+ * row post java-junit's tar). */
+static char *tar_path(const char *name)
 {
 	static char paths[16][300];
 	static int next;
-	char *tar = paths[next++ % 16], dir[300], run[340];
-	const char *argv[] = { "tar", "-C", dir, "-cf", tar, ".", NULL };
-	FILE *f;
+	char *tar = paths[next++ % 16];
 
-	snprintf(dir, sizeof(dir), "%s/task-%s", tmp_root, name);
-	snprintf(tar, 300, "%s/%s.tar", tmp_root, name);
-	snprintf(run, sizeof(run), "%s/tmc-run", dir);
-	mkdir(dir, 0755);
-	f = fopen(run, "w");
-	if (f == NULL)
-		return tar;
-	fputs(script, f);
-	fclose(f);
-	chmod(run, 0755);
+	snprintf(tar, sizeof(paths[0]), "%s/%s.tar", tmp_root, name);
+	return tar;
+}
+
+/* A tar of the directory DIR (an exercise, tests/exercises/NAME, or a
+ * task dir made below), made with tar(1) as a course server would. */
+static const char *dir_tar(const char *dir, const char *name)
+{
+	char *tar = tar_path(name);
+	const char *argv[] = { "tar", "-C", dir, "-cf", tar, ".", NULL };
+
 	if (run_cmd(argv, 30, NULL, 0, NULL) != 0)
 		printf("    could not make %s\n", tar);
 	return tar;
 }
 
-/* A tar of an exercise directory (tests/exercises/NAME). */
-/* A ring of paths, as task_tar's: the bench keeps c-hello's and
- * java-junit's tars at once (a single static buffer made every c-hello row
- * post java-junit's tar). */
-static const char *dir_tar(const char *dir, const char *name)
+/* TMP/NAME.tar holding an executable tmc-run with this script. */
+static const char *task_tar(const char *name, const char *script)
 {
-	static char paths[4][300];
-	static int next;
-	char *tar = paths[next++ % 4];
-	const char *argv[] = { "tar", "-C", dir, "-cf", tar, ".", NULL };
+	char dir[300], run[340];
+	FILE *f;
 
-	snprintf(tar, 300, "%s/%s.tar", tmp_root, name);
-	if (run_cmd(argv, 30, NULL, 0, NULL) != 0)
-		printf("    could not make %s\n", tar);
-	return tar;
+	snprintf(dir, sizeof(dir), "%s/task-%s", tmp_root, name);
+	snprintf(run, sizeof(run), "%s/tmc-run", dir);
+	mkdir(dir, 0755);
+	f = fopen(run, "w");
+	if (f == NULL)
+		return tar_path(name);
+	fputs(script, f);
+	fclose(f);
+	chmod(run, 0755);
+	return dir_tar(dir, name);
 }
 
 #define ECHO_TASK "#!/bin/sh\necho 'hello from the pool'\nexit 0\n"
