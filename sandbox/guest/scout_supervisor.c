@@ -133,6 +133,7 @@ struct call {
 	int notify_fd;
 	uint64_t id;
 	pid_t tid;
+	int acts;		/* performing it changes something: confirm the id first */
 };
 
 /* ---- the channel (guest side) ---------------------------------------- */
@@ -600,11 +601,17 @@ static int id_valid(const struct call *c)
  * syscall, no /proc file to open (the Carrier keeps CAP_SYS_PTRACE, so a
  * task that is not yet dumpable reads too). The remote range is split at
  * the page boundary: a transfer is partial only between iovecs, so a string
- * that ends just before an unmapped page still reads. The notification id
- * is checked after the read: while it is valid the thread is still blocked
- * in the trapped call, so its TID was not reused and the memory read was
- * the task's. Returns 0, an errno for the task (EFAULT, ENAMETOOLONG), or
- * -ESRCH when the task is gone.
+ * that ends just before an unmapped page still reads.
+ * For a call that acts (c->acts) the notification id is checked after the
+ * read: while it is valid the thread is still blocked in the trapped call,
+ * so its TID was not reused and the memory read was the task's. A call that
+ * only opens for reading skips that ioctl (one of ~9 Carrier syscalls per
+ * trap, each a ptrace round trip under UML): its answer, ADDFD with
+ * ADDFD_FLAG_SEND or SEND, succeeds only while the same notification is
+ * pending, so a string read from a reused TID can at worst open a file the
+ * policy allows the task, which is closed again uninstalled.
+ * Returns 0, an errno for the task (EFAULT, ENAMETOOLONG), or -ESRCH when
+ * the task is gone.
  */
 static int read_string(struct call *c, uint64_t addr, char *out, size_t cap)
 {
@@ -632,7 +639,7 @@ static int read_string(struct call *c, uint64_t addr, char *out, size_t cap)
 			return n == 0 || e == EFAULT ? EFAULT : EPERM;
 		}
 		if (memchr(out + got, '\0', (size_t)n) != NULL)
-			return id_valid(c) ? 0 : -ESRCH;
+			return !c->acts || id_valid(c) ? 0 : -ESRCH;
 		got += (size_t)n;
 	}
 	return id_valid(c) ? ENAMETOOLONG : -ESRCH;
@@ -1180,6 +1187,7 @@ static int do_open(struct scout_supervisor *sup, struct call *c, int dirfd, uint
 	struct seccomp_notif_addfd addfd;
 
 	follow = !(flags & O_NOFOLLOW) && (flags & (O_CREAT | O_EXCL)) != (O_CREAT | O_EXCL);
+	c->acts = 0;		/* confirmed below once the file's kind is known */
 	if ((rc = get_path(c, dirfd, addr, follow, 0, canon, &res)) != 0)
 		return rc;
 	if (flags & O_PATH)
@@ -1196,6 +1204,13 @@ static int do_open(struct scout_supervisor *sup, struct call *c, int dirfd, uint
 	if (!res.exists && res.fixed_dir && !(flags & (O_CREAT | __O_TMPFILE)))
 		return ENOENT;
 	flags &= known;
+	/* Opening to change, or a file that is not a plain one in a fixed
+	 * directory (a FIFO's open wakes its writer, a device's runs its
+	 * driver), acts: only on the task's still-pending call. A read-only
+	 * open of a system file or directory has nothing to undo. */
+	if ((a != POLICY_READ || !(res.fixed_dir && (res.type == S_IFREG || res.type == S_IFDIR))) &&
+	    !id_valid(c))
+		return -ESRCH;
 	/* O_NONBLOCK: a FIFO must not stall the one supervisor thread; it is
 	 * cleared again below unless the task asked for it. Not needed for a
 	 * regular file or directory in a fixed directory (nothing can swap it
@@ -1766,6 +1781,7 @@ int scout_supervisor_handle(struct scout_supervisor *sup, int notify_fd)
 	c.notify_fd = notify_fd;
 	c.id = sup->req->id;
 	c.tid = (pid_t)sup->req->pid;
+	c.acts = 1;
 	if (sup->req->data.arch != AUDIT_ARCH_X86_64) {
 		respond(sup, &c, 0, ENOSYS, 0);	/* the filter kills these first */
 		return 0;
