@@ -1021,6 +1021,28 @@ bench_clock() {
 	hooks_sbx_end
 }
 
+# While a pre-booted guest idles, the host faults in its RAM (patch 0006,
+# --populate-ram). Idle long enough for a host that hands free memory
+# back to its hypervisor to have done so, as between two tasks of a
+# quiet instance.
+bench_populate() {
+	hooks_sbx_begin
+	idle=${POPULATE_IDLE_MS:-6000}
+	echo "bench: == populate: pre-booted guest idle ${idle} ms, RAM faulted in by the host meanwhile (--populate-ram on, ours) vs at first touch (off, previous): $HELLO run, $JAVA total, memory, $RUNS runs each, interleaved, through $sbx"
+	series_reset pop.on.hello pop.off.hello pop.on.java pop.off.java pop.on.mem pop.off.mem
+	i=0
+	while [ "$i" -lt "$RUNS" ]; do
+		i=$((i + 1))
+		for v in on off; do
+			hello_java "pop.$v" --preboot --preboot-idle "$idle" --populate-ram "$v"
+		done
+	done
+	ab hello.pop.on/off pop.on.hello pop.off.hello ms 1000
+	ab java.pop.on/off pop.on.java pop.off.java s 1
+	ab mem.pop.on/off pop.on.mem pop.off.mem MiB 0.00000095367431640625
+	hooks_sbx_end
+}
+
 # Every first touch of guest RAM is a host shmem fault; on huge pages a
 # fault fills 2 MiB. What it saves at boot and in a task, and what it adds
 # to the host's memory peak.
@@ -1239,7 +1261,7 @@ if [ "${1-}" = variant ]; then
 	bench_variant "$name" "$@"
 	exit 0
 fi
-[ $# -gt 0 ] || set -- boot initrd hello proc java jvm maven fpu scout memory pin huge faultaround anonaround clock prewarm jail preboot previous
+[ $# -gt 0 ] || set -- boot initrd hello proc java jvm maven fpu scout memory pin huge faultaround anonaround clock prewarm jail preboot populate previous
 start=$(date +%s)
 for section in "$@"; do
 	case $section in
@@ -1258,11 +1280,12 @@ for section in "$@"; do
 	prewarm) bench_prewarm ;;
 	jail) bench_jail ;;
 	preboot) bench_preboot ;;
+	populate) bench_populate ;;
 	jvm) bench_jvm ;;
 	maven) bench_maven ;;
 	fpu) bench_fpu ;;
 	previous) bench_previous ;;
-	*) die "unknown section $section (boot initrd hello proc java jvm maven fpu scout memory pin huge faultaround anonaround clock prewarm jail preboot previous)" ;;
+	*) die "unknown section $section (boot initrd hello proc java jvm maven fpu scout memory pin huge faultaround anonaround clock prewarm jail preboot populate previous)" ;;
 	esac
 done
 echo "bench: == done: $* in $(($(date +%s) - start)) s"

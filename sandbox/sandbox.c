@@ -57,6 +57,7 @@ void sandbox_config_defaults(struct sandbox_config *cfg)
 	cfg->channel = NULL;
 	cfg->cpu = SANDBOX_CPU_NONE;
 	cfg->huge_pages = 1;
+	cfg->populate_ram = 1;
 }
 
 static char *sandbox_image_path(const char *dir, const char *name)
@@ -393,6 +394,7 @@ static int sandbox_launch(struct sandbox_job *j, char *err, size_t errlen)
 	l.scout = cfg->scout;
 	l.cpu = cfg->cpu;
 	l.huge_pages = cfg->huge_pages && huge_pages_usable();
+	l.populate_ram = cfg->populate_ram;
 	l.preboot = j->disk_cap > 0;
 	/* RLIMIT_NPROC counts all processes of the uid, across every run of
 	 * this and other instances: with a pids cgroup capping this run, it is

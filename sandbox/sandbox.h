@@ -114,6 +114,7 @@ struct sandbox_config {
 #endif
 	int cpu;		/* host CPU the UML tree is pinned to; SANDBOX_CPU_NONE: not */
 	int huge_pages;		/* 1: guest RAM on huge pages where the host allows */
+	int populate_ram;	/* 1: the host faults in guest RAM while the guest idles */
 	const struct sandbox_layer *layers;	/* attached in this order; checked again */
 	size_t nlayers;				/* at most SANDBOX_LAYERS_MAX */
 };

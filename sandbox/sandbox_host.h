@@ -41,6 +41,7 @@ struct uml_launch {
 	int scout;
 	int cpu;		/* host CPU to pin the tree to; SANDBOX_CPU_NONE: not */
 	int huge_pages;		/* the RAM tmpfs with huge=always */
+	int populate_ram;	/* uml_populate=1 (kernel patch 0006) */
 	int preboot;		/* tmc.preboot=1: tmc-init waits for "go" on ttyS1 */
 	unsigned nproc_rlimit;	/* RLIMIT_NPROC (per host uid, not per run) */
 	unsigned guest_nproc;	/* the task's process cap in the guest (tmc.nproc) */

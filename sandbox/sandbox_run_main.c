@@ -72,6 +72,10 @@ static void usage(FILE *f)
 "                      counts from the delivery)\n"
 "  --huge-pages on|off guest RAM on transparent huge pages where the host's\n"
 "                      tmpfs allows them (default on)\n"
+"  --populate-ram on|off\n"
+"                      while the guest idles, the host faults in its RAM, so\n"
+"                      that a task does not wait for it (default on; the\n"
+"                      guest's RAM then stays resident in full)\n"
 "  --keep              keep the work dir (its path is logged)\n"
 "task:\n"
 "  --no-scout          run tmc-run without Scout (tmc.scout=0)\n"
@@ -89,7 +93,7 @@ enum {
 	OPT_KERNEL = 256, OPT_INITRD, OPT_ROOTFS, OPT_IMAGES, OPT_LPJ, OPT_MEMORY, OPT_TIMEOUT,
 	OPT_OUTPUT_CAP, OPT_FILE_CAP, OPT_VM_LOG_CAP, OPT_TMPFS, OPT_NPROC, OPT_UID, OPT_GID,
 	OPT_WORK_ROOT, OPT_KEEP, OPT_NO_SCOUT, OPT_POLICY, OPT_COMPACT, OPT_UNPACK, OPT_UID_SLOT,
-	OPT_EXEC_INSTEAD, OPT_EXEC_ARG, OPT_NO_JAIL, OPT_CPU, OPT_PREBOOT, OPT_HUGE_PAGES, OPT_LAYER,
+	OPT_EXEC_INSTEAD, OPT_EXEC_ARG, OPT_NO_JAIL, OPT_CPU, OPT_PREBOOT, OPT_HUGE_PAGES, OPT_POPULATE_RAM, OPT_LAYER,
 	OPT_KERNEL_ARG, OPT_PREBOOT_IDLE,
 };
 
@@ -128,6 +132,7 @@ static const struct option options[] = {
 	{ "cpu", required_argument, NULL, OPT_CPU },
 	{ "preboot", no_argument, NULL, OPT_PREBOOT },
 	{ "huge-pages", required_argument, NULL, OPT_HUGE_PAGES },
+	{ "populate-ram", required_argument, NULL, OPT_POPULATE_RAM },
 	{ "no-scout", no_argument, NULL, OPT_NO_SCOUT },
 	{ "policy", required_argument, NULL, OPT_POLICY },
 	{ "layer", required_argument, NULL, OPT_LAYER },
@@ -395,6 +400,11 @@ int main(int argc, char **argv)
 			if (strcmp(optarg, "on") != 0 && strcmp(optarg, "off") != 0)
 				bad_usage("--huge-pages: on or off, not '%s'", optarg);
 			cfg.huge_pages = strcmp(optarg, "on") == 0;
+			break;
+		case OPT_POPULATE_RAM:
+			if (strcmp(optarg, "on") != 0 && strcmp(optarg, "off") != 0)
+				bad_usage("--populate-ram: on or off, not '%s'", optarg);
+			cfg.populate_ram = strcmp(optarg, "on") == 0;
 			break;
 		case OPT_NO_SCOUT: cfg.scout = 0; break;
 		case OPT_POLICY: cfg.policy = optarg; break;

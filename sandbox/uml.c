@@ -156,6 +156,11 @@ char **uml_argv(const struct uml_launch *l, char *err, size_t errlen)
 	 * first touch of a heap page cost 190 us in the guest against 19 us
 	 * natively (kernel/patches/0004; `make bench` section anonaround). */
 	argv[n++] = uml_strf("anon_fault_around=%u", UML_ANON_FAULT_AROUND_PAGES);
+	/* While the guest idles (a pre-booted one waiting for its task), the
+	 * host faults in its RAM, instead of at each first touch during the
+	 * task (kernel/patches/0006; `make bench` section populate). */
+	if (l->populate_ram)
+		argv[n++] = uml_strf("uml_populate=1");
 	argv[n++] = uml_strf("uml_dir=%s", l->work_dir);
 	argv[n++] = uml_strf("tmc.tmpfs=%" PRIu64, tmpfs);
 	argv[n++] = uml_strf("tmc.scout=%d", l->scout ? 1 : 0);

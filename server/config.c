@@ -92,6 +92,9 @@ static const struct option_def options[] = {
 	  "while idle, boot the next guest up to where it waits for its task (default on)" },
 	{ "huge-pages", K_ONOFF, O(huge_pages), 0, "on|off",
 	  "guest RAM on transparent huge pages where the host's tmpfs allows them (default on)" },
+	{ "populate-ram", K_ONOFF, O(populate_ram), 0, "on|off",
+	  "while a guest idles, have the host fault in its RAM, so that its task does not wait for "
+	  "it (default on; each idle pre-booted guest then holds its whole memory)" },
 	{ "spare-unpack", K_ONOFF, O(spare_unpack), 0, "on|off",
 	  "while idle, start tmc-unpack ahead for the next upload and output.tar (default on)" },
 	{ "max-connections", K_UINT, O(max_connections), 100000, "N", "concurrent HTTP connections (default 64)" },
@@ -143,6 +146,7 @@ void config_defaults(struct config *cfg)
 	cfg->cpu = SANDBOX_CPU_AUTO;
 	cfg->preboot = 1;
 	cfg->huge_pages = 1;
+	cfg->populate_ram = 1;
 	cfg->spare_unpack = 1;
 	cfg->max_connections = 64;
 	cfg->conn_timeout = 60;

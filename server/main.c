@@ -192,6 +192,7 @@ static void setup_sandbox(const struct config *cfg, struct sandbox_config *sb, c
 	sb->policy = cfg->policy;
 	sb->keep_work_dir = cfg->keep_work_dir;
 	sb->huge_pages = cfg->huge_pages;
+	sb->populate_ram = cfg->populate_ram;
 	claim_uids(cfg, sb);
 	resolve_ids(cfg, sb);
 	setup_cpu(cfg, sb);
@@ -435,12 +436,13 @@ int main(int argc, char **argv)
 	else
 		snprintf(cpu_desc, sizeof(cpu_desc), "none");
 	log_info("sandboxd %s ready: work dir %s, kernel %s, memory %lluM, timeout %us, upload cap %llu, "
-	    "notify %s, scout %s, cpu %s, preboot %s, huge pages %s, spare unpack %s, spool max %lluM (result max %lluM, %llu files), drain at most %us",
+	    "notify %s, scout %s, cpu %s, preboot %s, huge pages %s, populate ram %s, spare unpack %s, spool max %lluM (result max %lluM, %llu files), drain at most %us",
 	    SANDBOXD_VERSION, cfg.work_dir, sb.images.kernel,
 	    (unsigned long long)(cfg.memory >> 20), cfg.timeout_s, (unsigned long long)cfg.upload_cap,
 	    cfg.notify_format == NOTIFY_FORM ? "form" : "json", cfg.scout ? "on" : "off",
 	    cpu_desc, cfg.preboot ? "on" : "off",
 	    !cfg.huge_pages ? "off" : huge_pages_usable() ? "on" : "off (the host's tmpfs refuses them)",
+	    cfg.populate_ram ? "on" : "off",
 	    cfg.spare_unpack ? "on" : "off",
 	    (unsigned long long)(cfg.spool_max >> 20), (unsigned long long)(cfg.result_max >> 20),
 	    (unsigned long long)cfg.spool_max_files, drain_bound_s(&cfg));

@@ -56,6 +56,7 @@ struct config {
 	int cpu;		/* host CPU for UML; SANDBOX_CPU_AUTO / _NONE */
 	int preboot;		/* boot the next guest while idle */
 	int huge_pages;		/* guest RAM on huge pages where allowed */
+	int populate_ram;	/* the host faults in guest RAM while a guest idles */
 	int spare_unpack;	/* a tmc-unpack waiting for the next request */
 	unsigned max_connections;
 	double conn_timeout;	/* idle HTTP connection, seconds */

@@ -46,7 +46,8 @@ static const struct {
 	{ "cpu", "0", 0 }, { "cpu", "auto", 0 }, { "cpu", "none", 0 }, { "cpu", "-1", -1 }, { "cpu", "1x", -1 },
 	{ "cpu", "99999", -1 }, { "cpu", "", -1 }, { "preboot", "on", 0 }, { "preboot", "off", 0 },
 	{ "preboot", "later", -1 }, { "huge-pages", "on", 0 }, { "huge-pages", "off", 0 },
-	{ "huge-pages", "2M", -1 },
+	{ "huge-pages", "2M", -1 }, { "populate-ram", "on", 0 }, { "populate-ram", "off", 0 },
+	{ "populate-ram", "all", -1 },
 };
 
 START_TEST(test_set)

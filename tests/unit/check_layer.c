@@ -274,7 +274,15 @@ START_TEST(test_kernel_command_line)
 	for (char **p = argv; *p != NULL; p++)
 		ck_assert_msg(strncmp(*p, "ubdd", 4) != 0 && strncmp(*p, "tmc.layers=", 11) != 0,
 		    "no layers asked for, yet %s", *p);
+	/* uml_populate=1 (kernel patch 0006) only when asked for. */
+	ck_assert(!argv_has(argv, "uml_populate=1"));
 	uml_argv_free(argv);
+	l.populate_ram = 1;
+	argv = uml_argv(&l, err, sizeof(err));
+	ck_assert_msg(argv != NULL, "%s", err);
+	ck_assert(argv_has(argv, "uml_populate=1"));
+	uml_argv_free(argv);
+	l.populate_ram = 0;
 
 	l.layers = list;
 	l.nlayers = n;
