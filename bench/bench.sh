@@ -1034,7 +1034,7 @@ bench_populate() {
 	while [ "$i" -lt "$RUNS" ]; do
 		i=$((i + 1))
 		for v in on off; do
-			hello_java "pop.$v" --preboot --preboot-idle "$idle" --populate-ram "$v"
+			hello_java "pop.$v" --images "$B" --preboot --preboot-idle "$idle" --populate-ram "$v"
 		done
 	done
 	ab hello.pop.on/off pop.on.hello pop.off.hello ms 1000

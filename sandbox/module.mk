@@ -28,6 +28,9 @@ check_cpu_affinity_SRCS := sandbox/cpu_affinity.c $(COMMON_SRCS)
 UNIT_TESTS += check_huge_pages
 check_huge_pages_SRCS := sandbox/huge_pages.c
 
+UNIT_TESTS += check_prewarm
+check_prewarm_SRCS := sandbox/guest/prewarm.c
+
 UNIT_TESTS += check_crash_cause
 check_crash_cause_SRCS := sandbox/crash_cause.c
 

@@ -10,5 +10,8 @@
 pid_t prewarm_start(void);
 /* Kills and reaps it; a finished reader is reaped the same way. */
 void prewarm_stop(pid_t pid);
+/* The files it reads, in order (for tests: a missing one is skipped
+ * silently in the guest). */
+const char *const *prewarm_list(size_t *count);
 
 #endif
