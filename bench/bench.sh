@@ -886,6 +886,26 @@ hooks_sbx_end() {
 	SBX=$sbx_saved
 }
 
+# preboot_ab KEY IDLE_MS ON_OPTIONS OFF_OPTIONS: $RUNS interleaved pairs of
+# hello_java in guests pre-booted IDLE_MS ahead of their task, into
+# KEY.on.* with the first options and KEY.off.* with the second.
+preboot_ab() {
+	pa_key=$1
+	pa_idle=$2
+	pa_on=$3
+	pa_off=$4
+	series_reset "$pa_key.on.hello" "$pa_key.off.hello" "$pa_key.on.java" "$pa_key.off.java" \
+	    "$pa_key.on.mem" "$pa_key.off.mem"
+	i=0
+	while [ "$i" -lt "$RUNS" ]; do
+		i=$((i + 1))
+		# shellcheck disable=SC2086
+		hello_java "$pa_key.on" --images "$B" --preboot --preboot-idle "$pa_idle" $pa_on
+		# shellcheck disable=SC2086
+		hello_java "$pa_key.off" --images "$B" --preboot --preboot-idle "$pa_idle" $pa_off
+	done
+}
+
 # A pre-booted guest is idle until its task comes; prewarm.c reads what
 # java and gcc start with into its page cache meanwhile. Both sides idle
 # for the same time, as sandboxd's guest would be between two tasks.
@@ -893,16 +913,7 @@ bench_prewarm() {
 	hooks_sbx_begin
 	idle=${PREWARM_IDLE_MS:-5000}
 	echo "bench: == prewarm: pre-booted guest idle ${idle} ms, page cache warmed (ours) vs not (tmc.prewarm=0): $HELLO run, $JAVA total, memory, $RUNS runs each, interleaved, through $sbx"
-	series_reset pw.on.hello pw.off.hello pw.on.java pw.off.java pw.on.mem pw.off.mem
-	i=0
-	while [ "$i" -lt "$RUNS" ]; do
-		i=$((i + 1))
-		for v in on off; do
-			if [ "$v" = on ]; then opt=""; else opt="--kernel-arg tmc.prewarm=0"; fi
-			# shellcheck disable=SC2086
-			hello_java "pw.$v" --images "$B" --preboot --preboot-idle "$idle" $opt
-		done
-	done
+	preboot_ab pw "$idle" "" "--kernel-arg tmc.prewarm=0"
 	ab hello.run.prewarm/not pw.on.hello pw.off.hello ms 1000
 	budget pw.on.hello "$(median pw.on.hello | awk '{ print $1 * 1000 }')" 300 "median ms"
 	ab java.total.prewarm/not pw.on.java pw.off.java s
@@ -1029,14 +1040,7 @@ bench_populate() {
 	hooks_sbx_begin
 	idle=${POPULATE_IDLE_MS:-6000}
 	echo "bench: == populate: pre-booted guest idle ${idle} ms, RAM faulted in by the host meanwhile (--populate-ram on, ours) vs at first touch (off, previous): $HELLO run, $JAVA total, memory, $RUNS runs each, interleaved, through $sbx"
-	series_reset pop.on.hello pop.off.hello pop.on.java pop.off.java pop.on.mem pop.off.mem
-	i=0
-	while [ "$i" -lt "$RUNS" ]; do
-		i=$((i + 1))
-		for v in on off; do
-			hello_java "pop.$v" --images "$B" --preboot --preboot-idle "$idle" --populate-ram "$v"
-		done
-	done
+	preboot_ab pop "$idle" "--populate-ram on" "--populate-ram off"
 	ab hello.pop.on/off pop.on.hello pop.off.hello ms 1000
 	ab java.pop.on/off pop.on.java pop.off.java s 1
 	ab mem.pop.on/off pop.on.mem pop.off.mem MiB 0.00000095367431640625
