@@ -1203,6 +1203,15 @@ static int do_open(struct scout_supervisor *sup, struct call *c, int dirfd, uint
 	/* Nothing can appear in a fixed directory: no open needed to say so. */
 	if (!res.exists && res.fixed_dir && !(flags & (O_CREAT | __O_TMPFILE)))
 		return ENOENT;
+	/* O_PATH: ADDFD cannot pass such a file (the kernel's fget() skips
+	 * them), so the task's own open goes on (CONTINUE). Its path may be
+	 * swapped meanwhile, but an O_PATH fd reads and writes nothing: the
+	 * task may stat, chdir and readlink any name anyway, and every call
+	 * that reaches contents through the fd (open of /proc/self/fd/N, an
+	 * *at call with it as dirfd, execveat) is trapped and resolved through
+	 * /proc/TID/fd to the file's real path, which the policy then judges. */
+	if (flags & O_PATH)
+		return -ECANCELED;
 	flags &= known;
 	/* Opening to change, or a file that is not a plain one in a fixed
 	 * directory (a FIFO's open wakes its writer, a device's runs its
@@ -1705,7 +1714,7 @@ static int do_truncate(struct scout_supervisor *sup, struct call *c, uint64_t ad
 
 /* Dispatches one path call. Returns an errno for the task, 0 for success
  * (value 0), -EINPROGRESS when already answered (ADDFD), -ESRCH when the
- * task is gone, -ECANCELED for CONTINUE (execve only). */
+ * task is gone, -ECANCELED for CONTINUE (execve, and O_PATH opens). */
 static int dispatch(struct scout_supervisor *sup, struct call *c, const struct seccomp_data *d)
 {
 	const __u64 *a = d->args;

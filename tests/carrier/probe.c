@@ -97,6 +97,8 @@ static long do_op(const char *op, const char *path)
 		return open(path, O_RDONLY);
 	if (strcmp(op, "open-w") == 0)
 		return open(path, O_WRONLY);
+	if (strcmp(op, "open-path") == 0)
+		return open(path, O_PATH);
 	if (strcmp(op, "creat") == 0)
 		return creat(path, 0644);
 	if (strcmp(op, "mkdir") == 0)
@@ -355,6 +357,28 @@ int main(int argc, char **argv)
 		if (chdir("/") < 0)
 			return 1;
 		return read_fd_is(openat(dfd, argv[3], O_RDONLY), argv[4], argv[3]);
+	}
+	/* pathread FILE WANT: an O_PATH fd, then its contents through
+	 * /proc/self/fd/N (an open Scout resolves to FILE and judges again). */
+	if (strcmp(argv[1], "pathread") == 0 && argc == 4) {
+		char link[64];
+		struct stat st;
+		int fd = open(argv[2], O_PATH | O_CLOEXEC);
+
+		if (fd < 0)
+			return fail("O_PATH %s: %s", argv[2], strerror(errno));
+		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+			return fail("fstat of the O_PATH fd of %s: %s", argv[2], "not a regular file");
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+		return read_fd_is(open(link, O_RDONLY), argv[3], link);
+	}
+	/* pathat DIR NAME ERRNO: openat(O_PATH fd of DIR, NAME) fails so. */
+	if (strcmp(argv[1], "pathat") == 0 && argc == 5) {
+		int dfd = open(argv[2], O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+		if (dfd < 0)
+			return fail("O_PATH %s: %s", argv[2], strerror(errno));
+		return expect_errno(openat(dfd, argv[3], O_RDONLY), errno_value(argv[4]), argv[3]);
 	}
 	if (strcmp(argv[1], "err") == 0 && argc == 5)
 		return expect_errno(do_op(argv[2], expand(argv[3])), errno_value(argv[4]), expand(argv[3]));

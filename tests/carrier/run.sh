@@ -120,6 +120,10 @@ check exec-denied                0 -- "$P" err exec "$work/secret/key" EACCES
 check relative-uses-task-cwd     0 -- "$P" cwd "$work/ro/sub" data.txt sub-data
 check relative-dotdot            0 -- "$P" cwd "$work/ro/sub" ../data.txt ro-data
 check openat-dirfd               0 -- "$P" openat "$work/ro/sub" data.txt sub-data
+check opath-read-through-proc    0 -- "$P" pathread "$work/ro/data.txt" ro-data
+check opath-denied-eacces        0 -- "$P" err open-path "$work/secret/key" EACCES
+check opath-shadow-eacces        0 -- "$P" err open-path /etc/shadow EACCES
+check opath-dirfd-judged         0 -- "$P" pathat "$work/ro" ../secret/key EACCES
 check symlink-inside-ok          0 -- "$P" read "$T/in-link" task-data
 check symlink-out-denied         0 -- "$P" err open-r "$T/out-link" EACCES
 check symlink-dir-out-denied     0 -- "$P" err open-r "$T/secret-dir/key" EACCES
