@@ -24,7 +24,7 @@ install-man: man
 MAN_STAGE := $(B)/man-stage
 INTEGRATION_TESTS += man-test
 man-test: man $(B)/sandboxd $(B)/sandbox-run
-	tests/man/options_test.sh $(B)
+	tests/man/options_test.sh $(B) $(MAN_PAGES)
 	rm -rf $(MAN_STAGE)
 	$(MAKE) --no-print-directory install-man PREFIX=/usr DESTDIR=$(abspath $(MAN_STAGE)) > /dev/null
 	@for p in $(MAN_PAGES); do f=$(MAN_STAGE)/usr/share/man/man$${p##*.}/$$p; \

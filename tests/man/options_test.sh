@@ -4,16 +4,19 @@
 # documents is in --help; the same for sandbox-run and sandbox-run(1); and
 # tmc-sandbox.conf(5) documents exactly sandboxd's settings (its long
 # options but config, help and version). Reads the built roff pages, so
-# that it checks what man shows, not the scdoc source.
+# that it checks what man shows, not the scdoc source. Every page given
+# (man/module.mk passes MAN_PAGES) must also render without groff warnings.
 #
-#   tests/man/options_test.sh BUILD_DIR
+#   tests/man/options_test.sh BUILD_DIR PAGE...
 #
 # An option added to a program fails this test until its page has it: a
 # term line (`*--name* _ARG_` in the .scd) in the page's OPTIONS section,
 # or `*name* = _ARG_` in tmc-sandbox.conf(5)'s SETTINGS.
 set -eu
 
-build=${1:?usage: options_test.sh BUILD_DIR}
+build=${1:?usage: options_test.sh BUILD_DIR PAGE...}
+shift
+[ $# -gt 0 ] || { echo "usage: options_test.sh BUILD_DIR PAGE..."; exit 2; }
 work=$(mktemp -d "${TMPDIR:-/tmp}/man-options.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 failed=0
@@ -65,7 +68,7 @@ compare() {
 }
 
 for f in "$build/sandboxd" "$build/sandbox-run" "$build/man/sandboxd.8" \
-    "$build/man/sandbox-run.1" "$build/man/tmc-sandbox.conf.5" "$build/man/tmc-make-layer.1"; do
+    "$build/man/sandbox-run.1" "$build/man/tmc-sandbox.conf.5"; do
 	[ -s "$f" ] || { echo "man-test: $f missing (make man programs)"; exit 1; }
 done
 
@@ -84,7 +87,8 @@ terms "$build/man/tmc-sandbox.conf.5" SETTINGS | awk '{ print $1 }' | sort -u > 
 compare "tmc-sandbox.conf(5)" "$work/conf.help" "$work/conf.page"
 
 # Each page renders without groff warnings (what lintian checks too).
-for p in sandboxd.8 sandbox-run.1 tmc-sandbox.conf.5 tmc-make-layer.1; do
+for p in "$@"; do
+	[ -s "$build/man/$p" ] || { echo "man-test: $build/man/$p missing (make man)"; exit 1; }
 	warn=$(LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -E UTF-8 -l -Tutf8 -Z "$build/man/$p" 2>&1 >/dev/null || true)
 	if [ -n "$warn" ]; then
 		echo "man-test: $p: groff warnings: $warn"
