@@ -1265,7 +1265,9 @@ if [ "${1-}" = variant ]; then
 	bench_variant "$name" "$@"
 	exit 0
 fi
-[ $# -gt 0 ] || set -- boot initrd hello proc java jvm maven fpu scout memory pin huge faultaround anonaround clock prewarm jail preboot populate previous
+ALL_SECTIONS="boot initrd hello proc java jvm maven fpu scout memory pin huge faultaround anonaround clock prewarm jail preboot populate previous"
+# shellcheck disable=SC2086
+[ $# -gt 0 ] || set -- $ALL_SECTIONS
 start=$(date +%s)
 for section in "$@"; do
 	case $section in
@@ -1289,7 +1291,7 @@ for section in "$@"; do
 	maven) bench_maven ;;
 	fpu) bench_fpu ;;
 	previous) bench_previous ;;
-	*) die "unknown section $section (boot initrd hello proc java jvm maven fpu scout memory pin huge faultaround anonaround clock prewarm jail preboot populate previous)" ;;
+	*) die "unknown section $section ($ALL_SECTIONS)" ;;
 	esac
 done
 echo "bench: == done: $* in $(($(date +%s) - start)) s"
