@@ -1181,7 +1181,7 @@ static int do_open(struct scout_supervisor *sup, struct call *c, int dirfd, uint
 	    O_NOFOLLOW | O_NOATIME | O_CLOEXEC | O_PATH | __O_TMPFILE | FASYNC;
 	char canon[PATH_MAX];
 	struct resolved res;
-	int rc, fd, follow, nonblock;
+	int rc, fd, follow, nonblock, system_file;
 	enum policy_access a;
 	mode_t old = 0;
 	struct seccomp_notif_addfd addfd;
@@ -1213,25 +1213,25 @@ static int do_open(struct scout_supervisor *sup, struct call *c, int dirfd, uint
 	if (flags & O_PATH)
 		return -ECANCELED;
 	flags &= known;
-	/* Opening to change, or a file that is not a plain one in a fixed
-	 * directory (a FIFO's open wakes its writer, a device's runs its
-	 * driver), acts: only on the task's still-pending call. A read-only
-	 * open of a system file or directory has nothing to undo. */
-	if ((a != POLICY_READ || !(res.fixed_dir && (res.type == S_IFREG || res.type == S_IFDIR))) &&
-	    !id_valid(c))
+	/* A regular file or directory in a fixed directory: nothing can swap
+	 * it for a FIFO or a device. */
+	system_file = res.fixed_dir && (res.type == S_IFREG || res.type == S_IFDIR);
+	/* Opening to change, or anything but a system file (a FIFO's open
+	 * wakes its writer, a device's runs its driver), acts: only on the
+	 * task's still-pending call. A read-only open of a system file or
+	 * directory has nothing to undo. */
+	if ((a != POLICY_READ || !system_file) && !id_valid(c))
 		return -ESRCH;
 	/* O_NONBLOCK: a FIFO must not stall the one supervisor thread; it is
 	 * cleared again below unless the task asked for it. Not needed for a
-	 * regular file or directory in a fixed directory (nothing can swap it
-	 * for a FIFO), which spares two fcntl calls on every system file.
+	 * system file, which spares two fcntl calls on each.
 	 * O_NOCTTY: a terminal never becomes the Carrier's. */
-	nonblock = !(flags & (O_PATH | O_NONBLOCK)) &&
-	    !(res.fixed_dir && (res.type == S_IFREG || res.type == S_IFDIR));
-	if (!(flags & O_PATH) && (flags & (O_CREAT | __O_TMPFILE)) && (rc = with_umask(c->tid, &old)) != 0)
+	nonblock = !(flags & O_NONBLOCK) && !system_file;
+	if ((flags & (O_CREAT | __O_TMPFILE)) && (rc = with_umask(c->tid, &old)) != 0)
 		return rc;
 	fd = open_nofollow(sup, canon, flags | O_CLOEXEC | O_NOCTTY | (nonblock ? O_NONBLOCK : 0), mode);
 	rc = errno;
-	if (!(flags & O_PATH) && (flags & (O_CREAT | __O_TMPFILE)))
+	if (flags & (O_CREAT | __O_TMPFILE))
 		umask(old);
 	if (fd < 0)
 		return rc;
