@@ -39,6 +39,7 @@
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #ifndef __NR_fchmodat2
@@ -111,6 +112,11 @@ struct scout_supervisor {
 	/* the name cache (resolve()); off until scout_supervisor_set_task */
 	int cache_names;
 	uid_t task_uid;
+	gid_t task_gid;
+	/* the mode bits alone decide what the task may do on the root file
+	 * system (no POSIX ACLs there): see may_read_as_carrier() */
+	int modes_decide;
+	int root_reach;			/* the task may search "/" (modes_decide) */
 	/* whose credentials the supervisor holds (become_task, become_carrier) */
 	int switch_creds;		/* the task's euid differs from the Carrier's */
 	int as_task;			/* the task's are in effect now */
@@ -540,7 +546,9 @@ static void count_denied(struct scout_supervisor *sup, const char *name)
  * and some drivers check instead of a capability; a helper thread with
  * the task's ids costs a hand-over per trapped call (two context
  * switches, each a ptrace round trip under UML). This costs two setresuid
- * calls per call that touches a file, none for an answer from the caches.
+ * calls per call that touches a file, none for an answer from the caches,
+ * and none for a read of a system file the task's mode bits let it read
+ * (may_read_as_carrier), where the two credentials cannot differ.
  * Real and saved uid stay the Carrier's: the task cannot signal or ptrace
  * it, and the way back needs no capability.
  */
@@ -721,6 +729,10 @@ struct name_slot {
 	char *target;		/* S_IFLNK: the link's target */
 	mode_t type;		/* S_IFMT bits; 0: the name does not exist */
 	uint8_t fixed;		/* a directory whose entries are fixed */
+	uint8_t reach_in;	/* a fixed directory of the root fs that the task
+				 * may reach and search */
+	uint8_t readable;	/* a regular file, or a directory of the root fs,
+				 * that the task may reach and read */
 };
 _Static_assert(offsetof(struct name_slot, path) == 0, "struct table: the key first");
 
@@ -728,6 +740,8 @@ _Static_assert(offsetof(struct name_slot, path) == 0, "struct table: the key fir
 struct name {
 	mode_t type;		/* S_IFMT bits; 0: missing */
 	int fixed;
+	int reach_in;
+	int readable;
 	const char *target;
 };
 
@@ -754,15 +768,19 @@ static struct name_slot *name_slot(struct scout_supervisor *sup, const char *pat
 	    found);
 }
 
-/* Is the directory path[0..len) known to be fixed (see above)? */
-static int known_fixed(struct scout_supervisor *sup, const char *path, size_t len)
+/* Is the directory path[0..len) known to be fixed (see above)? *reach:
+ * and may the task search it and every directory above it? */
+static int known_fixed(struct scout_supervisor *sup, const char *path, size_t len, int *reach)
 {
 	int found = 0;
 	struct name_slot *s;
 
-	if (len == 0)
+	if (len == 0) {
+		*reach = sup->root_reach;
 		return sup->root_fixed;
+	}
 	s = name_slot(sup, path, len, &found);
+	*reach = found && s->reach_in;
 	return found && s->fixed;
 }
 
@@ -776,6 +794,19 @@ static int dir_fixed(const struct scout_supervisor *sup, const struct stat *st)
 {
 	return sup->cache_names && S_ISDIR(st->st_mode) && fixed_dev(sup, st->st_dev) &&
 	    st->st_uid != sup->task_uid && !(st->st_mode & (S_IWGRP | S_IWOTH));
+}
+
+/* What the kernel's permission check grants the task on st by its mode:
+ * owner, else group, else other bits (the task has no supplementary
+ * groups: flight_deck.c, take_task_identity). bit: S_IROTH or S_IXOTH.
+ * Exact only where no ACL can widen or narrow the mode (modes_decide). */
+static int task_may(const struct scout_supervisor *sup, const struct stat *st, mode_t bit)
+{
+	if (st->st_uid == sup->task_uid)
+		return (st->st_mode & (bit << 6)) != 0;
+	if (st->st_gid == sup->task_gid)
+		return (st->st_mode & (bit << 3)) != 0;
+	return (st->st_mode & bit) != 0;
 }
 
 /* The device of the file system of type magic mounted at path, or 0. */
@@ -792,9 +823,12 @@ static dev_t kernel_fs(const struct scout_supervisor *sup, const char *path, uns
 
 /* What the name path (NUL-terminated, len bytes) is, as the task sees it.
  * parent_fixed: it lies in a fixed directory, so the answer may come from
- * and go to the cache. Returns 0 (n filled) or an errno. */
+ * and go to the cache. parent_reach: the task may search that directory
+ * and every one above it, so an lstat as the Carrier sees what the task's
+ * would (an lstat needs nothing else) and costs no credential switch.
+ * Returns 0 (n filled) or an errno. */
 static int look_up(struct scout_supervisor *sup, const char *path, size_t len, int parent_fixed,
-    struct name *n, char *linkbuf, size_t linkcap)
+    int parent_reach, struct name *n, char *linkbuf, size_t linkcap)
 {
 	struct name_slot *slot = NULL;
 	struct stat st;
@@ -807,13 +841,16 @@ static int look_up(struct scout_supervisor *sup, const char *path, size_t len, i
 		if (found) {
 			n->type = slot->type;
 			n->fixed = slot->fixed;
+			n->reach_in = slot->reach_in;
+			n->readable = slot->readable;
 			n->target = slot->target;
 			return 0;
 		}
 		if (!room)
 			slot = NULL;
 	}
-	if (become_task(sup) != 0)
+	parent_reach = parent_fixed && parent_reach;
+	if (!parent_reach && become_task(sup) != 0)
 		return EACCES;
 	if (lstat(path, &st) < 0) {
 		if (errno != ENOENT)
@@ -822,6 +859,12 @@ static int look_up(struct scout_supervisor *sup, const char *path, size_t len, i
 	}
 	n->type = st.st_mode & S_IFMT;
 	n->fixed = parent_fixed && dir_fixed(sup, &st);
+	/* reach_in and readable only on the root file system. Its directories
+	 * report its st_dev; its files may report a layer's (overlayfs). */
+	n->reach_in = parent_reach && n->fixed && st.st_dev == sup->root_dev &&
+	    task_may(sup, &st, S_IXOTH);
+	n->readable = parent_reach && (n->type == S_IFREG ||
+	    (n->type == S_IFDIR && st.st_dev == sup->root_dev)) && task_may(sup, &st, S_IROTH);
 	n->target = NULL;
 	if (n->type == S_IFLNK) {
 		ssize_t r = readlink(path, linkbuf, linkcap - 1);
@@ -844,6 +887,8 @@ static int look_up(struct scout_supervisor *sup, const char *path, size_t len, i
 		slot->target = t;
 		slot->type = n->type;
 		slot->fixed = (uint8_t)n->fixed;
+		slot->reach_in = (uint8_t)n->reach_in;
+		slot->readable = (uint8_t)n->readable;
 		sup->names.used++;
 	}
 	return 0;
@@ -868,6 +913,7 @@ struct resolved {
 	int exists;
 	mode_t type;		/* S_IFMT bits of what exists (the link itself without follow) */
 	int fixed_dir;		/* it lies in a fixed directory: no race can swap it */
+	int task_readable;	/* ... on the root fs, and the task may read it */
 	int task_fd;		/* AT_EMPTY_PATH: the task's fd it names, else -1 */
 };
 
@@ -886,9 +932,9 @@ static int resolve(struct scout_supervisor *sup, const char *base, const char *p
 {
 	char todo[2 * PATH_MAX + 2], link[PATH_MAX];
 	size_t olen = 0, tlen, pos = 0;
-	int links = 0, trailing_slash, cur_fixed = sup->root_fixed, rc;
+	int links = 0, trailing_slash, cur_fixed = sup->root_fixed, cur_reach = sup->root_reach, rc;
 	pid_t tgid = 0;
-	struct name n = { 0, 0, NULL };
+	struct name n = { 0, 0, 0, 0, NULL };
 
 	tlen = strlen(path);
 	if (tlen == 0)
@@ -904,11 +950,12 @@ static int resolve(struct scout_supervisor *sup, const char *base, const char *p
 			return ENOTDIR;
 		memcpy(out, base, blen + 1);
 		olen = blen == 1 ? 0 : blen;	/* out holds "" for the root */
-		cur_fixed = known_fixed(sup, out, olen);
+		cur_fixed = known_fixed(sup, out, olen, &cur_reach);
 	}
 	r->exists = 1;
 	r->type = S_IFDIR;
 	r->fixed_dir = 0;
+	r->task_readable = 0;
 	r->task_fd = -1;
 	out[olen] = '\0';
 	for (;;) {
@@ -935,9 +982,10 @@ static int resolve(struct scout_supervisor *sup, const char *base, const char *p
 			if (olen > 0)
 				olen--;
 			out[olen] = '\0';
-			cur_fixed = known_fixed(sup, out, olen);
+			cur_fixed = known_fixed(sup, out, olen, &cur_reach);
 			r->type = S_IFDIR;
 			r->fixed_dir = 0;
+			r->task_readable = 0;
 			continue;
 		}
 		/* The task's /proc/self is not ours. */
@@ -966,9 +1014,10 @@ static int resolve(struct scout_supervisor *sup, const char *base, const char *p
 		out[olen] = '/';
 		memcpy(out + olen + 1, comp, clen);
 		out[nlen] = '\0';
-		if ((rc = look_up(sup, out, nlen, cur_fixed, &n, link, sizeof(link))) != 0)
+		if ((rc = look_up(sup, out, nlen, cur_fixed, cur_reach, &n, link, sizeof(link))) != 0)
 			return rc;
 		r->fixed_dir = cur_fixed;
+		r->task_readable = n.readable;
 		if (n.type == 0) {
 			if (!last)
 				return ENOENT;
@@ -995,6 +1044,7 @@ static int resolve(struct scout_supervisor *sup, const char *base, const char *p
 				olen = 0;
 				out[0] = '\0';
 				cur_fixed = sup->root_fixed;
+				cur_reach = sup->root_reach;
 			}
 			continue;
 		}
@@ -1007,6 +1057,7 @@ static int resolve(struct scout_supervisor *sup, const char *base, const char *p
 		if (last && trailing_slash && n.type != S_IFDIR)
 			return ENOTDIR;
 		cur_fixed = n.fixed;
+		cur_reach = n.reach_in;
 	}
 	if (olen == 0) {
 		if (outlen < 2)
@@ -1112,6 +1163,7 @@ static int get_path(struct call *c, int dirfd, uint64_t addr, int follow, int em
 		res->exists = 1;
 		res->type = 0;		/* unknown */
 		res->fixed_dir = 0;
+		res->task_readable = 0;
 		res->task_fd = dirfd;
 		return rc;
 	}
@@ -1129,10 +1181,9 @@ static int check(struct scout_supervisor *sup, const struct call *c, const char 
 	return decide(sup, view, a) == POLICY_ALLOW ? 0 : EACCES;
 }
 
-/* Opens canon for the task, as the task: the calls that act on the fd or
- * on names below it (mkdirat, unlinkat, ...) follow with no switch back in
- * between, so they run as the task too. */
-static int open_nofollow(struct scout_supervisor *sup, const char *canon, int flags, mode_t mode)
+/* Opens canon, a path with no symlink left in it, with the credentials in
+ * effect. */
+static int openat2_nofollow(const char *canon, int flags, mode_t mode)
 {
 	struct open_how how = {
 		.flags = (uint64_t)flags,
@@ -1140,11 +1191,44 @@ static int open_nofollow(struct scout_supervisor *sup, const char *canon, int fl
 		.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
 	};
 
+	return (int)syscall(__NR_openat2, AT_FDCWD, canon, &how, sizeof(how));
+}
+
+/* Opens canon for the task, as the task: the calls that act on the fd or
+ * on names below it (mkdirat, unlinkat, ...) follow with no switch back in
+ * between, so they run as the task too. */
+static int open_nofollow(struct scout_supervisor *sup, const char *canon, int flags, mode_t mode)
+{
 	if (become_task(sup) != 0) {
 		errno = EACCES;
 		return -1;
 	}
-	return (int)syscall(__NR_openat2, AT_FDCWD, canon, &how, sizeof(how));
+	return openat2_nofollow(canon, flags, mode);
+}
+
+/*
+ * May this open be performed as the Carrier, with no switch to the task's
+ * credentials and back (two setresuid calls, each a ptrace round trip
+ * under UML: ~17 ms of a pre-booted c-hello's ~340 ms)? Only a plain read
+ * of a system file (a regular file or directory in a fixed directory on
+ * the root file system) that the task itself may reach and read:
+ *  - The kernel would let the task open it: its mode grants the task read,
+ *    and every directory above it search (task_may), and nothing else
+ *    decides (modes_decide: the guest kernel has no POSIX ACLs and no LSM).
+ *    O_NOATIME, which wants the owner, is left to the task's own check.
+ *  - It is the file the task's open would get: nothing in a fixed
+ *    directory changes while the task runs (see the name cache).
+ *  - The file records the Carrier's credentials (f_cred), which a read of
+ *    a regular file or a directory listing on tmpfs, squashfs or overlayfs
+ *    never consults; what can be done through the fd beyond reading
+ *    (fchdir, fchmod, openat on it, a re-open through /proc/self/fd) is
+ *    checked against the caller's credentials or trapped and judged anew.
+ *    /proc, /sys and the other special files keep the task's credentials.
+ */
+static int may_read_as_carrier(const struct resolved *res, enum policy_access a, int flags)
+{
+	return a == POLICY_READ && res->task_readable && (flags & O_ACCMODE) == O_RDONLY &&
+	    !(flags & (O_CREAT | __O_TMPFILE | O_TRUNC | O_NOATIME | O_PATH));
 }
 
 /* Opens the directory holding the last component of canon, and points
@@ -1229,7 +1313,13 @@ static int do_open(struct scout_supervisor *sup, struct call *c, int dirfd, uint
 	nonblock = !(flags & O_NONBLOCK) && !system_file;
 	if ((flags & (O_CREAT | __O_TMPFILE)) && (rc = with_umask(c->tid, &old)) != 0)
 		return rc;
-	fd = open_nofollow(sup, canon, flags | O_CLOEXEC | O_NOCTTY | (nonblock ? O_NONBLOCK : 0), mode);
+	if (may_read_as_carrier(&res, a, flags)) {
+		become_carrier(sup);
+		fd = openat2_nofollow(canon, flags | O_CLOEXEC | O_NOCTTY | (nonblock ? O_NONBLOCK : 0), 0);
+	} else {
+		fd = open_nofollow(sup, canon, flags | O_CLOEXEC | O_NOCTTY | (nonblock ? O_NONBLOCK : 0),
+		    mode);
+	}
 	rc = errno;
 	if (flags & (O_CREAT | __O_TMPFILE))
 		umask(old);
@@ -1871,6 +1961,7 @@ int scout_supervisor_set_task(struct scout_supervisor *sup, uid_t uid, int as_ta
 	struct stat st;
 
 	sup->task_uid = uid;
+	sup->task_gid = getegid();	/* the Flight Deck gave the Carrier the task's */
 	sup->carrier_euid = geteuid();
 	sup->switch_creds = as_task && uid != sup->carrier_euid;
 	sup->as_task = 0;
@@ -1886,6 +1977,11 @@ int scout_supervisor_set_task(struct scout_supervisor *sup, uid_t uid, int as_ta
 	sup->kernel_fs_dev[1] = kernel_fs(sup, "/sys/fs/cgroup", CGROUP2_SUPER_MAGIC);
 	sup->cache_names = 1;
 	sup->root_fixed = dir_fixed(sup, &st);
+	/* No ACL support on the root file system: getxattr of an ACL name
+	 * fails with EOPNOTSUPP there (ENODATA where ACLs could be set). */
+	sup->modes_decide = sup->switch_creds &&
+	    getxattr("/", "system.posix_acl_access", NULL, 0) < 0 && errno == EOPNOTSUPP;
+	sup->root_reach = sup->modes_decide && sup->root_fixed && task_may(sup, &st, S_IXOTH);
 	return 0;
 }
 
