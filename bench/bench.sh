@@ -26,6 +26,10 @@
 #   scout    gcc compile of hello.c in the guest with and without Scout
 #            (first compile of a boot = cold page cache, then warm ones),
 #            plus the UML tree's CPU time per boot
+#   gccld    gcc of hello.c linked by /usr/bin/ld run by gcc itself (the
+#            rootfs's default: rootfs/c/setup.sh) vs through collect2
+#            (-fuse-linker-plugin: gcc's own way, the previous choice), in
+#            one pre-booted guest, interleaved
 #   memory   RSS/Pss of the UML process tree while c-hello runs, and the
 #            cgroup peak sandbox-run reports, vs mem=
 #   java     tests/exercises/java-junit (javac + JUnitCore) in the guest vs
@@ -269,6 +273,24 @@ make_tasks() {
 	cat > "$TASKS/compile/tmc-run" <<-'EOF'
 	#!/bin/sh
 	exec ./timeit -n 3 -o output.txt -- gcc -Wall -O2 -o hello hello.c
+	EOF
+
+	# gccld: RUNS pairs in one boot, the rootfs's link (gcc runs ld) and
+	# gcc's own (through collect2: -fuse-linker-plugin, rootfs/c/setup.sh)
+	# interleaved, after one untimed compile that warms the page cache.
+	mkdir -p "$TASKS/gccld"
+	cp "$HELLO/hello.c" "$BIN/timeit" "$TASKS/gccld/"
+	cat > "$TASKS/gccld/tmc-run" <<-EOF
+	#!/bin/sh
+	set -e
+	gcc -Wall -O2 -o hello hello.c
+	: > output.txt
+	for i in \$(seq $RUNS); do
+		./timeit -o t -- gcc -Wall -O2 -o hello hello.c
+		echo "ld \$(cat t)" >> output.txt
+		./timeit -o t -- gcc -Wall -O2 -fuse-linker-plugin -o hello hello.c
+		echo "collect2 \$(cat t)" >> output.txt
+	done
 	EOF
 
 	cp "$BIN/forkexec" "$BIN/bench_open" "$BIN/sysloop" "$BIN/anontouch" "$TASKS/micro/"
@@ -533,6 +555,20 @@ bench_proc() {
 		awk -v id="$s.scout_cost" -v a="$(median "$s.guest")" -v b="$(median "$s.noscout")" 'BEGIN {
 			printf "bench: %-32s median %9.3f us (%s.guest - %s.noscout, medians)\n", id, a - b, substr(id, 1, index(id, ".") - 1), substr(id, 1, index(id, ".") - 1) }'
 	done
+}
+
+bench_gccld() {
+	echo "bench: == gccld: gcc -Wall -O2 -o hello hello.c in one pre-booted guest, $RUNS pairs interleaved: the rootfs's link, gcc running /usr/bin/ld itself (rootfs/c/setup.sh), vs gcc's own through collect2 (-fuse-linker-plugin, the previous choice)"
+	series_reset gccld.ld gccld.collect2
+	guest "$DATA/run.json" --preboot "$TASKS/gccld"
+	jq -j .output "$DATA/run.json" > "$DATA/times"
+	[ "$(grep -c '^ld ' "$DATA/times")" -eq "$RUNS" ] || die "gccld task: expected $RUNS pairs, got: $(cat "$DATA/times")"
+	for arm in ld collect2; do
+		sed -n "s/^$arm //p" "$DATA/times" >> "$DATA/gccld.$arm"
+	done
+	report gccld.ld ms 1000
+	report gccld.collect2 ms 1000
+	ratio gccld.ld/collect2 gccld.ld gccld.collect2
 }
 
 bench_scout() {
@@ -1265,7 +1301,7 @@ if [ "${1-}" = variant ]; then
 	bench_variant "$name" "$@"
 	exit 0
 fi
-ALL_SECTIONS="boot initrd hello proc java jvm maven fpu scout memory pin huge faultaround anonaround clock prewarm jail preboot populate previous"
+ALL_SECTIONS="boot initrd hello proc java jvm maven fpu scout gccld memory pin huge faultaround anonaround clock prewarm jail preboot populate previous"
 # shellcheck disable=SC2086
 [ $# -gt 0 ] || set -- $ALL_SECTIONS
 start=$(date +%s)
@@ -1276,6 +1312,7 @@ for section in "$@"; do
 	hello) bench_hello ;;
 	proc) bench_proc ;;
 	scout) bench_scout ;;
+	gccld) bench_gccld ;;
 	memory) bench_memory ;;
 	java) bench_java ;;
 	pin) bench_pin ;;

@@ -2,9 +2,10 @@
 # Builds the guest's read-only root: mmdebstrap of Debian bookworm with the
 # packages of one profile, the unprivileged user `tmc` (uid/gid 1000) and the
 # task dir /task, then the JDK's CDS archive and Maven's offline set-up
-# (rootfs/java/setup.sh), packed with mksquashfs. The Debian mirror is the
-# machine's own apt configuration. The result is cached outside the clone,
-# keyed by a hash of the files under rootfs/ and the package list.
+# (rootfs/java/setup.sh) and gcc's link defaults (rootfs/c/setup.sh),
+# packed with mksquashfs. The Debian mirror is the machine's own apt
+# configuration. The result is cached outside the clone, keyed by a hash of
+# the files under rootfs/ and the package list.
 #
 #   rootfs/build.sh OUT.squashfs PACKAGE-LIST
 set -eu
@@ -63,6 +64,7 @@ mmdebstrap --variant=minbase --mode=root \
 	--customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*' \
 	--customize-hook='echo tmc-sandbox > "$1/etc/hostname"' \
 	--customize-hook="\"$here/java/setup.sh\" \"\$1\"" \
+	--customize-hook="\"$here/c/setup.sh\" \"\$1\"" \
 	bookworm "$tree" "$@"
 
 # lz4 (high-compression mode: slower to pack, as fast to unpack): in the

@@ -1,0 +1,6 @@
+int missing(void);
+
+int main(void)
+{
+	return missing();
+}
