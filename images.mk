@@ -21,7 +21,7 @@ INITRD_CARRIER := $(if $(filter carrier,$(GUEST_PROGRAMS)),$(B)/carrier)
 $(B)/initrd.img: initrd/build.sh $(B)/init $(B)/tmc-init $(INITRD_CARRIER) | $(DEPS_OK)
 	initrd/build.sh $@ $(B)/init $(B)/tmc-init $(INITRD_CARRIER)
 
-$(B)/rootfs-$(PROFILE).squashfs: rootfs/build.sh rootfs/packages-$(PROFILE).txt $(shell find rootfs/java -type f) | $(DEPS_OK)
+$(B)/rootfs-$(PROFILE).squashfs: rootfs/build.sh rootfs/packages-$(PROFILE).txt $(shell find rootfs/java rootfs/c -type f) | $(DEPS_OK)
 	@mkdir -p $(B)
 	rootfs/build.sh $@ rootfs/packages-$(PROFILE).txt
 # Checked at every make: a timestamp cannot tell which profile the link
