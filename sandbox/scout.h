@@ -17,6 +17,7 @@
 #ifndef TMC_SCOUT_H
 #define TMC_SCOUT_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -157,8 +158,16 @@ struct scout_supervisor *scout_supervisor_new(struct command_center *cc, int cha
  * as effective uid (no capability effective). -1 when that switch does
  * not hold on this kernel (the run must not go on). */
 int scout_supervisor_set_task(struct scout_supervisor *sup, uid_t uid, int as_task);
-/* Answers one notification from the listener fd; -1 only when the fd is dead. */
-int scout_supervisor_handle(struct scout_supervisor *sup, int notify_fd);
+/* Waits for one notification on the listener fd and answers it; -1 only
+ * when the fd is dead. waiting (or NULL): the caller sets it before the
+ * call and a signal handler may siglongjmp out of the wait while it is
+ * set; this clears it as soon as the wait is over. A notification
+ * received just before such a jump is answered by
+ * scout_supervisor_handle_received (flight_deck.c says why). */
+int scout_supervisor_handle(struct scout_supervisor *sup, int notify_fd,
+    volatile sig_atomic_t *waiting);
+/* Answers the notification a cut-short wait received, if any. */
+int scout_supervisor_handle_received(struct scout_supervisor *sup, int notify_fd);
 /* Flushes counts and says goodbye on the channel. */
 void scout_supervisor_finish(struct scout_supervisor *sup);
 int scout_supervisor_broken(const struct scout_supervisor *sup);

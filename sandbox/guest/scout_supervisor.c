@@ -1901,21 +1901,15 @@ static int dispatch(struct scout_supervisor *sup, struct call *c, const struct s
 	}
 }
 
-int scout_supervisor_handle(struct scout_supervisor *sup, int notify_fd)
+/* Answers the notification in sup->req, then clears it: a zeroed req is
+ * what NOTIF_RECV wants, and what scout_supervisor_handle_received reads
+ * as "none held". */
+static int answer(struct scout_supervisor *sup, int notify_fd)
 {
 	const struct scout_denied *den;
 	struct call c;
 	int rc;
 
-	memset(sup->req, 0, sizeof(*sup->req));
-	rc = seccomp_notify_receive(notify_fd, sup->req);
-	if (rc < 0) {
-		/* ENOENT: the task left the syscall before we read it. */
-		if (rc == -EINTR || rc == -ENOENT || rc == -ECANCELED)
-			return 0;
-		errno = -rc;
-		return -1;
-	}
 	c.sup = sup;
 	c.notify_fd = notify_fd;
 	c.id = sup->req->id;
@@ -1923,21 +1917,42 @@ int scout_supervisor_handle(struct scout_supervisor *sup, int notify_fd)
 	c.acts = 1;
 	if (sup->req->data.arch != AUDIT_ARCH_X86_64) {
 		respond(sup, &c, 0, ENOSYS, 0);	/* the filter kills these first */
-		return 0;
-	}
-	den = scout_denied_lookup(sup->req->data.nr);
-	if (den != NULL) {
+	} else if ((den = scout_denied_lookup(sup->req->data.nr)) != NULL) {
 		count_denied(sup, den->name);
 		respond(sup, &c, 0, den->err, 0);
-		return 0;
+	} else {
+		rc = dispatch(sup, &c, &sup->req->data);
+		become_carrier(sup);
+		if (rc == -ECANCELED)
+			respond(sup, &c, 0, 0, 1);
+		else if (rc >= 0)
+			respond(sup, &c, 0, rc, 0);
 	}
-	rc = dispatch(sup, &c, &sup->req->data);
-	become_carrier(sup);
-	if (rc == -ECANCELED)
-		respond(sup, &c, 0, 0, 1);
-	else if (rc >= 0)
-		respond(sup, &c, 0, rc, 0);
+	memset(sup->req, 0, sizeof(*sup->req));
 	return 0;
+}
+
+int scout_supervisor_handle(struct scout_supervisor *sup, int notify_fd,
+    volatile sig_atomic_t *waiting)
+{
+	int rc = ioctl(notify_fd, SECCOMP_IOCTL_NOTIF_RECV, sup->req);
+	int e = errno;
+
+	if (waiting != NULL)
+		*waiting = 0;
+	if (rc < 0) {
+		/* ENOENT: the task left the syscall before we read it. */
+		if (e == EINTR || e == ENOENT)
+			return 0;
+		errno = e;
+		return -1;
+	}
+	return answer(sup, notify_fd);
+}
+
+int scout_supervisor_handle_received(struct scout_supervisor *sup, int notify_fd)
+{
+	return sup->req->pid != 0 ? answer(sup, notify_fd) : 0;
 }
 
 struct scout_supervisor *scout_supervisor_new(struct command_center *cc, int chan_fd,
@@ -1955,6 +1970,7 @@ struct scout_supervisor *scout_supervisor_new(struct command_center *cc, int cha
 		errbuf_set(err, errlen, "out of memory");
 		return NULL;
 	}
+	memset(sup->req, 0, sizeof(*sup->req));	/* see answer() */
 	sup->cc = cc;
 	sup->chan_fd = chan_fd;
 	sup->closing_lo = 0;
