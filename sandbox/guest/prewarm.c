@@ -50,11 +50,13 @@ static const char *const prewarm_files[] = {
 	"/usr/lib/x86_64-linux-gnu/gconv/gconv-modules.cache",
 	"/usr/lib/locale/C.utf8/LC_CTYPE",
 	"/usr/share/zoneinfo/Etc/UTC",
-	/* C: gcc's driver, cc1, as, ld and what they load, then the headers a hello world includes. */
+	/* C: gcc's driver, cc1, as, ld and what they load, then the headers a
+	 * hello world includes; gcc's specs file (rootfs/c/setup.sh: ld is run
+	 * without collect2). */
 	"/usr/bin/x86_64-linux-gnu-gcc-12",
+	"/usr/lib/gcc/x86_64-linux-gnu/12/specs",
 	"/usr/lib/gcc/x86_64-linux-gnu/12/cc1",
 	"/usr/bin/x86_64-linux-gnu-as",
-	"/usr/lib/gcc/x86_64-linux-gnu/12/collect2",
 	"/usr/bin/x86_64-linux-gnu-ld.bfd",
 	"/usr/lib/gcc/x86_64-linux-gnu/12/libgcc.a",
 	"/usr/lib/x86_64-linux-gnu/libisl.so.23.2.0",
