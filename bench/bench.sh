@@ -26,10 +26,12 @@
 #   scout    gcc compile of hello.c in the guest with and without Scout
 #            (first compile of a boot = cold page cache, then warm ones),
 #            plus the UML tree's CPU time per boot
-#   gccld    gcc of hello.c linked by /usr/bin/ld run by gcc itself (the
-#            rootfs's default: rootfs/c/setup.sh) vs through collect2
-#            (-fuse-linker-plugin: gcc's own way, the previous choice), in
-#            one pre-booted guest, interleaved
+#   gcc      gcc of hello.c with the rootfs's defaults (rootfs/c/setup.sh:
+#            /usr/bin/ld run by gcc itself, no empty /usr/local/include) vs
+#            the previous choices: the link through collect2
+#            (-fuse-linker-plugin, gcc's own way) and an empty fixed
+#            include dir searched first (-isystem /usr/local/bin), in one
+#            pre-booted guest, interleaved
 #   memory   RSS/Pss of the UML process tree while c-hello runs, and the
 #            cgroup peak sandbox-run reports, vs mem=
 #   java     tests/exercises/java-junit (javac + JUnitCore) in the guest vs
@@ -275,21 +277,25 @@ make_tasks() {
 	exec ./timeit -n 3 -o output.txt -- gcc -Wall -O2 -o hello hello.c
 	EOF
 
-	# gccld: RUNS pairs in one boot, the rootfs's link (gcc runs ld) and
-	# gcc's own (through collect2: -fuse-linker-plugin, rootfs/c/setup.sh)
-	# interleaved, after one untimed compile that warms the page cache.
-	mkdir -p "$TASKS/gccld"
-	cp "$HELLO/hello.c" "$BIN/timeit" "$TASKS/gccld/"
-	cat > "$TASKS/gccld/tmc-run" <<-EOF
+	# gcc: RUNS rounds in one boot, interleaved, after one untimed compile
+	# that warms the page cache: the rootfs's defaults (rootfs/c/setup.sh);
+	# gcc's own link through collect2 (-fuse-linker-plugin); an empty
+	# fixed directory searched before the system ones (-isystem of the
+	# empty /usr/local/bin), as the removed /usr/local/include was.
+	mkdir -p "$TASKS/gcc"
+	cp "$HELLO/hello.c" "$BIN/timeit" "$TASKS/gcc/"
+	cat > "$TASKS/gcc/tmc-run" <<-EOF
 	#!/bin/sh
 	set -e
 	gcc -Wall -O2 -o hello hello.c
 	: > output.txt
 	for i in \$(seq $RUNS); do
 		./timeit -o t -- gcc -Wall -O2 -o hello hello.c
-		echo "ld \$(cat t)" >> output.txt
+		echo "ours \$(cat t)" >> output.txt
 		./timeit -o t -- gcc -Wall -O2 -fuse-linker-plugin -o hello hello.c
 		echo "collect2 \$(cat t)" >> output.txt
+		./timeit -o t -- gcc -Wall -O2 -isystem /usr/local/bin -o hello hello.c
+		echo "emptyinc \$(cat t)" >> output.txt
 	done
 	EOF
 
@@ -557,18 +563,20 @@ bench_proc() {
 	done
 }
 
-bench_gccld() {
-	echo "bench: == gccld: gcc -Wall -O2 -o hello hello.c in one pre-booted guest, $RUNS pairs interleaved: the rootfs's link, gcc running /usr/bin/ld itself (rootfs/c/setup.sh), vs gcc's own through collect2 (-fuse-linker-plugin, the previous choice)"
-	series_reset gccld.ld gccld.collect2
-	guest "$DATA/run.json" --preboot "$TASKS/gccld"
+bench_gcc() {
+	echo "bench: == gcc: gcc -Wall -O2 -o hello hello.c in one pre-booted guest, $RUNS rounds interleaved: the rootfs's defaults (rootfs/c/setup.sh: gcc runs /usr/bin/ld itself, no /usr/local/include) vs gcc's link through collect2 (-fuse-linker-plugin) and vs an empty fixed include dir searched first (-isystem /usr/local/bin), the previous choices"
+	series_reset gcc.ours gcc.collect2 gcc.emptyinc
+	guest "$DATA/run.json" --preboot "$TASKS/gcc"
 	jq -j .output "$DATA/run.json" > "$DATA/times"
-	[ "$(grep -c '^ld ' "$DATA/times")" -eq "$RUNS" ] || die "gccld task: expected $RUNS pairs, got: $(cat "$DATA/times")"
-	for arm in ld collect2; do
-		sed -n "s/^$arm //p" "$DATA/times" >> "$DATA/gccld.$arm"
+	[ "$(grep -c '^ours ' "$DATA/times")" -eq "$RUNS" ] || die "gcc task: expected $RUNS rounds, got: $(cat "$DATA/times")"
+	for arm in ours collect2 emptyinc; do
+		sed -n "s/^$arm //p" "$DATA/times" >> "$DATA/gcc.$arm"
 	done
-	report gccld.ld ms 1000
-	report gccld.collect2 ms 1000
-	ratio gccld.ld/collect2 gccld.ld gccld.collect2
+	report gcc.ours ms 1000
+	report gcc.collect2 ms 1000
+	report gcc.emptyinc ms 1000
+	ratio gcc.ours/collect2 gcc.ours gcc.collect2
+	ratio gcc.ours/emptyinc gcc.ours gcc.emptyinc
 }
 
 bench_scout() {
@@ -1301,7 +1309,7 @@ if [ "${1-}" = variant ]; then
 	bench_variant "$name" "$@"
 	exit 0
 fi
-ALL_SECTIONS="boot initrd hello proc java jvm maven fpu scout gccld memory pin huge faultaround anonaround clock prewarm jail preboot populate previous"
+ALL_SECTIONS="boot initrd hello proc java jvm maven fpu scout gcc memory pin huge faultaround anonaround clock prewarm jail preboot populate previous"
 # shellcheck disable=SC2086
 [ $# -gt 0 ] || set -- $ALL_SECTIONS
 start=$(date +%s)
@@ -1312,7 +1320,7 @@ for section in "$@"; do
 	hello) bench_hello ;;
 	proc) bench_proc ;;
 	scout) bench_scout ;;
-	gccld) bench_gccld ;;
+	gcc) bench_gcc ;;
 	memory) bench_memory ;;
 	java) bench_java ;;
 	pin) bench_pin ;;
