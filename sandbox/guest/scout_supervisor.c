@@ -54,6 +54,7 @@
 #define SCOPE_SLOTS 256		/* the host's scopes: a few per policy rule */
 #define WBUF_SIZE 16384		/* frames to the host that wait for no answer */
 #define NAME_MAX_SLOTS 16384	/* the name cache */
+#define CLOSING_MAX 32		/* system files' fds closed together */
 #define TABLE_MIN 256
 #define CHANNEL_TIMEOUT_MS 10000
 #define MAX_LINKS 40
@@ -127,8 +128,9 @@ struct scout_supervisor {
 	int root_fixed;
 	struct table names;		/* of struct name_slot */
 	/* fds of system files installed in the task, closed later together
-	 * (close_later): every fd in [lo, hi], and none other */
-	int closing_lo, closing_hi;
+	 * (close_later) */
+	int closing[CLOSING_MAX];
+	size_t nclosing;
 	uint8_t rbuf[CHANNEL_MAX_FRAME];
 	size_t rlen;
 	uint8_t wbuf[WBUF_SIZE];
@@ -1261,37 +1263,44 @@ static int with_umask(pid_t tid, mode_t *old)
 }
 
 /*
- * Closes later, in one close_range call per run of consecutive fds, the
- * Carrier's copy of a system file it installed in the task: one syscall
- * fewer per read of a system file (a ptrace round trip under UML). Holding
- * it meanwhile changes nothing for the task: a regular file or directory
- * opened read-only, in a directory nothing can change (no ETXTBSY, no
- * open of a FIFO's writer, no device). The run stays consecutive because
- * the kernel hands out the lowest free fd and the Carrier closes every
- * other fd before the next trapped call; an fd that does not extend it
- * closes the run first, so nothing but these fds is ever in it.
+ * Closes later, together, the Carrier's copies of the system files it
+ * installed in the task: one close_range per run of consecutive fds among
+ * them, instead of one close per file (each a ptrace round trip under
+ * UML). Holding them meanwhile changes nothing for the task: regular files
+ * or directories opened read-only, in directories nothing can change (no
+ * ETXTBSY, no FIFO's writer, no device). Only fds listed here are ever in
+ * a run closed: the Carrier's own (the listener, the channel) never are.
  */
-#define CLOSING_MAX 64
-
 static void close_pending(struct scout_supervisor *sup)
 {
-	if (sup->closing_hi < sup->closing_lo)
-		return;
-	if (syscall(SYS_close_range, (unsigned int)sup->closing_lo, (unsigned int)sup->closing_hi, 0) < 0)
-		for (int fd = sup->closing_lo; fd <= sup->closing_hi; fd++)
-			close(fd);
-	sup->closing_lo = 0;
-	sup->closing_hi = -1;
+	int *fd = sup->closing;
+	size_t n = sup->nclosing;
+
+	for (size_t i = 1; i < n; i++)		/* insertion sort: n <= CLOSING_MAX */
+		for (size_t k = i; k > 0 && fd[k - 1] > fd[k]; k--) {
+			int t = fd[k];
+
+			fd[k] = fd[k - 1];
+			fd[k - 1] = t;
+		}
+	for (size_t i = 0; i < n;) {
+		size_t e = i;
+
+		while (e + 1 < n && fd[e + 1] == fd[e] + 1)
+			e++;
+		if (syscall(SYS_close_range, (unsigned int)fd[i], (unsigned int)fd[e], 0) < 0)
+			for (size_t k = i; k <= e; k++)
+				close(fd[k]);
+		i = e + 1;
+	}
+	sup->nclosing = 0;
 }
 
 static void close_later(struct scout_supervisor *sup, int fd)
 {
-	if (sup->closing_hi >= sup->closing_lo &&
-	    (fd != sup->closing_hi + 1 || fd - sup->closing_lo + 1 > CLOSING_MAX))
+	sup->closing[sup->nclosing++] = fd;
+	if (sup->nclosing == CLOSING_MAX)
 		close_pending(sup);
-	if (sup->closing_hi < sup->closing_lo)
-		sup->closing_lo = fd;
-	sup->closing_hi = fd;
 }
 
 static int do_open(struct scout_supervisor *sup, struct call *c, int dirfd, uint64_t addr,
@@ -1973,8 +1982,6 @@ struct scout_supervisor *scout_supervisor_new(struct command_center *cc, int cha
 	memset(sup->req, 0, sizeof(*sup->req));	/* see answer() */
 	sup->cc = cc;
 	sup->chan_fd = chan_fd;
-	sup->closing_lo = 0;
-	sup->closing_hi = -1;
 	sup->scopes.slot = sup->scope_slots;
 	sup->scopes.cap = SCOPE_SLOTS;
 	if (chan_fd >= 0)
