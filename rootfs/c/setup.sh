@@ -5,8 +5,8 @@
 # gcc links through collect2, a wrapper that runs ld: one more process,
 # with its own dynamic loading, temporary files and exec, for nothing on
 # ELF (constructors are in .init_array; LTO goes through ld's plugin). In
-# the guest, where a process costs tens of milliseconds, that was ~20 ms
-# of a ~330 ms gcc of hello.c (make bench, section `gccld`). So each gcc's
+# the guest, where a process costs tens of milliseconds, that was 10-19 ms
+# of a ~270 ms gcc of hello.c (make bench, section `gcc`). So each gcc's
 # `specs` file (read from its own lib dir, overriding only what it names)
 # makes the driver run /usr/bin/ld itself, with the arguments it gives
 # collect2 (the LTO plugin's among them: archives of LTO objects still
