@@ -155,8 +155,9 @@ struct scout_supervisor *scout_supervisor_new(struct command_center *cc, int cha
 /* The task's uid (the Carrier already holds the task's groups and gid):
  * turns on the name cache (scout_supervisor.c) unless uid is 0, and, with
  * as_task, has every file operation for the task run with the task's uid
- * as effective uid (no capability effective). -1 when that switch does
- * not hold on this kernel (the run must not go on). */
+ * as effective uid (no capability effective), but for a plain read of a
+ * system file the task's mode bits allow (may_read_as_carrier). -1 when
+ * that switch does not hold on this kernel (the run must not go on). */
 int scout_supervisor_set_task(struct scout_supervisor *sup, uid_t uid, int as_task);
 /* Waits for one notification on the listener fd and answers it; -1 only
  * when the fd is dead. waiting (or NULL): the caller sets it before the

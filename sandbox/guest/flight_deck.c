@@ -236,8 +236,9 @@ static void land_all(int sigfd)
 /* The Carrier keeps its uid (to read the memory of a task that is not yet
  * dumpable and to kill the tree) but takes the task's groups (none) and
  * gid for the run; the supervisor takes the task's uid as effective uid
- * around every call it performs for the task (scout_supervisor.c:
- * become_task), so the kernel checks those as the task's own. */
+ * around the calls it performs for the task (scout_supervisor.c:
+ * become_task; a read of a system file the task's mode bits allow needs
+ * none), so the kernel checks those as the task's own. */
 static int take_task_identity(const struct flight_deck_opts *o)
 {
 	if (setgroups(0, NULL) < 0 || setresgid((gid_t)-1, o->gid, (gid_t)-1) < 0)
