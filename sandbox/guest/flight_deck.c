@@ -32,9 +32,9 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
-#include <sys/time.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -341,8 +341,9 @@ int flight_deck_run(const struct flight_deck_opts *o, struct scout_supervisor *s
 	char err[256];
 	struct sock_fprog prog;
 	sigset_t mask, oldmask, handled;
-	struct sigaction sa, old_sa[5];
-	static const int handled_signals[5] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGALRM };
+	static const int handled_signals[] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGALRM };
+	enum { NHANDLED = sizeof(handled_signals) / sizeof(handled_signals[0]) };
+	struct sigaction sa, old_sa[NHANDLED];
 	int sv[2], sigfd, nfd, status = 125, leader_done = 0;
 	pid_t pid, self = getpid();
 	gid_t carrier_egid = getegid();
@@ -414,10 +415,10 @@ int flight_deck_run(const struct flight_deck_opts *o, struct scout_supervisor *s
 	sigemptyset(&handled);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
-	for (size_t i = 0; i < 5; i++)
+	for (size_t i = 0; i < NHANDLED; i++)
 		sigaddset(&handled, handled_signals[i]);
 	sa.sa_mask = handled;	/* no SA_RESTART: a signal ends the wait */
-	for (size_t i = 0; i < 5; i++)
+	for (size_t i = 0; i < NHANDLED; i++)
 		if (sigaction(handled_signals[i], &sa, &old_sa[i]) < 0)
 			log_warn("%s: sigaction", __func__);
 	arm_alarm(deadline);
@@ -461,7 +462,7 @@ int flight_deck_run(const struct flight_deck_opts *o, struct scout_supervisor *s
 	arm_alarm(0);
 	/* SIG_IGN drops a SIGALRM that came after the last look. */
 	signal(SIGALRM, SIG_IGN);
-	for (size_t i = 0; i < 5; i++)
+	for (size_t i = 0; i < NHANDLED; i++)
 		sigaction(handled_signals[i], &old_sa[i], NULL);
 	land_all(sigfd);
 	if (o->drop && setresgid((gid_t)-1, carrier_egid, (gid_t)-1) < 0)

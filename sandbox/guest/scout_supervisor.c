@@ -114,10 +114,10 @@ struct scout_supervisor {
 	int cache_names;
 	uid_t task_uid;
 	gid_t task_gid;
-	/* the mode bits alone decide what the task may do on the root file
-	 * system (no POSIX ACLs there): see may_read_as_carrier() */
-	int modes_decide;
-	int root_reach;			/* the task may search "/" (modes_decide) */
+	/* the task may search "/", and the mode bits alone decide what it may
+	 * do on the root file system (set_task): else no name is reachable
+	 * and every call is made as the task (may_read_as_carrier) */
+	int root_reach;
 	/* whose credentials the supervisor holds (become_task, become_carrier) */
 	int switch_creds;		/* the task's euid differs from the Carrier's */
 	int as_task;			/* the task's are in effect now */
@@ -804,7 +804,7 @@ static int dir_fixed(const struct scout_supervisor *sup, const struct stat *st)
 /* What the kernel's permission check grants the task on st by its mode:
  * owner, else group, else other bits (the task has no supplementary
  * groups: flight_deck.c, take_task_identity). bit: S_IROTH or S_IXOTH.
- * Exact only where no ACL can widen or narrow the mode (modes_decide). */
+ * Exact only where no ACL can widen or narrow the mode (root_reach). */
 static int task_may(const struct scout_supervisor *sup, const struct stat *st, mode_t bit)
 {
 	if (st->st_uid == sup->task_uid)
@@ -1219,7 +1219,7 @@ static int open_nofollow(struct scout_supervisor *sup, const char *canon, int fl
  * the root file system) that the task itself may reach and read:
  *  - The kernel would let the task open it: its mode grants the task read,
  *    and every directory above it search (task_may), and nothing else
- *    decides (modes_decide: the guest kernel has no POSIX ACLs and no LSM).
+ *    decides (root_reach: the guest kernel has no POSIX ACLs and no LSM).
  *    O_NOATIME, which wants the owner, is left to the task's own check.
  *  - It is the file the task's open would get: nothing in a fixed
  *    directory changes while the task runs (see the name cache).
@@ -1311,7 +1311,7 @@ static int do_open(struct scout_supervisor *sup, struct call *c, int dirfd, uint
 	    O_NOFOLLOW | O_NOATIME | O_CLOEXEC | O_PATH | __O_TMPFILE | FASYNC;
 	char canon[PATH_MAX];
 	struct resolved res;
-	int rc, fd, follow, nonblock, system_file;
+	int rc, fd, follow, nonblock, system_file, open_flags;
 	enum policy_access a;
 	mode_t old = 0;
 	struct seccomp_notif_addfd addfd;
@@ -1359,12 +1359,12 @@ static int do_open(struct scout_supervisor *sup, struct call *c, int dirfd, uint
 	nonblock = !(flags & O_NONBLOCK) && !system_file;
 	if ((flags & (O_CREAT | __O_TMPFILE)) && (rc = with_umask(c->tid, &old)) != 0)
 		return rc;
+	open_flags = flags | O_CLOEXEC | O_NOCTTY | (nonblock ? O_NONBLOCK : 0);
 	if (may_read_as_carrier(&res, a, flags)) {
 		become_carrier(sup);
-		fd = openat2_nofollow(canon, flags | O_CLOEXEC | O_NOCTTY | (nonblock ? O_NONBLOCK : 0), 0);
+		fd = openat2_nofollow(canon, open_flags, 0);
 	} else {
-		fd = open_nofollow(sup, canon, flags | O_CLOEXEC | O_NOCTTY | (nonblock ? O_NONBLOCK : 0),
-		    mode);
+		fd = open_nofollow(sup, canon, open_flags, mode);
 	}
 	rc = errno;
 	if (flags & (O_CREAT | __O_TMPFILE))
@@ -2025,6 +2025,7 @@ void scout_supervisor_finish(struct scout_supervisor *sup)
 int scout_supervisor_set_task(struct scout_supervisor *sup, uid_t uid, int as_task)
 {
 	struct stat st;
+	int modes_decide;
 
 	sup->task_uid = uid;
 	sup->task_gid = getegid();	/* the Flight Deck gave the Carrier the task's */
@@ -2043,11 +2044,12 @@ int scout_supervisor_set_task(struct scout_supervisor *sup, uid_t uid, int as_ta
 	sup->kernel_fs_dev[1] = kernel_fs(sup, "/sys/fs/cgroup", CGROUP2_SUPER_MAGIC);
 	sup->cache_names = 1;
 	sup->root_fixed = dir_fixed(sup, &st);
-	/* No ACL support on the root file system: getxattr of an ACL name
-	 * fails with EOPNOTSUPP there (ENODATA where ACLs could be set). */
-	sup->modes_decide = sup->switch_creds &&
+	/* The mode bits decide only where the root file system has no ACL
+	 * support: getxattr of an ACL name fails with EOPNOTSUPP there
+	 * (ENODATA where ACLs could be set). */
+	modes_decide = sup->switch_creds &&
 	    getxattr("/", "system.posix_acl_access", NULL, 0) < 0 && errno == EOPNOTSUPP;
-	sup->root_reach = sup->modes_decide && sup->root_fixed && task_may(sup, &st, S_IXOTH);
+	sup->root_reach = modes_decide && sup->root_fixed && task_may(sup, &st, S_IXOTH);
 	return 0;
 }
 
