@@ -152,6 +152,10 @@ const char *scout_syscall_name(int nr);
 struct scout_supervisor;
 struct scout_supervisor *scout_supervisor_new(struct command_center *cc, int chan_fd,
     char *err, size_t errlen);
+/* Says HELLO on the channel (nothing without one); its HELLO_ACK is read
+ * at the first question. Once, before the task runs: not before a held
+ * task is released, since the line may still carry the host's "go". */
+void scout_supervisor_hello(struct scout_supervisor *sup);
 /* The task's uid (the Carrier already holds the task's groups and gid):
  * turns on the name cache (scout_supervisor.c) unless uid is 0, and, with
  * as_task, has every file operation for the task run with the task's uid
@@ -159,6 +163,10 @@ struct scout_supervisor *scout_supervisor_new(struct command_center *cc, int cha
  * system file the task's mode bits allow (may_read_as_carrier). -1 when
  * that switch does not hold on this kernel (the run must not go on). */
 int scout_supervisor_set_task(struct scout_supervisor *sup, uid_t uid, int as_task);
+/* Fills the name cache with the names nearly every task's start looks up
+ * (tid: the task, still before its exec). For the time a held task waits:
+ * the names are on the read-only root, so what is learnt now holds then. */
+void scout_supervisor_warm(struct scout_supervisor *sup, pid_t tid);
 /* Waits for one notification on the listener fd and answers it; -1 only
  * when the fd is dead. waiting (or NULL): the caller sets it before the
  * call and a signal handler may siglongjmp out of the wait while it is
@@ -184,6 +192,7 @@ struct flight_deck_opts {
 		uint64_t value;
 	} nproc, fsize, nofile, as, cpu;
 	unsigned timeout_s;		/* 0: none */
+	int hold_fd;			/* >= 0: the exec waits for a byte here; EOF cancels */
 	char *const *argv;
 };
 /* Runs argv confined; returns its exit status (128+signal), or 125 when

@@ -1,12 +1,15 @@
 /*
  * carrier_main.c: the `carrier` command (DESIGN 5, sandbox/SCOUT.md).
  *
- *   carrier [--channel DEV | --policy FILE] [--task DIR] [--uid U --gid G]
- *           [--limits nproc=N,fsize=N,nofile=N,as=N,cpu=N] [--timeout S]
- *           [--audit FILE] [-v] -- CMD ARGS...
+ *   carrier [--channel DEV | --channel-fd N | --policy FILE] [--task DIR]
+ *           [--uid U --gid G] [--limits nproc=N,fsize=N,nofile=N,as=N,cpu=N]
+ *           [--timeout S] [--hold-fd N] [--audit FILE] [-v] -- CMD ARGS...
  *
- * In the guest, tmc-init runs it as root with --channel /dev/ttyS1: the
- * Command Center on the host decides and keeps the audit. On a plain host,
+ * In the guest, tmc-init runs it as root with --channel-fd (/dev/ttyS1,
+ * raw) and --hold-fd, before the task is unpacked: the Carrier sets
+ * everything up to the task's exec, then waits for one byte on the hold
+ * fd (EOF: exit 125, nothing run). The Command Center on the host decides
+ * and keeps the audit. On a plain host,
  * --policy FILE (or neither option: the built-in default policy) runs the
  * Command Center in-process and --audit writes its record as JSON.
  * Exit status: CMD's (128+N when killed by signal N, 137 on --timeout);
@@ -31,9 +34,9 @@
 
 static void __attribute__((noreturn)) usage(void)
 {
-	fprintf(stderr, "usage: carrier [--channel DEV | --policy FILE] [--task DIR]\n"
+	fprintf(stderr, "usage: carrier [--channel DEV | --channel-fd N | --policy FILE] [--task DIR]\n"
 	    "               [--uid U --gid G] [--limits nproc=N,fsize=N,nofile=N,as=N,cpu=N]\n"
-	    "               [--timeout S] [--audit FILE] [-v] -- CMD [ARGS...]\n");
+	    "               [--timeout S] [--hold-fd N] [--audit FILE] [-v] -- CMD [ARGS...]\n");
 	exit(125);
 }
 
@@ -91,6 +94,19 @@ fail:
 	return -1;
 }
 
+/* An inherited fd the Carrier takes over: it must be open, and it must not
+ * reach the task (closed at the task's exec). */
+static int take_fd(const char *arg)
+{
+	uint64_t v;
+
+	if (parse_u64(arg, 3, 1023, &v) < 0)
+		usage();
+	if (fcntl((int)v, F_SETFD, FD_CLOEXEC) < 0)
+		fatal("fd %s", arg);
+	return (int)v;
+}
+
 int main(int argc, char **argv)
 {
 	const char *channel = NULL, *policy_file = NULL, *task = NULL, *audit = NULL;
@@ -103,6 +119,7 @@ int main(int argc, char **argv)
 	uint64_t v;
 
 	memset(&o, 0, sizeof(o));
+	o.hold_fd = -1;
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i];
 
@@ -118,6 +135,10 @@ int main(int argc, char **argv)
 			usage();
 		if (strcmp(a, "--channel") == 0)
 			channel = argv[++i];
+		else if (strcmp(a, "--channel-fd") == 0)
+			chan_fd = take_fd(argv[++i]);
+		else if (strcmp(a, "--hold-fd") == 0)
+			o.hold_fd = take_fd(argv[++i]);
 		else if (strcmp(a, "--policy") == 0)
 			policy_file = argv[++i];
 		else if (strcmp(a, "--task") == 0)
@@ -144,8 +165,8 @@ int main(int argc, char **argv)
 		} else
 			usage();
 	}
-	if (i >= argc || (channel != NULL && policy_file != NULL) || have_uid != have_gid ||
-	    (channel != NULL && audit != NULL))
+	if (i >= argc || (channel != NULL) + (chan_fd >= 0) + (policy_file != NULL) > 1 ||
+	    have_uid != have_gid || ((channel != NULL || chan_fd >= 0) && audit != NULL))
 		usage();
 	o.argv = argv + i;
 	o.drop = have_uid;
@@ -162,7 +183,7 @@ int main(int argc, char **argv)
 		chan_fd = open_channel(channel);
 		if (chan_fd < 0)
 			fatal("channel %s", channel);
-	} else {
+	} else if (chan_fd < 0) {
 		if (task == NULL) {
 			if (getcwd(cwd, sizeof(cwd)) == NULL)
 				fatal("getcwd");

@@ -99,6 +99,14 @@ static void __attribute__((noreturn)) child_takeoff(const struct flight_deck_opt
 	if (send_fds(sock, &nfd, 1) < 0)
 		child_fail(2, "handing over the listener");
 	close(nfd);
+	/* A held task: the parent's byte says the task is there; EOF (the
+	 * parent gave up) ends us with nothing run. */
+	if (o->hold_fd >= 0) {
+		char go;
+
+		if (read(sock, &go, 1) != 1)
+			_exit(125);
+	}
 	close(sock);
 	/* execve is trapped: the parent serves it once it holds the fd. */
 	execvp(o->argv[0], o->argv);
@@ -206,6 +214,39 @@ static int status_code(int st)
 	if (WIFSIGNALED(st))
 		return 128 + WTERMSIG(st);
 	return 125;
+}
+
+/* A held task sits between the hand-over of its listener and its exec
+ * until a byte comes on hold_fd (its files are not there before). Then the
+ * HELLO goes out (not earlier: the serial line carries the host's "go"
+ * first) and the task is let go. -1: EOF, or the task or a stop signal
+ * came first. */
+static int release_held(int hold_fd, int sigfd, int sock, struct scout_supervisor *sup)
+{
+	struct pollfd pfd[2] = { { hold_fd, POLLIN, 0 }, { sigfd, POLLIN, 0 } };
+	char go;
+	ssize_t n;
+
+	while (poll(pfd, 2, -1) < 0)
+		if (errno != EINTR) {
+			log_warn("%s: poll", __func__);
+			return -1;
+		}
+	if (pfd[1].revents != 0) {
+		log_warnx("%s: the held task or a signal ended the wait", __func__);
+		return -1;
+	}
+	while ((n = read(hold_fd, &go, 1)) < 0 && errno == EINTR)
+		;
+	close(hold_fd);
+	if (n != 1)
+		return -1;	/* cancelled: nothing to say */
+	scout_supervisor_hello(sup);
+	if (write(sock, &go, 1) != 1) {
+		log_warn("%s: releasing the task", __func__);
+		return -1;
+	}
+	return 0;
 }
 
 /* Kills and reaps everything left below the Carrier. No child left means
@@ -368,6 +409,8 @@ int flight_deck_run(const struct flight_deck_opts *o, struct scout_supervisor *s
 		log_warn("%s: signalfd", __func__);
 		return 125;
 	}
+	if (o->hold_fd < 0)
+		scout_supervisor_hello(sup);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		log_warn("%s: socketpair", __func__);
 		close(sigfd);
@@ -388,9 +431,9 @@ int flight_deck_run(const struct flight_deck_opts *o, struct scout_supervisor *s
 	}
 	close(sv[1]);
 	nfd = recv_fd(sv[0]);
-	close(sv[0]);
 	if (nfd < 0) {
 		log_warnx("%s: the task did not hand over its Scout listener", __func__);
+		close(sv[0]);
 		land_all(sigfd);
 		close(sigfd);
 		return 125;
@@ -405,11 +448,22 @@ int flight_deck_run(const struct flight_deck_opts *o, struct scout_supervisor *s
 	}
 	if (scout_supervisor_set_task(sup, o->drop ? o->uid : geteuid(), o->drop) < 0) {
 		log_warnx("%s: cannot act on files as the task (setresuid)", __func__);
+		close(sv[0]);
 		close(nfd);
 		land_all(sigfd);
 		close(sigfd);
 		return 125;
 	}
+	if (o->hold_fd >= 0)
+		scout_supervisor_warm(sup, pid);
+	if (o->hold_fd >= 0 && release_held(o->hold_fd, sigfd, sv[0], sup) < 0) {
+		close(sv[0]);
+		close(nfd);
+		land_all(sigfd);
+		close(sigfd);
+		return 125;
+	}
+	close(sv[0]);
 	/* The wait: signals through their handler from here to the landing. */
 	got_child = got_alarm = got_stop = 0;
 	sigemptyset(&handled);

@@ -250,9 +250,10 @@ static void chan_break(struct scout_supervisor *sup)
 	sup->broken = 1;
 }
 
-/* HELLO goes out when the Carrier starts; its HELLO_ACK is read before the
- * first VERDICT (chan_acked), so the round trip overlaps the Flight Deck's
- * start instead of delaying it. No answer means no VERDICT either: the
+/* HELLO goes out before the task runs (scout_supervisor_hello: at the
+ * Flight Deck's fork, or when a held task is released); its HELLO_ACK is
+ * read before the first VERDICT (chan_acked), so the round trip overlaps
+ * the task's start instead of delaying it. No answer means no VERDICT either: the
  * first question fails closed as any other. */
 static void chan_hello(struct scout_supervisor *sup)
 {
@@ -1984,9 +1985,37 @@ struct scout_supervisor *scout_supervisor_new(struct command_center *cc, int cha
 	sup->chan_fd = chan_fd;
 	sup->scopes.slot = sup->scope_slots;
 	sup->scopes.cap = SCOPE_SLOTS;
-	if (chan_fd >= 0)
-		chan_hello(sup);
 	return sup;
+}
+
+/* The names nearly every task looks up first: the shell of a #! line, the
+ * ELF loader, its cache and libc. Each is a chain of symlinks on the root
+ * file system (/bin -> usr/bin, sh -> dash, /lib64 -> usr/lib64, ...),
+ * ~1 ms of lstat and readlink on a cold name cache under UML. A missing
+ * one costs one failed lookup. */
+static const char *const warm_names[] = {
+	"/bin/sh",
+	"/lib64/ld-linux-x86-64.so.2",
+	"/etc/ld.so.cache",
+	"/usr/lib/x86_64-linux-gnu/libc.so.6",
+};
+
+void scout_supervisor_warm(struct scout_supervisor *sup, pid_t tid)
+{
+	char out[PATH_MAX];
+	struct resolved r;
+
+	if (!sup->cache_names)
+		return;
+	for (size_t i = 0; i < sizeof(warm_names) / sizeof(warm_names[0]); i++)
+		(void)resolve(sup, NULL, warm_names[i], 1, tid, out, sizeof(out), &r);
+	become_carrier(sup);
+}
+
+void scout_supervisor_hello(struct scout_supervisor *sup)
+{
+	if (sup->chan_fd >= 0)
+		chan_hello(sup);
 }
 
 void scout_supervisor_finish(struct scout_supervisor *sup)

@@ -3,7 +3,9 @@
  *
  * Unpacks the task tar from /dev/ubdb into /task as the unprivileged user
  * tmc (uid/gid 1000), runs ./tmc-run as tmc (directly, or under the Carrier
- * and Scout when tmc.scout=1) with stdout/stderr captured and capped, kills
+ * and Scout when tmc.scout=1: the Carrier is started before the task is
+ * there and holds its exec until released) with stdout/stderr captured and
+ * capped, kills
  * whatever the task left behind, writes the result files as a ustar archive
  * onto /dev/ubdc and powers the guest off with reboot(2).
  *
@@ -207,24 +209,36 @@ static unsigned long long oom_kills(void)
  * nor edited. After "go", whatever the block layer may hold of /dev/ubdb
  * from before (the boot's partition scan) is dropped. */
 
-static int wait_for_go(const struct guest_config *cfg)
+/* /dev/ttyS1 in raw mode, flushed; -1 with error= in meta.txt. Opened once,
+ * before the Carrier starts: the Carrier gets this fd and must not flush
+ * the line itself, which could drop a "go" the host has already sent. */
+static int open_serial(void)
 {
-	char line[32];
-	size_t len = 0;
 	struct termios t;
-	pid_t warmer;
 	int fd = open("/dev/ttyS1", O_RDWR | O_NOCTTY | O_CLOEXEC);
 
 	if (fd < 0) {
-		meta_add("error=pre-boot: open /dev/ttyS1: %s", strerror(errno));
+		meta_add("error=open /dev/ttyS1: %s", strerror(errno));
 		return -1;
 	}
 	if (tcgetattr(fd, &t) < 0 || (cfmakeraw(&t), t.c_cc[VMIN] = 1, t.c_cc[VTIME] = 0,
 	    tcsetattr(fd, TCSANOW, &t) < 0) || tcflush(fd, TCIOFLUSH) < 0) {
-		meta_add("error=pre-boot: raw mode on /dev/ttyS1: %s", strerror(errno));
+		meta_add("error=raw mode on /dev/ttyS1: %s", strerror(errno));
 		close(fd);
 		return -1;
 	}
+	return fd;
+}
+
+/* Reads the "go" line from fd, the raw serial line; the line is read byte
+ * by byte so that not one byte after it (the Command Center's) is taken. */
+static int wait_for_go(const struct guest_config *cfg, int fd)
+{
+	char line[32];
+	size_t len = 0;
+	pid_t warmer;
+	int disk;
+
 	/* Forked before we say ready, so that the fork is off the task's
 	 * clock; stopped as soon as the line has said anything. */
 	warmer = cfg->no_prewarm ? -1 : prewarm_start();
@@ -239,19 +253,18 @@ static int wait_for_go(const struct guest_config *cfg)
 		len++;
 	}
 	prewarm_stop(warmer);
-	close(fd);
 	if (len != strlen(PREBOOT_GO) || memcmp(line, PREBOOT_GO, len) != 0) {
 		meta_add("error=pre-boot: no valid go message from the host (%zu bytes)", len);
 		return -1;
 	}
-	fd = open("/dev/ubdb", O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || ioctl(fd, BLKFLSBUF, 0) < 0) {
+	disk = open("/dev/ubdb", O_RDONLY | O_CLOEXEC);
+	if (disk < 0 || ioctl(disk, BLKFLSBUF, 0) < 0) {
 		meta_add("error=pre-boot: flush /dev/ubdb: %s", strerror(errno));
-		if (fd >= 0)
-			close(fd);
+		if (disk >= 0)
+			close(disk);
 		return -1;
 	}
-	close(fd);
+	close(disk);
 	return 0;
 }
 
@@ -349,8 +362,20 @@ static void limit(int resource, rlim_t value)
 		_exit(126);
 }
 
-/* Child side of the vfork: syscalls only (it shares our memory), never returns. */
-static void __attribute__((noreturn)) exec_task(const struct guest_config *cfg, int out_fd, int err_fd)
+/* tmc-run's process. With Scout it is the Carrier, started before the
+ * task is there and holding the task's exec until released: its own start
+ * (exec, fork, the filter, the hand-over of the listener; ~9 ms of a
+ * trivial task here) then runs before the "go", off the task's clock. */
+struct task_proc {
+	pid_t pid;
+	int hold_fd;	/* Carrier: one byte releases the exec, EOF cancels it */
+	int out_fd, err_fd;	/* read ends of the captured streams */
+};
+
+/* Child side of the vfork: syscalls only (it shares our memory), never
+ * returns. chan_fd, hold_fd: the Carrier's serial line and hold pipe. */
+static void __attribute__((noreturn)) exec_task(const struct guest_config *cfg, int out_fd, int err_fd,
+    int chan_fd, int hold_fd)
 {
 	static char *const envp[] = {
 		"PATH=/usr/local/bin:/usr/bin:/bin",
@@ -362,7 +387,7 @@ static void __attribute__((noreturn)) exec_task(const struct guest_config *cfg, 
 		"TMPDIR=/tmp",
 		NULL,
 	};
-	int null_fd = open("/dev/null", O_RDONLY);
+	int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	int cg_fd = open(TASK_CGROUP "/cgroup.procs", O_WRONLY | O_CLOEXEC);
 
 	/* pid 1's oom_score_adj of -1000 is inherited: without this reset the
@@ -375,6 +400,14 @@ static void __attribute__((noreturn)) exec_task(const struct guest_config *cfg, 
 			dprintf(err_fd, "tmc-init: join task cgroup: %s\n", strerror(errno));
 		close(cg_fd);
 	}
+	if (cfg->scout) {
+		/* Out of the way of 0-4 first, so that the dup2s below cannot
+		 * clobber each other; these copies close at the exec. */
+		chan_fd = fcntl(chan_fd, F_DUPFD_CLOEXEC, 10);
+		hold_fd = fcntl(hold_fd, F_DUPFD_CLOEXEC, 10);
+		if (chan_fd < 0 || hold_fd < 0)
+			_exit(126);
+	}
 	if (null_fd < 0 || dup2(null_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0)
 		_exit(126);
 	setsid();
@@ -383,8 +416,11 @@ static void __attribute__((noreturn)) exec_task(const struct guest_config *cfg, 
 		_exit(126);
 	if (cfg->scout) {
 		char nproc[32];
+
+		if (dup2(chan_fd, 3) != 3 || dup2(hold_fd, 4) != 4)
+			_exit(126);
 		snprintf(nproc, sizeof(nproc), "nproc=%lu", cfg->nproc);
-		execle("/sbin/carrier", "carrier", "--channel", "/dev/ttyS1",
+		execle("/sbin/carrier", "carrier", "--channel-fd", "3", "--hold-fd", "4",
 		    "--uid", "1000", "--gid", "1000", "--limits", nproc,
 		    "--", "./tmc-run", (char *)NULL, envp);
 		dprintf(2, "tmc-init: exec carrier: %s\n", strerror(errno));
@@ -406,13 +442,71 @@ static void __attribute__((noreturn)) exec_task(const struct guest_config *cfg, 
  * allocation), and a fork would give UML a new address space to build,
  * copy and fault in, only to be replaced at once. A function of its own,
  * so that no local of the caller lives across the vfork. */
-static pid_t __attribute__((noinline)) start_task(const struct guest_config *cfg, int out_fd, int err_fd)
+static pid_t __attribute__((noinline)) vfork_task(const struct guest_config *cfg, int out_fd,
+    int err_fd, int chan_fd, int hold_fd)
 {
 	pid_t child = vfork();
 
 	if (child == 0)
-		exec_task(cfg, out_fd, err_fd);
+		exec_task(cfg, out_fd, err_fd, chan_fd, hold_fd);
 	return child;
+}
+
+/* Starts tmc-run (with Scout: the Carrier, held; chan_fd is its serial
+ * line). 0, or -1 with error= in meta.txt. */
+static int start_task(const struct guest_config *cfg, int chan_fd, struct task_proc *tp)
+{
+	int out_pipe[2], err_pipe[2], hold_pipe[2] = { -1, -1 };
+
+	if (pipe2(out_pipe, O_CLOEXEC) < 0) {
+		meta_add("error=pipe: %s", strerror(errno));
+		return -1;
+	}
+	if (pipe2(err_pipe, O_CLOEXEC) < 0 || (cfg->scout && pipe2(hold_pipe, O_CLOEXEC) < 0)) {
+		meta_add("error=pipe: %s", strerror(errno));
+		close(out_pipe[0]);
+		close(out_pipe[1]);
+		return -1;	/* err_pipe, if made, is pid 1's until the power-off */
+	}
+	tp->pid = vfork_task(cfg, out_pipe[1], err_pipe[1], chan_fd, hold_pipe[0]);
+	close(out_pipe[1]);
+	close(err_pipe[1]);
+	if (hold_pipe[0] >= 0)
+		close(hold_pipe[0]);
+	tp->out_fd = out_pipe[0];
+	tp->err_fd = err_pipe[0];
+	tp->hold_fd = hold_pipe[1];
+	if (tp->pid < 0) {
+		meta_add("error=vfork: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* The task is there: tmc-run goes (a write error shows as the Carrier's
+ * exit 125). */
+static void release_task(struct task_proc *tp)
+{
+	if (tp->hold_fd >= 0) {
+		if (write(tp->hold_fd, "g", 1) != 1)
+			console("tmc-init: release the Carrier: %s", strerror(errno));
+		close(tp->hold_fd);
+		tp->hold_fd = -1;
+	}
+	console("tmc-init: run");
+}
+
+/* The task never came: a held Carrier sees EOF and exits without
+ * running anything. */
+static void cancel_task(struct task_proc *tp)
+{
+	if (tp->hold_fd >= 0)
+		close(tp->hold_fd);
+	if (tp->out_fd >= 0)
+		close(tp->out_fd);
+	if (tp->err_fd >= 0)
+		close(tp->err_fd);
+	tp->hold_fd = tp->out_fd = tp->err_fd = -1;
 }
 
 static void capture_read(struct capture *c)
@@ -437,33 +531,21 @@ static void capture_read(struct capture *c)
 	}
 }
 
-/* Runs tmc-run; returns its wait status, or -1 if it could not be started. */
-static int run_task(const struct guest_config *cfg, struct capture *out, struct capture *err)
+/* Runs the released tmc-run to its end; returns its wait status, or -1. */
+static int run_task(struct task_proc *tp, struct capture *out, struct capture *err)
 {
-	int out_pipe[2], err_pipe[2];
 	int status = -1, have_status = 0, exit_fd;
-	pid_t child;
+	pid_t child = tp->pid;
 
-	if (pipe2(out_pipe, O_CLOEXEC) < 0 || pipe2(err_pipe, O_CLOEXEC) < 0) {
-		meta_add("error=pipe: %s", strerror(errno));
-		return -1;
-	}
-	child = start_task(cfg, out_pipe[1], err_pipe[1]);
-	if (child < 0) {
-		meta_add("error=vfork: %s", strerror(errno));
-		return -1;
-	}
-	console("tmc-init: run");
 	/* tmc-run's exit must wake the loop as its output does. Its pipes
 	 * close before it can be reaped, and without this the loop then slept
 	 * out its 200 ms poll timeout: a trivial task took 0.29 s instead of
 	 * 0.06 s whenever the reap lost that race. -1 (no pidfd_open): the
 	 * timeout still ends the wait. */
 	exit_fd = (int)syscall(SYS_pidfd_open, child, 0);
-	close(out_pipe[1]);
-	close(err_pipe[1]);
-	out->fd = out_pipe[0];
-	err->fd = err_pipe[0];
+	out->fd = tp->out_fd;
+	err->fd = tp->err_fd;
+	tp->out_fd = tp->err_fd = -1;
 
 	/* pid 1 reaps every orphan; the streams stay open while any process
 	 * holds them, so after tmc-run exits the rest are killed to end them. */
@@ -505,6 +587,50 @@ static int run_task(const struct guest_config *cfg, struct capture *out, struct 
 	if (exit_fd >= 0)
 		close(exit_fd);
 	return have_status ? status : -1;
+}
+
+/* Waits for the task (pre-boot: the "go"), unpacks it and runs tmc-run;
+ * with Scout the Carrier is started first and released once the task is
+ * unpacked. The serial line is opened once, raw and flushed, before the
+ * Carrier starts: the Carrier must not flush it itself, which could drop
+ * a "go" the host has already sent. */
+static void run_when_ready(const struct guest_config *cfg, struct capture *out, struct capture *err)
+{
+	struct task_proc tp = { .pid = -1, .hold_fd = -1, .out_fd = -1, .err_fd = -1 };
+	unsigned long long oom_before;
+	struct timespec t0, t1;
+	int serial = -1, ok, status;
+
+	if (cfg->scout || cfg->preboot) {
+		serial = open_serial();
+		if (serial < 0)
+			return;
+	}
+	ok = !cfg->scout || start_task(cfg, serial, &tp) == 0;
+	/* Even without a Carrier: the host then has a result to deliver. */
+	ok = (!cfg->preboot || wait_for_go(cfg, serial) == 0) && ok;
+	if (serial >= 0)
+		close(serial);
+	ok = ok && unpack_task() == 0;
+	ok = ok && (cfg->scout || start_task(cfg, -1, &tp) == 0);
+	if (!ok) {
+		cancel_task(&tp);
+		return;
+	}
+	oom_before = oom_kills() + cgroup_oom_kills();
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	release_task(&tp);
+	status = run_task(&tp, out, err);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	meta_add("run_ms=%lld", (long long)((t1.tv_sec - t0.tv_sec) * 1000 +
+	    (t1.tv_nsec - t0.tv_nsec) / 1000000));
+	if (status >= 0 && WIFEXITED(status)) {
+		meta_add("exit_code=%d", WEXITSTATUS(status));
+	} else if (status >= 0 && WIFSIGNALED(status)) {
+		meta_add("signal=%d", WTERMSIG(status));
+	}
+	if (oom_kills() + cgroup_oom_kills() > oom_before)
+		meta_add("oom=1");
 }
 
 /* --- Writing the result tar ------------------------------------------------ */
@@ -717,10 +843,8 @@ int main(void)
 {
 	struct guest_config cfg = { .stream_cap = 2u << 20, .nproc = 128 };
 	struct capture out = { .fd = -1 }, err = { .fd = -1 };
-	struct timespec t0, t1;
-	unsigned long long oom_before;
 	char why[400];
-	int status, layers_ok;
+	int layers_ok;
 
 	console_fd = open("/dev/console", O_WRONLY | O_NOCTTY | O_CLOEXEC);
 	console("tmc-init: start");
@@ -747,20 +871,8 @@ int main(void)
 	if (out.buf == NULL || err.buf == NULL) {
 		meta_add("error=out of memory for capture buffers");
 		out.cap = err.cap = 0;
-	} else if (layers_ok && (!cfg.preboot || wait_for_go(&cfg) == 0) && unpack_task() == 0) {
-		oom_before = oom_kills() + cgroup_oom_kills();
-		clock_gettime(CLOCK_MONOTONIC, &t0);
-		status = run_task(&cfg, &out, &err);
-		clock_gettime(CLOCK_MONOTONIC, &t1);
-		meta_add("run_ms=%lld", (long long)((t1.tv_sec - t0.tv_sec) * 1000 +
-		    (t1.tv_nsec - t0.tv_nsec) / 1000000));
-		if (status >= 0 && WIFEXITED(status)) {
-			meta_add("exit_code=%d", WEXITSTATUS(status));
-		} else if (status >= 0 && WIFSIGNALED(status)) {
-			meta_add("signal=%d", WTERMSIG(status));
-		}
-		if (oom_kills() + cgroup_oom_kills() > oom_before)
-			meta_add("oom=1");
+	} else if (layers_ok) {
+		run_when_ready(&cfg, &out, &err);
 	}
 	write_results(&cfg, &out, &err);
 	power_off();
