@@ -78,7 +78,8 @@
 #            with --spare-unpack off, for the tmc-unpack spares
 #   jvm      the guest JDK's choices, timed inside the guest: java-junit with
 #            the rootfs's CDS archive and launchers (ours), with the JDK's
-#            own launchers (perf data on: junit-perfdata), with Debian's
+#            own launchers (perf data on: junit-perfdata), with HotSpot's
+#            container support on (junit-container), with Debian's
 #            stock archive (dumped
 #            in the guest from the JDK's class list, untimed), with CDS off,
 #            C1 only, G1; bench/java-crunch (a CPU-heavy JUnit test that
@@ -325,6 +326,10 @@ make_tasks() {
 	# javac with the wrapper's perf-data default but tiered, as java is.
 	tiered_javac='mkdir -p /tmp/real; printf "#!/bin/sh\nexec %s -J-XX:-UsePerfData \"\$@\"\n" "$(readlink -f /usr/bin/javac).real" > /tmp/real/javac; chmod +x /tmp/real/javac; export PATH=/tmp/real:$PATH'
 	jvm_task "junit-javac-tiered" "$JAVA" "$tiered_javac" ""
+	# The wrappers as in round 7: HotSpot's container support on (it reads
+	# the task cgroup's memory.current, a trapped open each time).
+	container_on='mkdir -p /tmp/real; printf "#!/bin/sh\nexec %s -XX:-UsePerfData \"\$@\"\n" "$(readlink -f /usr/bin/java).real" > /tmp/real/java; printf "#!/bin/sh\nexec %s -J-XX:-UsePerfData -J-XX:TieredStopAtLevel=1 \"\$@\"\n" "$(readlink -f /usr/bin/javac).real" > /tmp/real/javac; chmod +x /tmp/real/java /tmp/real/javac; export PATH=/tmp/real:$PATH'
+	jvm_task "junit-container" "$JAVA" "$container_on" ""
 	jvm_task "junit-g1" "$JAVA" "" "-XX:+UseG1GC"
 	jvm_task "crunch-ours" "$CRUNCH" "" ""
 	jvm_task "crunch-c1" "$CRUNCH" "" "-XX:TieredStopAtLevel=1"
@@ -785,8 +790,8 @@ bench_java() {
 # guest by timeit around the exercise's tmc-run, boots interleaved.
 bench_jvm() {
 	echo "bench: == jvm: $JAVA and $CRUNCH (javac + JUnitCore) timed inside the guest, $RUNS boots per variant, interleaved"
-	echo "bench:    junit-ours: the rootfs's CDS archive and launchers (-XX:-UsePerfData), no flag; junit-perfdata: the JDK's own launchers (perf data on, javac tiered: the previous choice); junit-javac-tiered: perf data off, javac tiered; junit-stock: Debian's (java -Xshare:dump, untimed); junit-off: -Xshare:off; junit-c1: -XX:TieredStopAtLevel=1; junit-g1: -XX:+UseG1GC (archived heap objects map only with G1); crunch-*: the CPU-heavy test, defaults vs C1 only"
-	variants=${JVM_VARIANTS:-junit-ours junit-perfdata junit-javac-tiered junit-stock junit-off junit-c1 junit-g1 crunch-ours crunch-c1}
+	echo "bench:    junit-ours: the rootfs's CDS archive and launchers (-XX:-UsePerfData), no flag; junit-perfdata: the JDK's own launchers (perf data on, javac tiered: the previous choice); junit-javac-tiered: perf data off, javac tiered; junit-container: container support on (round 7's wrappers); junit-stock: Debian's (java -Xshare:dump, untimed); junit-off: -Xshare:off; junit-c1: -XX:TieredStopAtLevel=1; junit-g1: -XX:+UseG1GC (archived heap objects map only with G1); crunch-*: the CPU-heavy test, defaults vs C1 only"
+	variants=${JVM_VARIANTS:-junit-ours junit-perfdata junit-javac-tiered junit-container junit-stock junit-off junit-c1 junit-g1 crunch-ours crunch-c1}
 	for v in $variants; do
 		series_reset "jvm.$v"
 	done
@@ -805,6 +810,7 @@ bench_jvm() {
 	done
 	jvm_ratio jvm.junit.ours/perfdata junit-ours junit-perfdata
 	jvm_ratio jvm.junit.ours/javac-tiered junit-ours junit-javac-tiered
+	jvm_ratio jvm.junit.ours/container junit-ours junit-container
 	jvm_ratio jvm.cds.stock/ours junit-stock junit-ours
 	jvm_ratio jvm.cds.off/ours junit-off junit-ours
 	jvm_ratio jvm.junit.c1/ours junit-c1 junit-ours

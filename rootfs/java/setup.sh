@@ -21,12 +21,19 @@
 #     or the JVM maps no archive at all.
 #  4. The guest's JVM defaults: the JDK's bin/java and bin/javac become
 #     bin/java.real and bin/javac.real behind scripts that add
-#     -XX:-UsePerfData, and for javac also C1 only (-J-XX:TieredStopAtLevel=1).
+#     -XX:-UsePerfData -XX:-UseContainerSupport, and for javac also C1 only
+#     (-J-XX:TieredStopAtLevel=1).
 #     With perf data on, HotSpot times every class load, link and
 #     verification: javac made 32,000 clock_gettime calls, a host round
 #     trip each under UML, and the JUnit run 15,000 (java-junit 3.9 ->
 #     2.9 s). What it turns off is the hsperfdata file that jstat and jps
-#     read, which nothing in a grading guest uses. javac is the JDK's own
+#     read, which nothing in a grading guest uses. With container support
+#     on, HotSpot reads the task cgroup's memory.current each time it
+#     weighs another compiler thread: ~400 opens in java-junit, each one
+#     trapped by Scout (1.96 vs 2.06 s pre-booted). The guest is the
+#     container: off, the JVM sizes its heap from the guest's RAM (mem=)
+#     instead of the task cgroup's cap a little below it, and sees the
+#     guest's one CPU either way. javac is the JDK's own
 #     code, not the task's: in a one-CPU guest C2 compiling javac takes the
 #     CPU from javac, and C1 alone compiled a 400-class project in 11.0 s
 #     against 20.5 s tiered (the sample: 0.85x). The task's own `java`
@@ -131,14 +138,15 @@ echo "java-setup: javac maps its classes from the default CDS archive"
 for tool in java javac; do
 	[ -x "$tree$jh/bin/$tool.real" ] || mv "$tree$jh/bin/$tool" "$tree$jh/bin/$tool.real"
 	case $tool in
-	java) flags=-XX:-UsePerfData ;;
-	javac) flags="-J-XX:-UsePerfData -J-XX:TieredStopAtLevel=1" ;;
+	java) flags="-XX:-UsePerfData -XX:-UseContainerSupport" ;;
+	javac) flags="-J-XX:-UsePerfData -J-XX:-UseContainerSupport -J-XX:TieredStopAtLevel=1" ;;
 	esac
 	cat > "$tree$jh/bin/$tool" <<-EOF
 	#!/bin/sh
 	# The guest's defaults for every $tool (rootfs/java/setup.sh, step 4):
-	# no perf data, whose timers cost a host round trip per clock read
-	# (and javac, the JDK's own code, compiled by C1 only).
+	# no perf data, whose timers cost a host round trip per clock read; no
+	# container support, whose cgroup reads Scout traps (the guest is the
+	# container); and javac, the JDK's own code, compiled by C1 only.
 	exec $jh/bin/$tool.real $flags "\$@"
 	EOF
 	chmod 0755 "$tree$jh/bin/$tool"
@@ -147,8 +155,10 @@ as_task sh -euc "
 	cd $work/sample
 	java -XX:+PrintFlagsFinal -version 2>/dev/null | grep -q 'UsePerfData *= false'
 	javac -J-XX:+PrintFlagsFinal -version 2>/dev/null | grep -q 'UsePerfData *= false'
+	java -XX:+PrintFlagsFinal -version 2>/dev/null | grep -q 'UseContainerSupport *= false'
+	javac -J-XX:+PrintFlagsFinal -version 2>/dev/null | grep -q 'UseContainerSupport *= false'
 	javac -J-XX:+PrintFlagsFinal -version 2>/dev/null | grep -q 'TieredStopAtLevel *= 1 '
 	java -XX:+PrintFlagsFinal -version 2>/dev/null | grep -q 'TieredStopAtLevel *= 4 '
 	java -version 2>&1 | grep -q 'OpenJDK'
 "
-echo "java-setup: java and javac run with -XX:-UsePerfData, javac C1 only ($jh/bin/{java,javac}.real behind them)"
+echo "java-setup: java and javac run with -XX:-UsePerfData -XX:-UseContainerSupport, javac C1 only ($jh/bin/{java,javac}.real behind them)"
