@@ -387,6 +387,44 @@ else
 	fail audit-lists-denied "$(cat "$work/audit.json" "$log" 2>&1 | head -40)"
 fi
 
+# A held start (--hold-fd, as tmc-init starts the Carrier): nothing of the
+# task runs before a byte comes on the fd; EOF cancels with 125 and runs
+# nothing; the task never holds the fd.
+hold_run() {
+	cd "$work"
+	# shellcheck disable=SC2086
+	timeout -k 5 60 "$carrier" --policy "$work/policy" --task "$T" $ids --hold-fd 5 -- "$@"
+}
+rm -f "$T/held-ran"
+set +e
+hold_run /bin/sh -c "touch '$T/held-ran'" 5</dev/null >"$log" 2>&1
+got=$?
+set -e
+if [ "$got" -eq 125 ] && [ ! -e "$T/held-ran" ]; then
+	pass hold-eof-cancels
+else
+	fail hold-eof-cancels "status $got, want 125 and nothing run; $(head -20 "$log")"
+fi
+rm -f "$work/hold.fifo" "$T/held-ran"
+mkfifo "$work/hold.fifo"
+exec 6<>"$work/hold.fifo"
+set +e
+hold_run /bin/sh -c "[ ! -e /proc/self/fd/5 ] && touch '$T/held-ran'" 5<&6 >"$log" 2>&1 &
+held=$!
+sleep 1
+early=no
+[ -e "$T/held-ran" ] && early=yes
+printf g >&6
+wait "$held"
+got=$?
+set -e
+exec 6>&-
+if [ "$early" = no ] && [ "$got" -eq 0 ] && [ -e "$T/held-ran" ]; then
+	pass hold-runs-on-release
+else
+	fail hold-runs-on-release "ran before the release: $early; status $got, want 0 and the fd closed in the task; $(head -20 "$log")"
+fi
+
 # The channel: a pty stands in for the serial line; the Command Center
 # answers from the host's poll loop and keeps the audit.
 if [ -x "$progs/channel_host" ]; then
