@@ -48,7 +48,7 @@ static const char *const prewarm_files[] = {
 	"/etc/passwd",
 	"/etc/nsswitch.conf",
 	"/usr/lib/x86_64-linux-gnu/gconv/gconv-modules.cache",
-	"/usr/lib/locale/C.utf8/LC_CTYPE",
+	"/usr/lib/locale/locale-archive",	/* C.UTF-8 (rootfs/build.sh) */
 	"/usr/share/zoneinfo/Etc/UTC",
 	/* C: gcc's driver, cc1, as, ld and what they load, then the headers a
 	 * hello world includes; gcc's specs file (rootfs/c/setup.sh: ld is run
@@ -77,17 +77,6 @@ static const char *const prewarm_files[] = {
 	"/usr/lib/x86_64-linux-gnu/crtn.o",
 	"/usr/lib/x86_64-linux-gnu/libc.so",
 	"/usr/lib/gcc/x86_64-linux-gnu/12/libgcc_s.so",
-	"/usr/lib/locale/C.utf8/LC_TIME",
-	"/usr/lib/locale/C.utf8/LC_COLLATE",
-	"/usr/lib/locale/C.utf8/LC_MONETARY",
-	"/usr/lib/locale/C.utf8/LC_IDENTIFICATION",
-	"/usr/lib/locale/C.utf8/LC_ADDRESS",
-	"/usr/lib/locale/C.utf8/LC_NAME",
-	"/usr/lib/locale/C.utf8/LC_NUMERIC",
-	"/usr/lib/locale/C.utf8/LC_MESSAGES/SYS_LC_MESSAGES",
-	"/usr/lib/locale/C.utf8/LC_TELEPHONE",
-	"/usr/lib/locale/C.utf8/LC_PAPER",
-	"/usr/lib/locale/C.utf8/LC_MEASUREMENT",
 	"/usr/include/features-time64.h",
 	"/usr/include/features.h",
 	"/usr/include/stdc-predef.h",
