@@ -385,7 +385,7 @@ int flight_deck_run(const struct flight_deck_opts *o, struct scout_supervisor *s
 	static const int handled_signals[] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGALRM };
 	enum { NHANDLED = sizeof(handled_signals) / sizeof(handled_signals[0]) };
 	struct sigaction sa, old_sa[NHANDLED];
-	int sv[2], sigfd, nfd, status = 125, leader_done = 0;
+	int sv[2], sigfd, nfd, status = 125, leader_done = 0, ready = 0;
 	pid_t pid, self = getpid();
 	gid_t carrier_egid = getegid();
 	double deadline = o->timeout_s > 0 ? mono_now() + o->timeout_s : 0;
@@ -441,29 +441,20 @@ int flight_deck_run(const struct flight_deck_opts *o, struct scout_supervisor *s
 	/* From now on the Carrier opens files as the task would. */
 	if (o->drop && take_task_identity(o) < 0) {
 		log_warn("%s: taking the task's file-system identity", __func__);
-		close(nfd);
-		land_all(sigfd);
-		close(sigfd);
-		return 125;
-	}
-	if (scout_supervisor_set_task(sup, o->drop ? o->uid : geteuid(), o->drop) < 0) {
+	} else if (scout_supervisor_set_task(sup, o->drop ? o->uid : geteuid(), o->drop) < 0) {
 		log_warnx("%s: cannot act on files as the task (setresuid)", __func__);
-		close(sv[0]);
-		close(nfd);
-		land_all(sigfd);
-		close(sigfd);
-		return 125;
-	}
-	if (o->hold_fd >= 0)
-		scout_supervisor_warm(sup, pid);
-	if (o->hold_fd >= 0 && release_held(o->hold_fd, sigfd, sv[0], sup) < 0) {
-		close(sv[0]);
-		close(nfd);
-		land_all(sigfd);
-		close(sigfd);
-		return 125;
+	} else {
+		if (o->hold_fd >= 0)
+			scout_supervisor_warm(sup, pid);
+		ready = o->hold_fd < 0 || release_held(o->hold_fd, sigfd, sv[0], sup) == 0;
 	}
 	close(sv[0]);
+	if (!ready) {
+		close(nfd);
+		land_all(sigfd);
+		close(sigfd);
+		return 125;
+	}
 	/* The wait: signals through their handler from here to the landing. */
 	got_child = got_alarm = got_stop = 0;
 	sigemptyset(&handled);
