@@ -253,8 +253,8 @@ static void chan_break(struct scout_supervisor *sup)
 /* HELLO goes out before the task runs (scout_supervisor_hello: at the
  * Flight Deck's fork, or when a held task is released); its HELLO_ACK is
  * read before the first VERDICT (chan_acked), so the round trip overlaps
- * the task's start instead of delaying it. No answer means no VERDICT either: the
- * first question fails closed as any other. */
+ * the task's start instead of delaying it. No answer means no VERDICT
+ * either: the first question fails closed as any other. */
 static void chan_hello(struct scout_supervisor *sup)
 {
 	memset(&sup->msg, 0, sizeof(sup->msg));

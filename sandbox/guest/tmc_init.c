@@ -456,17 +456,18 @@ static pid_t __attribute__((noinline)) vfork_task(const struct guest_config *cfg
  * line). 0, or -1 with error= in meta.txt. */
 static int start_task(const struct guest_config *cfg, int chan_fd, struct task_proc *tp)
 {
-	int out_pipe[2], err_pipe[2], hold_pipe[2] = { -1, -1 };
+	int out_pipe[2] = { -1, -1 }, err_pipe[2] = { -1, -1 }, hold_pipe[2] = { -1, -1 };
 
-	if (pipe2(out_pipe, O_CLOEXEC) < 0) {
+	if (pipe2(out_pipe, O_CLOEXEC) < 0 || pipe2(err_pipe, O_CLOEXEC) < 0 ||
+	    (cfg->scout && pipe2(hold_pipe, O_CLOEXEC) < 0)) {
 		meta_add("error=pipe: %s", strerror(errno));
+		for (int i = 0; i < 2; i++) {
+			if (out_pipe[i] >= 0)
+				close(out_pipe[i]);
+			if (err_pipe[i] >= 0)
+				close(err_pipe[i]);
+		}
 		return -1;
-	}
-	if (pipe2(err_pipe, O_CLOEXEC) < 0 || (cfg->scout && pipe2(hold_pipe, O_CLOEXEC) < 0)) {
-		meta_add("error=pipe: %s", strerror(errno));
-		close(out_pipe[0]);
-		close(out_pipe[1]);
-		return -1;	/* err_pipe, if made, is pid 1's until the power-off */
 	}
 	tp->pid = vfork_task(cfg, out_pipe[1], err_pipe[1], chan_fd, hold_pipe[0]);
 	close(out_pipe[1]);
