@@ -1082,6 +1082,36 @@ bench_clock() {
 	hooks_sbx_end
 }
 
+# A guest page fault resolved from the host's siginfo (patch 0007,
+# uml_fast_fault=1, always passed by sandbox/uml.c) vs through the stub's
+# SIGSEGV handler (=0, the previous way; the later argument wins).
+bench_fastfault() {
+	hooks_sbx_begin
+	idle=${FASTFAULT_IDLE_MS:-3000}
+	echo "bench: == fastfault: uml_fast_fault on (ours: a guest page fault from the host's siginfo) vs off (the stub's SIGSEGV handler, previous); first write per anonymous page (bench/anontouch, 8 MiB), fork+exec of /bin/true (bench/forkexec), $HELLO run, $JAVA total, pre-booted and idle $idle ms; $RUNS runs each, interleaved, through $sbx"
+	series_reset ff.on.touch ff.off.touch ff.on.fe ff.off.fe ff.on.hello ff.off.hello \
+	    ff.on.java ff.off.java ff.on.mem ff.off.mem
+	i=0
+	while [ "$i" -lt "$RUNS" ]; do
+		i=$((i + 1))
+		for v in on off; do
+			pre="--preboot --preboot-idle $idle --kernel-arg uml_fast_fault=$v"
+			# shellcheck disable=SC2086
+			guest "$DATA/run.json" --images "$B" $pre "$TASKS/micro"
+			series_add "ff.$v.touch" "$(output_value "$DATA/run.json" anon_touch_us)"
+			series_add "ff.$v.fe" "$(output_value "$DATA/run.json" fork_exec_ms)"
+			# shellcheck disable=SC2086
+			hello_java "ff.$v" --images "$B" $pre
+		done
+	done
+	ab touch.ff.on/off ff.on.touch ff.off.touch us 1
+	ab fork_exec.ff.on/off ff.on.fe ff.off.fe ms 1
+	ab hello.ff.on/off ff.on.hello ff.off.hello ms 1000
+	ab java.ff.on/off ff.on.java ff.off.java s 1
+	ab mem.ff.on/off ff.on.mem ff.off.mem MiB 0.00000095367431640625
+	hooks_sbx_end
+}
+
 # While a pre-booted guest idles, the host faults in its RAM (patch 0006,
 # --populate-ram). Idle long enough for a host that hands free memory
 # back to its hypervisor to have done so, as between two tasks of a
@@ -1315,7 +1345,7 @@ if [ "${1-}" = variant ]; then
 	bench_variant "$name" "$@"
 	exit 0
 fi
-ALL_SECTIONS="boot initrd hello proc java jvm maven fpu scout gcc memory pin huge faultaround anonaround clock prewarm jail preboot populate previous"
+ALL_SECTIONS="boot initrd hello proc java jvm maven fpu scout gcc memory pin huge faultaround anonaround clock fastfault prewarm jail preboot populate previous"
 # shellcheck disable=SC2086
 [ $# -gt 0 ] || set -- $ALL_SECTIONS
 start=$(date +%s)
@@ -1334,6 +1364,7 @@ for section in "$@"; do
 	faultaround) bench_faultaround ;;
 	anonaround) bench_anonaround ;;
 	clock) bench_clock ;;
+	fastfault) bench_fastfault ;;
 	prewarm) bench_prewarm ;;
 	jail) bench_jail ;;
 	preboot) bench_preboot ;;

@@ -276,6 +276,8 @@ START_TEST(test_kernel_command_line)
 		    "no layers asked for, yet %s", *p);
 	/* uml_populate=1 (kernel patch 0006) only when asked for. */
 	ck_assert(!argv_has(argv, "uml_populate=1"));
+	/* Page faults from the host's siginfo (kernel patch 0007), always. */
+	ck_assert(argv_has(argv, "uml_fast_fault=1"));
 	uml_argv_free(argv);
 	l.populate_ram = 1;
 	argv = uml_argv(&l, err, sizeof(err));
