@@ -930,6 +930,10 @@ hooks_sbx_begin() {
 	sbx_saved=$SBX
 	sbx=$B/tests/sandbox-run-test
 	[ -x "$sbx" ] || die "$sbx missing (run through make: make bench)"
+	# Built from the same sources as sandbox-run, but not by plain make: an
+	# older one runs the guest with an older command line.
+	[ ! "$B/sandbox-run" -nt "$sbx" ] ||
+	    die "$sbx is older than $B/sandbox-run (make $sbx, or run through make bench)"
 	SBX=$sbx
 }
 hooks_sbx_end() {
