@@ -932,7 +932,7 @@ hooks_sbx_begin() {
 	[ -x "$sbx" ] || die "$sbx missing (run through make: make bench)"
 	# Built from the same sources as sandbox-run, but not by plain make: an
 	# older one runs the guest with an older command line.
-	[ ! "$B/sandbox-run" -nt "$sbx" ] ||
+	[ -z "$(find "$B/sandbox-run" -newer "$sbx" 2>/dev/null)" ] ||
 	    die "$sbx is older than $B/sandbox-run (make $sbx, or run through make bench)"
 	SBX=$sbx
 }
@@ -1050,28 +1050,46 @@ bench_anonaround() {
 	hooks_sbx_end
 }
 
+# kernel_arg_pairs KEY ARG IDLE_MS [NAME=OUTPUT_KEY ...]: $RUNS interleaved
+# rounds of the kernel argument ARG=on then ARG=off, each in guests
+# pre-booted IDLE_MS ahead: the micro task (each OUTPUT_KEY of its output
+# into series KEY.on|off.NAME), then hello_java (KEY.on|off.hello, .java,
+# .mem); then, if KAP_AFTER names a function, that function with on|off.
+kernel_arg_pairs() {
+	kap_key=$1
+	kap_arg=$2
+	kap_idle=$3
+	shift 3
+	kap_round=0
+	while [ "$kap_round" -lt "$RUNS" ]; do
+		kap_round=$((kap_round + 1))
+		for v in on off; do
+			pre="--preboot --preboot-idle $kap_idle --kernel-arg $kap_arg=$v"
+			# shellcheck disable=SC2086
+			guest "$DATA/run.json" --images "$B" $pre "$TASKS/micro"
+			for m in "$@"; do
+				series_add "$kap_key.$v.${m%%=*}" "$(output_value "$DATA/run.json" "${m#*=}")"
+			done
+			# shellcheck disable=SC2086
+			hello_java "$kap_key.$v" --images "$B" $pre
+			[ -z "${KAP_AFTER:-}" ] || "$KAP_AFTER" "$v"
+		done
+	done
+}
+
 # The guest's clock_gettime() read in the vDSO from the TSC, or a syscall
 # (a host ptrace round trip) each.
+clock_fresh_java() {
+	guest_java "fresh, uml_tsc=$1" --images "$B" --kernel-arg "uml_tsc=$1"
+	series_add "clk.$1.fresh" "$(field "$DATA/run.json" .time.total)"
+}
 bench_clock() {
 	hooks_sbx_begin
 	idle=${CLOCK_IDLE_MS:-1500}
 	echo "bench: == clock: uml_tsc on (ours: TSC clocksource, clock_gettime in the vDSO) vs off (a syscall per read, previous); one clock_gettime (bench/sysloop), $HELLO run, $JAVA total, pre-booted and idle $idle ms, and $JAVA total in a fresh guest; $RUNS runs each, interleaved, through $sbx"
 	series_reset clk.on.read clk.off.read clk.on.hello clk.off.hello clk.on.java clk.off.java \
 	    clk.on.mem clk.off.mem clk.on.fresh clk.off.fresh
-	i=0
-	while [ "$i" -lt "$RUNS" ]; do
-		i=$((i + 1))
-		for v in on off; do
-			pre="--preboot --preboot-idle $idle --kernel-arg uml_tsc=$v"
-			# shellcheck disable=SC2086
-			guest "$DATA/run.json" --images "$B" $pre "$TASKS/micro"
-			series_add "clk.$v.read" "$(output_value "$DATA/run.json" clock_us)"
-			# shellcheck disable=SC2086
-			hello_java "clk.$v" --images "$B" $pre
-			guest_java "fresh, uml_tsc=$v" --images "$B" --kernel-arg "uml_tsc=$v"
-			series_add "clk.$v.fresh" "$(field "$DATA/run.json" .time.total)"
-		done
-	done
+	KAP_AFTER=clock_fresh_java kernel_arg_pairs clk uml_tsc "$idle" read=clock_us
 	report clk.on.read us 1
 	report clk.off.read us 1
 	ratio read.clk.on/off clk.on.read clk.off.read
@@ -1095,19 +1113,7 @@ bench_fastfault() {
 	echo "bench: == fastfault: uml_fast_fault on (ours: a guest page fault from the host's siginfo) vs off (the stub's SIGSEGV handler, previous); first write per anonymous page (bench/anontouch, 8 MiB), fork+exec of /bin/true (bench/forkexec), $HELLO run, $JAVA total, pre-booted and idle $idle ms; $RUNS runs each, interleaved, through $sbx"
 	series_reset ff.on.touch ff.off.touch ff.on.fe ff.off.fe ff.on.hello ff.off.hello \
 	    ff.on.java ff.off.java ff.on.mem ff.off.mem
-	i=0
-	while [ "$i" -lt "$RUNS" ]; do
-		i=$((i + 1))
-		for v in on off; do
-			pre="--preboot --preboot-idle $idle --kernel-arg uml_fast_fault=$v"
-			# shellcheck disable=SC2086
-			guest "$DATA/run.json" --images "$B" $pre "$TASKS/micro"
-			series_add "ff.$v.touch" "$(output_value "$DATA/run.json" anon_touch_us)"
-			series_add "ff.$v.fe" "$(output_value "$DATA/run.json" fork_exec_ms)"
-			# shellcheck disable=SC2086
-			hello_java "ff.$v" --images "$B" $pre
-		done
-	done
+	kernel_arg_pairs ff uml_fast_fault "$idle" touch=anon_touch_us fe=fork_exec_ms
 	ab touch.ff.on/off ff.on.touch ff.off.touch us 1
 	ab fork_exec.ff.on/off ff.on.fe ff.off.fe ms 1
 	ab hello.ff.on/off ff.on.hello ff.off.hello ms 1000
