@@ -13,7 +13,7 @@ $(B)/tmc-init: $(B)/static/sandbox/guest/tmc_init.o $(B)/static/sandbox/guest/ta
 $(B)/init: $(B)/static/initrd/init.o $(B)/static/common/util.o
 	$(CC) -static -o $@ $^
 
-$(B)/linux.uml: kernel/uml.config kernel/build.sh kernel/fetch-source.sh $(wildcard kernel/patches/*.patch) | $(DEPS_OK)
+$(B)/linux.uml: kernel/uml.config kernel/build.sh kernel/fetch-source.sh scripts/debian-mirror.sh $(wildcard kernel/patches/*.patch) | $(DEPS_OK)
 	@mkdir -p $(B)
 	kernel/build.sh $@ kernel/uml.config
 

@@ -45,12 +45,8 @@ cached_fallback() {
 	return 0
 }
 
-# The machine's own Debian mirror: the first configured archive (not the
-# security one) that apt reports, whatever file or format configures it.
-# shellcheck disable=SC2016
-mirror=$(apt-get indextargets --format '$(LABEL) $(REPO_URI)' 'Identifier: Packages' 2>/dev/null |
-	awk '$1 == "Debian" { print $2; exit }')
-if [ -z "$mirror" ]; then
+# The machine's own Debian mirror (scripts/debian-mirror.sh).
+if ! mirror=$("$(dirname "$0")/../scripts/debian-mirror.sh"); then
 	cached_fallback && exit 0
 	die "no Debian mirror is configured in apt (apt-get indextargets shows none with Label: Debian)"
 fi

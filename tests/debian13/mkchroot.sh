@@ -17,12 +17,8 @@ die() { echo "debian13: $*" >&2; exit 1; }
 [ "$(id -u)" -eq 0 ] || die "mmdebstrap needs root here (run as root)"
 command -v mmdebstrap >/dev/null || die "mmdebstrap missing: run 'make deps'"
 [ -r "$keyring" ] || die "$keyring missing: install debian-archive-keyring"
-# Found as kernel/fetch-source.sh finds it: the first archive with Label
-# Debian (not the security one). The $(...) are apt's format fields.
-# shellcheck disable=SC2016
-mirror=$(apt-get indextargets --format '$(LABEL) $(REPO_URI)' 'Identifier: Packages' 2>/dev/null |
-	awk '$1 == "Debian" { print $2; exit }')
-[ -n "$mirror" ] || die "no Debian mirror is configured in apt (apt-get indextargets shows none with Label: Debian)"
+mirror=$("$here/../../scripts/debian-mirror.sh") ||
+	die "no Debian mirror is configured in apt (apt-get indextargets shows none with Label: Debian)"
 
 packages=$(grep -v '^[[:space:]]*#' "$here/packages.txt" | tr -s ' \n' ',' | sed 's/^,//; s/,$//')
 echo "debian13: chroot: mmdebstrap trixie from $mirror" >&2

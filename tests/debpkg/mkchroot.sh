@@ -18,12 +18,8 @@ die() { echo "debpkg: $*" >&2; exit 1; }
 [ "$(id -u)" -eq 0 ] || die "mmdebstrap needs root here (run as root)"
 command -v mmdebstrap >/dev/null || die "mmdebstrap missing: run 'make deps'"
 [ -r "$keyring" ] || die "$keyring missing: install debian-archive-keyring"
-# Found as tests/debian13/mkchroot.sh finds it. The $(...) are apt's
-# format fields.
-# shellcheck disable=SC2016
-mirror=$(apt-get indextargets --format '$(LABEL) $(REPO_URI)' 'Identifier: Packages' 2>/dev/null |
-	awk '$1 == "Debian" { print $2; exit }')
-[ -n "$mirror" ] || die "no Debian mirror is configured in apt (apt-get indextargets shows none with Label: Debian)"
+mirror=$("$(dirname "$0")/../../scripts/debian-mirror.sh") ||
+	die "no Debian mirror is configured in apt (apt-get indextargets shows none with Label: Debian)"
 
 echo "debpkg: chroot: mmdebstrap bookworm from $mirror with $packages" >&2
 # Docs and man pages stay: the test checks the package's own are installed
